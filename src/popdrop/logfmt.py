@@ -1,0 +1,49 @@
+"""Structured logs: one JSON object per line, so CloudWatch Logs Insights can query every field.
+
+`log_event(logger, "ingest.delivered", message_id=..., mailbox=...)`. Callers pass only facts, never
+secrets (no passwords, no tokens, no message bodies).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a record as one JSON line; `extra={"fields": {...}}` become top-level keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            document.update(fields)
+        if record.exc_info:
+            document["error"] = self.formatException(record.exc_info)
+        return json.dumps(document, default=str, separators=(",", ":"))
+
+
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
+    logger.log(level, event, extra={"fields": fields})
+
+
+def configure(level: int = logging.INFO) -> None:
+    """Send JSON lines to stderr (Lambda and ECS both collect it); idempotent."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,102 @@
+"""What the POP3 session asks its caller to do.
+
+The session (`popdrop.pop3.session.Session`) never touches a socket, a clock or storage: it turns
+client bytes into these actions, in order. The caller (the asyncio daemon) carries each one out and,
+for the actions that need an answer, reports the outcome back to the session.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from popdrop.model import Maildrop, MessageEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Write these bytes to the client."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Check credentials and, if they hold, take the maildrop and load its listing.
+
+    Answer with `Session.login_result(...)`; until then the session processes no further command.
+    """
+
+    username: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    """Stream one stored message to the client after its `+OK` line (already emitted as a Send).
+
+    The caller reads the object (only its first `header_size` octets plus what `top_lines` needs,
+    when `top_lines` is not None), passes every chunk through a `popdrop.pop3.dotstuff.Stuffer`
+    built with `top_lines`, writes what it returns, and finishes with `Stuffer.finish()`, which
+    supplies the terminating CRLF "." CRLF (RFC 1939 §3). Then it calls `Session.message_sent()`
+    (or `Session.storage_failed()` if the object could not be read before any byte was sent).
+    """
+
+    number: int
+    message: MessageEntry
+    top_lines: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Enter the UPDATE state: delete these messages (RFC 1939 §6), then report `commit_result`."""
+
+    maildrop: str
+    deletions: tuple[MessageEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StartTLS:
+    """Upgrade the connection to TLS now (RFC 2595 §4), after the preceding `+OK` was flushed.
+
+    The session has already discarded any bytes the client sent after the STLS line; report the
+    outcome with `Session.tls_started()`.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The session is over without an UPDATE: release the maildrop (if one was taken)."""
+
+    maildrop: str
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the connection after writing everything emitted before this action."""
+
+
+Action = Send | Authenticate | SendMessage | Commit | StartTLS | Release | Close
+
+
+class LoginOutcome(enum.Enum):
+    """The caller's verdict on an `Authenticate` action."""
+
+    OK = "ok"  # credentials hold and the maildrop is taken; a Maildrop accompanies it
+    DENIED = "denied"  # unknown mailbox or wrong password: indistinguishable on the wire
+    IN_USE = "in-use"  # another session holds the maildrop (RFC 2449 §8.1.1 [IN-USE])
+    TEMPORARY_FAILURE = "temp"  # storage fault (RFC 3206 [SYS/TEMP])
+
+
+__all__ = [
+    "Action",
+    "Authenticate",
+    "Close",
+    "Commit",
+    "LoginOutcome",
+    "Maildrop",
+    "Release",
+    "Send",
+    "SendMessage",
+    "StartTLS",
+]

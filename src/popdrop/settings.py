@@ -1,0 +1,60 @@
+"""Configuration from `POPDROP_*` environment variables (pydantic-settings), validated and cached.
+
+AWS itself is configured the standard way (AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION,
+credentials chain); popdrop only names its own resources and policies here.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PlaintextAuth(enum.StrEnum):
+    """When a password may cross a connection that is not under TLS."""
+
+    NEVER = "never"  # the default: USER/PASS only after STLS or on the implicit-TLS port
+    LOOPBACK = "loopback"  # allowed from 127.0.0.0/8 and ::1 only (what `popdrop dev` sets)
+    ALWAYS = "always"  # allowed from anywhere: only behind a network that encrypts for you
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POPDROP_", extra="ignore", frozen=True)
+
+    table: str = Field(default="popdrop", min_length=3, max_length=255)
+    bucket: str = Field(default="popdrop-mail", min_length=3, max_length=63)
+    incoming_prefix: str = "incoming/"
+
+    host: str = "0.0.0.0"  # noqa: S104 - a server's default is to listen on every interface
+    pop3_port: int = Field(default=110, ge=0, le=65535)
+    pop3s_port: int = Field(default=995, ge=0, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    plaintext_auth: PlaintextAuth = PlaintextAuth.NEVER
+
+    # RFC 1939 §3: the autologout timer must be at least 10 minutes.
+    idle_timeout: float = Field(default=600.0, ge=1.0)
+    # Bad command lines a session may send before the server closes it.
+    bad_command_budget: int = Field(default=10, ge=1)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    # The admin bearer token for the REST API; an empty token disables admin access entirely.
+    api_token: str = ""
+
+    @field_validator("incoming_prefix")
+    @classmethod
+    def _prefix_is_a_folder(cls, value: str) -> str:
+        if value and not value.endswith("/"):
+            raise ValueError("POPDROP_INCOMING_PREFIX must end with '/' (or be empty)")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
