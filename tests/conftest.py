@@ -10,13 +10,18 @@ from __future__ import annotations
 import os
 import urllib.request
 from collections.abc import Iterator
+from typing import Any, NamedTuple
 
+import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from popdrop.settings import Settings
+from popdrop.store import Store
+
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+    "AWS_SECRET_ACCESS_KEY": "testing",  # moto's dummy credentials
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
@@ -49,3 +54,48 @@ def moto(moto_endpoint: str) -> str:
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
     return moto_endpoint
+
+
+class AwsClients(NamedTuple):
+    s3: Any
+    dynamodb: Any
+
+
+class AwsCall(NamedTuple):
+    operation: str  # e.g. "GetObject", "TransactWriteItems"
+    headers: dict[str, str]  # the request's headers as serialised (a GetObject's Range, say)
+
+
+@pytest.fixture
+def aws_clients(moto: str) -> AwsClients:
+    """Plain boto3 clients for the reset moto server (the `store` fixture's own)."""
+    return AwsClients(s3=boto3.client("s3"), dynamodb=boto3.client("dynamodb"))
+
+
+@pytest.fixture
+def store(aws_clients: AwsClients) -> Store:
+    """A Store on the reset moto server, named by `Settings()`, with its bucket and table made."""
+    settings = Settings()
+    store = Store(
+        s3=aws_clients.s3,
+        dynamodb=aws_clients.dynamodb,
+        table=settings.table,
+        bucket=settings.bucket,
+        incoming_prefix=settings.incoming_prefix,
+    )
+    store.create_resources()
+    return store
+
+
+@pytest.fixture
+def aws_calls(store: Store, aws_clients: AwsClients) -> list[AwsCall]:
+    """Every AWS API call the `store` fixture's clients make from now on (botocore's
+    `before-call` event: one per call, not per HTTP retry), so tests can count requests."""
+    calls: list[AwsCall] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append(AwsCall(model.name, dict(params.get("headers", {}))))
+
+    for client in aws_clients:
+        client.meta.events.register("before-call.*.*", record)
+    return calls

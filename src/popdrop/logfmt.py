@@ -35,13 +35,18 @@ def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **f
 
 
 def configure(level: int = logging.INFO) -> None:
-    """Send JSON lines to stderr (Lambda and ECS both collect it); idempotent."""
+    """Render every log line as JSON; idempotent.
+
+    Lambda's Python runtime installs its own root handler, so its handlers are given the JSON
+    formatter rather than a second handler added (which would print every line twice). Elsewhere
+    (ECS, the CLI) a stderr handler is added.
+    """
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    root.addHandler(handler)
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    for handler in root.handlers:
+        if not isinstance(handler.formatter, JsonFormatter):
+            handler.setFormatter(JsonFormatter())
     root.setLevel(level)
 
 

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 
 # RFC 1939 §7 (UIDL): a unique id is 1 to 70 characters in the range 0x21 to 0x7E.
 _UID_RE = re.compile(r"[\x21-\x7e]{1,70}")
-# A deliberately plain address check: local@domain, no spaces or controls, bounded (RFC 5321 §4.5.3.1).
-_ADDRESS_RE = re.compile(r"[^\s@\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?")
+# A deliberately plain address check: local@domain, no spaces or controls, bounded lengths
+# (RFC 5321 §4.5.3.1).
+_ADDRESS_RE = re.compile(
+    r"[^\s@\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?"
+)
 
 
 class InvalidAddress(ValueError):
@@ -20,7 +23,7 @@ class InvalidAddress(ValueError):
 
 
 def normalize_address(text: str) -> str:
-    """Return the canonical (lower-case, trimmed) form of a mailbox address, or raise InvalidAddress.
+    """The canonical (lower-case, trimmed) form of a mailbox address, or raise InvalidAddress.
 
     Addresses are case-insensitive throughout popdrop, so one mailbox has one spelling in storage.
     """

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     # RFC 1939 §3: the autologout timer must be at least 10 minutes.
     idle_timeout: float = Field(default=600.0, ge=1.0)
+    # On SIGTERM, how long open sessions may run on before they are cut (uncommitted). ECS waits
+    # stopTimeout (30 s by default) before SIGKILL, so stay below it.
+    drain_seconds: float = Field(default=20.0, ge=0.0)
     # Bad command lines a session may send before the server closes it.
     bad_command_budget: int = Field(default=10, ge=1)
 

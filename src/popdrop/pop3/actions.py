@@ -8,7 +8,7 @@ for the actions that need an answer, reports the outcome back to the session.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from popdrop.model import Maildrop, MessageEntry
 
@@ -28,22 +28,25 @@ class Authenticate:
     """
 
     username: str
-    password: str
+    password: str = field(repr=False)  # never in a log line or a traceback
 
 
 @dataclass(frozen=True, slots=True)
 class SendMessage:
-    """Stream one stored message to the client after its `+OK` line (already emitted as a Send).
+    """Stream one stored message to the client, preceded by its `+OK` line, `status`.
 
-    The caller reads the object (only its first `header_size` octets plus what `top_lines` needs,
-    when `top_lines` is not None), passes every chunk through a `popdrop.pop3.dotstuff.Stuffer`
-    built with `top_lines`, writes what it returns, and finishes with `Stuffer.finish()`, which
-    supplies the terminating CRLF "." CRLF (RFC 1939 §3). Then it calls `Session.message_sent()`
-    (or `Session.storage_failed()` if the object could not be read before any byte was sent).
+    The caller writes `status` only once the object's first chunk is in hand, so that a storage
+    fault can still be answered with `Session.storage_failed()` (an `-ERR`) instead. It reads the
+    object (only its first `header_size` octets plus what `top_lines` needs, when `top_lines` is
+    not None), passes every chunk through a `popdrop.pop3.dotstuff.Stuffer` built with
+    `top_lines`, writes what it returns, and finishes with `Stuffer.finish()`, which supplies the
+    terminating CRLF "." CRLF (RFC 1939 §3). Then it calls `Session.message_sent()`. A fault after
+    `status` was written cannot be answered: the caller drops the connection (`connection_lost`).
     """
 
     number: int
     message: MessageEntry
+    status: bytes
     top_lines: int | None = None
 
 

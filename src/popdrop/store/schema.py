@@ -3,14 +3,27 @@
 `template.yaml` declares the same table (a test parses the template and compares it with
 `TABLE_DEFINITION`), and the local stack creates it from here.
 
-Single-table design (docs/data-model.md):
+Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec`):
 
-| item              | pk                  | sk                              | notes                         |
-|-------------------|---------------------|---------------------------------|-------------------------------|
-| mailbox profile   | MBX#<address>       | #PROFILE                        | dir_pk=MAILBOX, dir_sk=address|
-| message entry     | MBX#<address>       | MSG#<arrived_at ms, 13 digits>#<uid> | arrival order by sk     |
-| unique-id marker  | MBX#<address>       | UID#<uid>                       | never deleted: no uid reuse   |
-| object references | OBJ#<object key>    | #REF                            | refs = entries pointing at it |
+| item              | pk               | sk                             | other attributes         |
+|-------------------|------------------|--------------------------------|--------------------------|
+| mailbox profile   | MBX#<address>    | #PROFILE                       | address, password_hash,  |
+|                   |                  |                                | created_at, octets,      |
+|                   |                  |                                | message_count, closing,  |
+|                   |                  |                                | dir_pk=MAILBOX,          |
+|                   |                  |                                | dir_sk=<address>         |
+| message entry     | MBX#<address>    | MSG#<arrived_at ms:013d>#<uid> | uid, object_key, size,   |
+|                   |                  |                                | header_size, arrived_at, |
+|                   |                  |                                | summary (map), expires_at|
+| unique-id marker  | MBX#<address>    | UID#<uid>                      | entry_sk (the entry's sk)|
+| object references | OBJ#<object key> | #REF                           | refs (entries using it)  |
+
+- A mailbox lists in arrival order with one Query (`begins_with(sk, "MSG#")`).
+- Only profiles carry `dir_pk`/`dir_sk`, so the `directory` index is sparse: it lists mailboxes.
+  A profile being removed has `closing` set and leaves the index.
+- A unique-id marker is never deleted, so a uid is never reused in that mailbox (RFC 1939 §7).
+- `expires_at` (epoch seconds) is the TTL attribute; readers skip expired items themselves,
+  because DynamoDB deletes them up to days late.
 """
 
 from __future__ import annotations

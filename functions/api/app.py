@@ -1,0 +1,10 @@
+"""The REST API on Lambda behind an API Gateway HTTP API: the FastAPI app through Mangum."""
+
+from __future__ import annotations
+
+from mangum import Mangum
+
+from popdrop.api.app import create_app
+
+# lifespan off: the app has no startup or shutdown work, and Lambda gives no shutdown hook.
+handler = Mangum(create_app(), lifespan="off")

@@ -1,0 +1,98 @@
+"""Operator commands: `popdrop mailbox ...` and `popdrop deliver`."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from popdrop.auth.passwords import hash_password
+from popdrop.canonical import to_canonical
+from popdrop.ingest import ingest, new_message_id
+from popdrop.logfmt import now_ms
+from popdrop.model import normalize_address
+from popdrop.settings import Settings
+from popdrop.store import Store
+
+# A password longer than this is almost certainly a pasted file, not a password.
+MAX_PASSWORD_LENGTH = 1024
+
+
+class UsageError(Exception):
+    """The operator asked for something that cannot be done as asked; nothing was changed."""
+
+
+def read_password(*, from_stdin: bool) -> str:
+    """One line from stdin with --password-stdin, else an interactive prompt (asked twice)."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise UsageError("the passwords do not match")
+    else:
+        raise UsageError("standard input is not a terminal: pass --password-stdin")
+    if not password:
+        raise UsageError("the password is empty")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UsageError(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
+    return password
+
+
+def mailbox(settings: Settings, action: str, address: str | None, *, password_stdin: bool) -> int:
+    store = Store.from_settings(settings)
+    if action == "list":
+        for box in store.list_mailboxes():
+            print(f"{box.address}\t{box.message_count} messages\t{box.octets} octets")
+        return 0
+    assert address is not None
+    canonical = normalize_address(address)
+    if action == "add":
+        store.create_mailbox(canonical, hash_password(read_password(from_stdin=password_stdin)))
+        print(f"created {canonical}")
+    elif action == "passwd":
+        store.set_password(canonical, hash_password(read_password(from_stdin=password_stdin)))
+        print(f"password changed for {canonical}")
+    elif action == "remove":
+        removed = store.remove_mailbox(canonical)
+        print(f"removed {canonical} and its {removed} messages")
+    return 0
+
+
+def deliver(settings: Settings, recipients: Sequence[str], files: Sequence[str]) -> int:
+    """Deliver each file as its own message through the ingest code path.
+
+    Every recipient must be an existing mailbox, checked before anything is stored, so a typo
+    leaves nothing half-delivered.
+    """
+    store = Store.from_settings(settings)
+    addresses = list(dict.fromkeys(normalize_address(r) for r in recipients))
+    unknown = [a for a in addresses if store.get_mailbox(a) is None]
+    if unknown:
+        raise UsageError(f"no such mailbox: {', '.join(unknown)}")
+    if files.count("-") > 1:
+        raise UsageError("standard input (-) can be delivered only once")
+    messages = [(name, _read_message(name)) for name in files]
+    for name, data in messages:
+        message_id = new_message_id()
+        key = store.put_incoming(message_id, data)
+        result = ingest(
+            store,
+            message_id=message_id,
+            object_key=key,
+            recipients=addresses,
+            arrived_at=now_ms(),
+        )
+        print(f"{name}: {message_id} delivered to {', '.join(result.delivered) or 'nobody'}")
+    return 0
+
+
+def _read_message(name: str) -> bytes:
+    try:
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read {name}: {error.strerror}") from error
+    if not raw:
+        raise UsageError(f"{name} is empty: there is no message to deliver")
+    return to_canonical(raw)

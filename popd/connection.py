@@ -1,0 +1,200 @@
+"""One POP3 connection: the asyncio shell around the sans-IO session.
+
+The session decides everything; this module moves bytes, runs the actions the session emits, and
+reports their outcomes back. Nothing here parses POP3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from popd.maildrops import Maildrops
+from popdrop.logfmt import log_event
+from popdrop.pop3.actions import (
+    Action,
+    Authenticate,
+    Close,
+    Commit,
+    Release,
+    Send,
+    SendMessage,
+    StartTLS,
+)
+from popdrop.pop3.dotstuff import Stuffer
+from popdrop.pop3.session import Session
+from popdrop.store.errors import StoreError
+
+logger = logging.getLogger("popd.session")
+
+READ_SIZE = 65536  # one read's worth of pipelined commands; the session bounds each line itself
+# Connection-level errors that end a session without a reply (the peer is gone or broke TLS).
+PEER_GONE = (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, EOFError)
+
+
+@dataclass
+class SessionStats:
+    """What the logout line reports (like Dovecot's pop3_logout_format)."""
+
+    started: float = field(default_factory=time.monotonic)
+    user: str = ""
+    retr: int = 0
+    top: int = 0
+    deleted: int = 0
+    bytes_sent: int = 0
+    outcome: str = "disconnected"
+
+
+class _PeerGone(Exception):
+    """The stream broke mid-message: the session cannot continue its framing."""
+
+
+class Connection:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        session: Session,
+        maildrops: Maildrops,
+        *,
+        idle_timeout: float,
+        tls_context: Callable[[], ssl.SSLContext | None],
+        peer: str,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._session = session
+        self._maildrops = maildrops
+        self._idle_timeout = idle_timeout
+        self._tls_context = tls_context
+        self._peer = peer
+        self.stats = SessionStats()
+
+    async def run(self) -> None:
+        try:
+            await self._perform(self._session.greeting())
+            while not self._session.closed:
+                actions = self._session.next_actions()
+                if actions is not None:
+                    await self._perform(actions)
+                    continue
+                await self._writer.drain()
+                try:
+                    data = await asyncio.wait_for(self._reader.read(READ_SIZE), self._idle_timeout)
+                except TimeoutError:
+                    self.stats.outcome = "idle-timeout"
+                    await self._perform(self._session.timed_out())
+                    continue
+                self._session.receive_data(data)
+        except (*PEER_GONE, _PeerGone):
+            await self._perform_quietly(self._session.connection_lost())
+        except asyncio.CancelledError:
+            # The daemon is stopping: like a dropped connection, nothing is committed.
+            await self._perform_quietly(self._session.connection_lost())
+            raise
+        finally:
+            self._writer.close()
+            log_event(
+                logger,
+                "pop3.logout",
+                peer=self._peer,
+                user=self.stats.user,
+                outcome=self.stats.outcome,
+                retr=self.stats.retr,
+                top=self.stats.top,
+                deleted=self.stats.deleted,
+                bytes_sent=self.stats.bytes_sent,
+                seconds=round(time.monotonic() - self.stats.started, 3),
+            )
+
+    async def _perform_quietly(self, actions: Sequence[Action]) -> None:
+        """Run what is left after the peer vanished: releasing the maildrop, never a commit."""
+        for action in actions:
+            if isinstance(action, Release):
+                await self._maildrops.release(action.maildrop)
+
+    async def _perform(self, actions: Sequence[Action]) -> None:
+        for action in actions:
+            match action:
+                case Send(data):
+                    self._write(data)
+                case Authenticate(username, password):
+                    outcome, maildrop = await self._maildrops.login(username, password)
+                    self.stats.user = username if maildrop else self.stats.user
+                    await self._perform(self._session.login_result(outcome, maildrop))
+                case SendMessage():
+                    await self._send_message(action)
+                case Commit(maildrop, deletions):
+                    ok = await self._maildrops.commit(maildrop, deletions)
+                    self.stats.deleted = len(deletions) if ok else 0
+                    self.stats.outcome = "quit" if ok else "commit-failed"
+                    await self._maildrops.release(maildrop)
+                    await self._perform(self._session.commit_result(ok))
+                case StartTLS():
+                    await self._start_tls()
+                case Release(maildrop):
+                    await self._maildrops.release(maildrop)
+                case Close():
+                    if self.stats.outcome == "disconnected":
+                        self.stats.outcome = "closed"
+                    await self._writer.drain()
+                    return
+
+    def _write(self, data: bytes) -> None:
+        self.stats.bytes_sent += len(data)
+        self._writer.write(data)
+
+    async def _send_message(self, action: SendMessage) -> None:
+        """Stream one message (RFC 1939 §7 RETR/TOP), writing the +OK line only once the first
+        chunk is in hand, so a storage fault can still be answered with -ERR [SYS/TEMP]."""
+        stuffer = Stuffer(action.top_lines)
+        chunks = self._maildrops.chunks(action.message)
+        try:
+            first = await anext(chunks, b"")
+        except StoreError:
+            await self._perform(self._session.storage_failed())
+            return
+        self._write(action.status)
+        if action.top_lines is None:
+            self.stats.retr += 1
+        else:
+            self.stats.top += 1
+        try:
+            chunk = first
+            while True:
+                self._write(stuffer.feed(chunk))
+                await self._writer.drain()  # back-pressure: read the next chunk only when sent
+                if stuffer.done:
+                    break
+                chunk = await anext(chunks, b"")
+                if not chunk:
+                    break
+        except StoreError as error:
+            # Bytes are already on the wire: the multi-line response cannot be finished honestly.
+            raise _PeerGone from error
+        finally:
+            await chunks.aclose()
+        self._write(stuffer.finish())
+        await self._perform(self._session.message_sent())
+
+    async def _start_tls(self) -> None:
+        context = self._tls_context()
+        if context is None:
+            raise _PeerGone("STLS offered without a certificate")
+        await self._writer.drain()
+        # RFC 2595 §4 / CVE-2011-0411: plaintext that arrived after the STLS line must never be
+        # read as commands once TLS is up. The session dropped what it had buffered; drop what the
+        # stream reader holds too, synchronously, right before the handshake takes the socket.
+        _discard_buffered(self._reader)
+        await self._writer.start_tls(context)
+        await self._perform(self._session.tls_started())
+
+
+def _discard_buffered(reader: asyncio.StreamReader) -> None:
+    buffer = getattr(reader, "_buffer", None)
+    if isinstance(buffer, bytearray):
+        buffer.clear()

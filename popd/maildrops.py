@@ -1,0 +1,86 @@
+"""The daemon's storage face: login, streaming and commit, run off the event loop.
+
+The store is synchronous boto3; every call here runs in the default thread pool so a slow AWS
+request never blocks other sessions. Password verification (scrypt) runs there too, for the same
+reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Iterator, Sequence
+
+from popdrop.auth.passwords import verify_against_dummy, verify_password
+from popdrop.logfmt import log_event
+from popdrop.model import InvalidAddress, Maildrop, MessageEntry, normalize_address
+from popdrop.pop3.actions import LoginOutcome
+from popdrop.store import Store
+from popdrop.store.errors import StoreError
+
+logger = logging.getLogger("popd.maildrops")
+
+
+class Maildrops:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def login(self, username: str, password: str) -> tuple[LoginOutcome, Maildrop | None]:
+        """Check the credentials and snapshot the maildrop (RFC 1939 §8: fixed at login)."""
+        try:
+            return await asyncio.to_thread(self._login, username, password)
+        except StoreError as error:
+            log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)
+            return LoginOutcome.TEMPORARY_FAILURE, None
+
+    def _login(self, username: str, password: str) -> tuple[LoginOutcome, Maildrop | None]:
+        try:
+            address = normalize_address(username)
+        except InvalidAddress:
+            address = None
+        mailbox = self._store.get_mailbox(address) if address else None
+        if mailbox is None:
+            # Same work as a wrong password, so the reply time does not reveal which it was.
+            verify_against_dummy(password)
+            return LoginOutcome.DENIED, None
+        if not verify_password(password, mailbox.password_hash):
+            return LoginOutcome.DENIED, None
+        return LoginOutcome.OK, Maildrop(
+            mailbox.address, self._store.list_messages(mailbox.address)
+        )
+
+    async def chunks(
+        self, entry: MessageEntry, *, chunk_size: int = 65536
+    ) -> AsyncGenerator[bytes, None]:
+        """The stored object in chunks; each chunk is read in the thread pool (back-pressure is
+        the caller's: it asks for the next chunk only after the last one was written)."""
+        stream: Iterator[bytes] = await asyncio.to_thread(
+            self._store.iter_object, entry.object_key, chunk_size=chunk_size
+        )
+        while (chunk := await asyncio.to_thread(next, stream, b"")) != b"":
+            yield chunk
+
+    async def commit(self, maildrop: str, deletions: Sequence[MessageEntry]) -> bool:
+        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted."""
+        if not deletions:
+            return True
+        try:
+            await asyncio.to_thread(self._store.commit_deletions, maildrop, deletions)
+        except StoreError as error:
+            log_event(
+                logger,
+                "commit.storage_error",
+                logging.WARNING,
+                mailbox=maildrop,
+                deletions=len(deletions),
+                error=type(error).__name__,
+            )
+            return False
+        return True
+
+    async def release(self, maildrop: str) -> None:
+        """End a session's hold on the maildrop.
+
+        Exclusive access across replicas (a DynamoDB lease) is the maildrop engine's next step;
+        until it lands there is nothing to give back.
+        """

@@ -1,0 +1,109 @@
+"""The local stand-in for SES inbound: an SMTP listener (aiosmtpd) for `popdrop dev`.
+
+It behaves like SES at the SMTP level: it refuses unknown recipients at RCPT TO, enforces SES's
+message size limit, prepends the Return-Path and Received headers SES adds, stores the raw message
+under the incoming prefix (SES's S3 action) and then runs the same ingest code with an SES-shaped
+event (SES's Lambda action). It is the only code path that exists only for local mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
+
+from popdrop.canonical import to_canonical
+from popdrop.events import ses_event
+from popdrop.ingest import ingest_ses_event, new_message_id
+from popdrop.logfmt import log_event, now_ms
+from popdrop.model import InvalidAddress, normalize_address
+from popdrop.store import Store
+from popdrop.store.errors import StoreError
+
+logger = logging.getLogger("popd.smtp")
+
+# SES accepts messages up to 40 MB including headers (SES developer guide, receiving quotas).
+SES_MAX_MESSAGE_SIZE = 40 * 1024 * 1024
+SES_HOSTNAME = "inbound-smtp.local.popdrop"
+
+
+class SesStandIn:
+    """aiosmtpd handler: the hooks SES would run for a receipt rule with S3 then Lambda actions."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: SmtpSession,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        try:
+            mailbox = normalize_address(address)
+            known = await asyncio.to_thread(self._store.get_mailbox, mailbox)
+        except InvalidAddress:
+            return "553 5.1.3 Invalid recipient address"
+        except StoreError:
+            return "451 4.3.0 Temporary failure, try again later"
+        if known is None:
+            return "550 5.1.1 Mailbox does not exist"
+        envelope.rcpt_tos.append(mailbox)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        message_id = new_message_id()
+        arrived = now_ms()
+        trace = _ses_trace_headers(envelope, session, message_id)
+        data = to_canonical(trace + raw)
+        try:
+            await asyncio.to_thread(self._store.put_incoming, message_id, data)
+            event = ses_event(
+                message_id,
+                envelope.rcpt_tos,
+                timestamp_ms=arrived,
+                source=envelope.mail_from or "",
+            )
+            await asyncio.to_thread(ingest_ses_event, self._store, event)
+        except StoreError:
+            return "451 4.3.0 Temporary failure, try again later"
+        log_event(logger, "smtp.accepted", message_id=message_id, recipients=len(envelope.rcpt_tos))
+        return f"250 2.0.0 Ok {message_id}"
+
+
+def _ses_trace_headers(envelope: Envelope, session: SmtpSession, message_id: str) -> bytes:
+    peer: Any = session.peer
+    peer_ip = peer[0] if isinstance(peer, tuple) else str(peer)
+    helo = session.host_name or "unknown"
+    recipients = ", ".join(envelope.rcpt_tos)
+    date = email.utils.formatdate(localtime=False, usegmt=False)
+    return (
+        f"Return-Path: <{envelope.mail_from or ''}>\r\n"
+        f"Received: from {helo} ({helo} [{peer_ip}])\r\n"
+        f" by {SES_HOSTNAME} with SMTP id {message_id}\r\n"
+        f" for {recipients};\r\n"
+        f" {date}\r\n"
+    ).encode("utf-8", "replace")
+
+
+async def start_smtp(store: Store, host: str, port: int) -> asyncio.Server:
+    """Listen for SMTP on host:port (0 picks a free port) in the running loop."""
+    handler = SesStandIn(store)
+    return await asyncio.get_running_loop().create_server(
+        lambda: SMTP(
+            handler,
+            hostname=SES_HOSTNAME,
+            data_size_limit=SES_MAX_MESSAGE_SIZE,
+            enable_SMTPUTF8=True,
+        ),
+        host,
+        port,
+        reuse_address=True,
+    )

@@ -1,0 +1,66 @@
+"""Mailboxes and their messages, read-only.
+
+Routes are plain `def`: the store is synchronous boto3, so FastAPI runs each in its thread pool
+and no storage call blocks the event loop.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import StreamingResponse
+
+from popdrop.api.deps import MailboxAddress, MessageUid, StoreDep
+from popdrop.api.schemas import Error, MailboxOut, MessageOut
+from popdrop.model import MessageEntry
+from popdrop.store import Store
+
+router = APIRouter(
+    prefix="/mailboxes",
+    tags=["mailboxes"],
+    responses={status.HTTP_404_NOT_FOUND: {"model": Error}},
+)
+
+
+@router.get("")
+def list_mailboxes(store: StoreDep) -> list[MailboxOut]:
+    return [MailboxOut.of(mailbox) for mailbox in store.list_mailboxes()]
+
+
+@router.get("/{address}/messages")
+def list_messages(address: MailboxAddress, store: StoreDep) -> list[MessageOut]:
+    """The mailbox's messages in arrival order: the order POP3 numbers them in."""
+    if store.get_mailbox(address) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="mailbox not found")
+    return [MessageOut.of(entry) for entry in store.list_messages(address)]
+
+
+@router.get("/{address}/messages/{uid}")
+def get_message(address: MailboxAddress, uid: MessageUid, store: StoreDep) -> MessageOut:
+    return MessageOut.of(_entry(store, address, uid))
+
+
+@router.get(
+    "/{address}/messages/{uid}/raw",
+    response_class=StreamingResponse,
+    responses={status.HTTP_200_OK: {"content": {"message/rfc822": {}}}},
+)
+def get_raw_message(address: MailboxAddress, uid: MessageUid, store: StoreDep) -> StreamingResponse:
+    """The message exactly as stored, which is exactly what POP3 RETR sends before dot-stuffing."""
+    entry = _entry(store, address, uid)
+    chunks = store.iter_object(entry.object_key)
+    # Read the first chunk before the status line goes out, so a storage fault is still a 503.
+    first = next(chunks, b"")
+    return StreamingResponse(
+        chain([first], chunks),
+        media_type="message/rfc822",
+        headers={"Content-Length": str(entry.size)},
+    )
+
+
+def _entry(store: Store, address: str, uid: str) -> MessageEntry:
+    entry = store.get_message(address, uid)
+    if entry is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="message not found")
+    return entry

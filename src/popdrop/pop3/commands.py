@@ -1,0 +1,277 @@
+"""POP3 commands as a closed set of typed values, and the parser that builds them from one line.
+
+Every argument is validated here, once (RFC 1939 §3: keywords case-insensitive, arguments
+separated by spaces); the session receives either a well-formed command or a `CommandError`
+whose message is safe to send after "-ERR ". A new command (APOP, AUTH, UTF8, LANG) is a dataclass
+here, an entry in `_PARSERS`, a row in `states.ALLOWED`, and a case in the session.
+
+User names and passwords must be valid UTF-8. Credentials are set through the API and CLI as
+Unicode text, so an octet string that is not UTF-8 can never match one; refusing it here means
+every `str` the session hands on encodes to UTF-8 without error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# Message numbers are at most 2**31-1 (no maildrop comes near it); a longer digit string is
+# refused before int() so a client cannot make the parser build a huge integer.
+MAX_NUMBER = 2**31 - 1
+_MAX_DIGITS = len(str(MAX_NUMBER))
+
+
+def _check_number(value: int, minimum: int) -> None:
+    if not minimum <= value <= MAX_NUMBER:
+        raise ValueError(f"out of range: {value}")
+
+
+def _is_printable_name(name: str) -> bool:
+    return bool(name) and all(ch.isprintable() and not ch.isspace() for ch in name)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """USER name (RFC 1939 §7)."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not _is_printable_name(self.name):
+            raise ValueError("a user name is printable text without spaces")
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """PASS string (RFC 1939 §7): everything after the single space, spaces included."""
+
+    password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.password:
+            raise ValueError("a password is not empty")
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    """STAT (RFC 1939 §5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class List:
+    """LIST [msg] (RFC 1939 §5)."""
+
+    number: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.number is not None:
+            _check_number(self.number, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Uidl:
+    """UIDL [msg] (RFC 1939 §7)."""
+
+    number: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.number is not None:
+            _check_number(self.number, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Retr:
+    """RETR msg (RFC 1939 §5)."""
+
+    number: int
+
+    def __post_init__(self) -> None:
+        _check_number(self.number, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Top:
+    """TOP msg n (RFC 1939 §7): the header block and the first n body lines."""
+
+    number: int
+    lines: int
+
+    def __post_init__(self) -> None:
+        _check_number(self.number, 1)
+        _check_number(self.lines, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Dele:
+    """DELE msg (RFC 1939 §5)."""
+
+    number: int
+
+    def __post_init__(self) -> None:
+        _check_number(self.number, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Rset:
+    """RSET (RFC 1939 §5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Noop:
+    """NOOP (RFC 1939 §5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """QUIT (RFC 1939 §4 in AUTHORIZATION, §6 in TRANSACTION)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capa:
+    """CAPA (RFC 2449 §5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stls:
+    """STLS (RFC 2595 §4)."""
+
+
+Command = User | Pass | Stat | List | Uidl | Retr | Top | Dele | Rset | Noop | Quit | Capa | Stls
+
+
+@dataclass(frozen=True, slots=True)
+class CommandError:
+    """The client's line is not a command we accept; `message` follows "-ERR " on the wire."""
+
+    message: str
+
+
+_Parser = Callable[[bytes], Command | CommandError]
+
+_TOO_MANY = CommandError("Too many arguments.")
+
+
+def _arguments(rest: bytes) -> list[bytes]:
+    # Tolerate repeated and trailing spaces: some clients send "STAT " and nothing is ambiguous.
+    return [argument for argument in rest.split(b" ") if argument]
+
+
+def _number(argument: bytes, what: str, minimum: int) -> int | CommandError:
+    if not argument.isdigit():  # bytes.isdigit() accepts ASCII digits only
+        if argument.startswith(b"-") and argument[1:].isdigit():
+            return CommandError(f"{what} must not be negative.")
+        return CommandError(f"{what} is not a number.")
+    digits = argument.lstrip(b"0") or b"0"
+    if len(digits) > _MAX_DIGITS or (value := int(digits)) > MAX_NUMBER:
+        return CommandError(f"{what} is too large.")
+    if value < minimum:
+        return CommandError(f"{what} must be at least {minimum}.")
+    return value
+
+
+def _message_number(argument: bytes) -> int | CommandError:
+    return _number(argument, "Message number", 1)
+
+
+def _without_arguments(command: Command) -> _Parser:
+    def parse(rest: bytes) -> Command | CommandError:
+        return _TOO_MANY if _arguments(rest) else command
+
+    return parse
+
+
+def _with_optional_number(build: Callable[[int | None], Command]) -> _Parser:
+    def parse(rest: bytes) -> Command | CommandError:
+        match _arguments(rest):
+            case []:
+                return build(None)
+            case [argument]:
+                number = _message_number(argument)
+                return number if isinstance(number, CommandError) else build(number)
+            case _:
+                return _TOO_MANY
+
+    return parse
+
+
+def _with_number(build: Callable[[int], Command]) -> _Parser:
+    def parse(rest: bytes) -> Command | CommandError:
+        match _arguments(rest):
+            case []:
+                return CommandError("Missing message number.")
+            case [argument]:
+                number = _message_number(argument)
+                return number if isinstance(number, CommandError) else build(number)
+            case _:
+                return _TOO_MANY
+
+    return parse
+
+
+def _parse_top(rest: bytes) -> Command | CommandError:
+    match _arguments(rest):
+        case []:
+            return CommandError("Missing message number.")
+        case [_]:
+            return CommandError("Missing line count.")
+        case [first, second]:
+            number = _message_number(first)
+            if isinstance(number, CommandError):
+                return number
+            lines = _number(second, "Line count", 0)
+            return lines if isinstance(lines, CommandError) else Top(number, lines)
+        case _:
+            return _TOO_MANY
+
+
+def _parse_user(rest: bytes) -> Command | CommandError:
+    match _arguments(rest):
+        case []:
+            return CommandError("Missing user name.")
+        case [argument]:
+            try:
+                name = argument.decode("utf-8")
+            except UnicodeDecodeError:
+                return CommandError("User name is not valid UTF-8.")
+            if not _is_printable_name(name):
+                return CommandError("User name contains invalid characters.")
+            return User(name)
+        case _:
+            return _TOO_MANY
+
+
+def _parse_pass(rest: bytes) -> Command | CommandError:
+    if not rest:
+        return CommandError("Missing password.")
+    try:
+        return Pass(rest.decode("utf-8"))
+    except UnicodeDecodeError:
+        return CommandError("Password is not valid UTF-8.")
+
+
+_PARSERS: dict[bytes, _Parser] = {
+    b"USER": _parse_user,
+    b"PASS": _parse_pass,
+    b"STAT": _without_arguments(Stat()),
+    b"LIST": _with_optional_number(List),
+    b"UIDL": _with_optional_number(Uidl),
+    b"RETR": _with_number(Retr),
+    b"TOP": _parse_top,
+    b"DELE": _with_number(Dele),
+    b"RSET": _without_arguments(Rset()),
+    b"NOOP": _without_arguments(Noop()),
+    b"QUIT": _without_arguments(Quit()),
+    b"CAPA": _without_arguments(Capa()),
+    b"STLS": _without_arguments(Stls()),
+}
+
+
+def parse_command(line: bytes) -> Command | CommandError:
+    """Parse one command line (without its CRLF). Never raises, whatever the bytes."""
+    if not line:
+        return CommandError("Empty command.")
+    verb, _, rest = line.partition(b" ")
+    parse = _PARSERS.get(verb.upper())
+    if parse is None:
+        return CommandError("Unknown command.")
+    return parse(rest)

@@ -1,0 +1,410 @@
+"""The POP3 session: client bytes in, actions out (RFC 1939, RFC 2449, RFC 2595).
+
+Driven like h11: the caller feeds bytes (`receive_data`), asks for the actions of the next command
+(`next_actions`), carries them out, and reports outcomes back (`login_result`, `message_sent`,
+`storage_failed`, `commit_result`, `tls_started`). Sockets, clocks and storage stay with the
+caller. Two kinds of error: the client's mistakes become "-ERR" replies and count against the
+bad-command budget; the caller's mistakes (reporting an outcome nobody waits for) raise
+`UnexpectedCallback`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import assert_never
+
+from popdrop.model import Maildrop, MessageEntry
+from popdrop.pop3 import commands as c
+from popdrop.pop3 import replies
+from popdrop.pop3.actions import (
+    Action,
+    Authenticate,
+    Close,
+    Commit,
+    LoginOutcome,
+    Release,
+    Send,
+    SendMessage,
+    StartTLS,
+)
+from popdrop.pop3.lines import DEFAULT_MAX_LINE, LineSplitter, LineTooLong
+from popdrop.pop3.replies import ResponseCode
+from popdrop.pop3.states import ALLOWED, REFUSALS, State
+
+# The greeting and sign-off carry the host name: printable ASCII without spaces, like a DNS name.
+_HOSTNAME_RE = re.compile(r"[\x21-\x7e]{1,253}")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    hostname: str = "popdrop"
+    # The connection is encrypted from the start (implicit-TLS port, RFC 8314); after STLS the
+    # session tracks this itself.
+    tls_active: bool = False
+    # A certificate is configured for this listener, so STLS can be offered (RFC 2595 §4).
+    stls_available: bool = False
+    # USER/PASS are allowed here without TLS (the operator's choice, e.g. loopback in `dev`).
+    plaintext_allowed: bool = False
+    # The bad command line that spends the budget is answered "-ERR Too many bad commands." and
+    # the session closes: enough for a client probing extensions, too few for a fuzzer.
+    bad_command_budget: int = 10
+    # RFC 2449 §4: clients may send lines of 255 octets, so the limit is never lower.
+    max_line: int = DEFAULT_MAX_LINE
+
+    def __post_init__(self) -> None:
+        if not _HOSTNAME_RE.fullmatch(self.hostname):
+            raise ValueError(f"hostname must be printable ASCII without spaces: {self.hostname!r}")
+        if self.bad_command_budget < 1:
+            raise ValueError("bad_command_budget must be at least 1")
+        if self.max_line < DEFAULT_MAX_LINE:
+            raise ValueError(f"max_line must be at least {DEFAULT_MAX_LINE} (RFC 2449 §4)")
+
+
+class UnexpectedCallback(RuntimeError):
+    """The caller reported an outcome the session is not waiting for: a bug in the caller."""
+
+
+_PLAINTEXT_REFUSED = "Plaintext authentication disallowed on non-secure connections"
+# Also the reply for a message marked deleted: RFC 1939 §5 makes those invisible.
+_NO_SUCH_MESSAGE = replies.err("No such message.")
+
+
+class Session:
+    """One POP3 connection's protocol state; see the module docstring for how to drive it."""
+
+    __slots__ = (
+        "_bad_commands",
+        "_config",
+        "_deleted",
+        "_eof",
+        "_lines",
+        "_mailbox",
+        "_messages",
+        "_state",
+        "_tls_active",
+        "_username",
+    )
+
+    def __init__(self, config: SessionConfig) -> None:
+        self._config = config
+        self._lines = LineSplitter(config.max_line)
+        self._state = State.AUTHORIZATION
+        self._tls_active = config.tls_active
+        self._eof = False
+        self._bad_commands = 0
+        self._username: str | None = None
+        # The maildrop, fixed at login (RFC 1939 §8). `_mailbox` is set while this session holds
+        # it and must release it; `_deleted` holds one deletion mark per message (RFC 1939 §6).
+        self._mailbox: str | None = None
+        self._messages: tuple[MessageEntry, ...] = ()
+        self._deleted = bytearray()
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def closed(self) -> bool:
+        return self._state is State.CLOSED
+
+    @property
+    def tls_active(self) -> bool:
+        return self._tls_active
+
+    @property
+    def buffered(self) -> int:
+        """Octets of client input held; below `max_line` whenever `next_actions` returned None
+        for want of a complete line."""
+        return self._lines.buffered
+
+    def greeting(self) -> list[Action]:
+        """RFC 1939 §4: the server opens with a positive status line."""
+        return [Send(replies.ok(f"{self._config.hostname} POP3 ready."))]
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the client; b"" means the client closed its side."""
+        if not data:
+            self._eof = True
+        elif self._state not in (State.STARTING_TLS, State.CLOSED) and not self._eof:
+            # Plaintext arriving between STLS and the handshake is dropped like what was
+            # buffered (RFC 2595 §4, CVE-2011-0411): it must never run as a command.
+            self._lines.feed(data)
+
+    def next_actions(self) -> list[Action] | None:
+        """The actions of the next buffered command line, processing at most one.
+
+        None when no complete line is buffered, while an outcome is awaited, or once closed.
+        After end of input with nothing left to process: the actions of `connection_lost()`.
+        """
+        if self._state not in ALLOWED:
+            return None
+        line = self._lines.next_line()
+        if line is None:
+            return self.connection_lost() if self._eof else None
+        if isinstance(line, LineTooLong):
+            return self._refuse("Line too long.")
+        command = c.parse_command(line)
+        if isinstance(command, c.CommandError):
+            return self._refuse(command.message)
+        if type(command) not in ALLOWED[self._state]:
+            return self._refuse(REFUSALS[self._state])
+        return self._execute(command)
+
+    def login_result(self, outcome: LoginOutcome, maildrop: Maildrop | None = None) -> list[Action]:
+        """The outcome of `Authenticate`; a maildrop accompanies `LoginOutcome.OK` and only it.
+
+        After the session closed (connection lost or timed out meanwhile) a maildrop taken for it
+        is released at once.
+        """
+        if self._state is State.CLOSED:
+            return [Release(maildrop.mailbox)] if maildrop is not None else []
+        self._expect(State.AUTHENTICATING, "login_result")
+        if (outcome is LoginOutcome.OK) != (maildrop is not None):
+            raise ValueError("a Maildrop accompanies LoginOutcome.OK, and only it")
+        self._username = None
+        self._state = State.AUTHORIZATION  # RFC 1939 §4: after -ERR the client may try again
+        match outcome:
+            case LoginOutcome.OK:
+                assert maildrop is not None
+                self._mailbox = maildrop.mailbox
+                self._messages = maildrop.messages
+                self._deleted = bytearray(len(maildrop.messages))
+                self._state = State.TRANSACTION
+                return [Send(replies.ok("Logged in."))]
+            case LoginOutcome.DENIED:
+                # RFC 3206 §5; the same reply for an unknown mailbox and a wrong password.
+                return [Send(replies.err("Authentication failed.", ResponseCode.AUTH))]
+            case LoginOutcome.IN_USE:
+                return [Send(replies.err("Maildrop is in use.", ResponseCode.IN_USE))]
+            case LoginOutcome.TEMPORARY_FAILURE:
+                return [Send(replies.err("Try again later.", ResponseCode.SYS_TEMP))]
+            case _:
+                assert_never(outcome)
+
+    def message_sent(self) -> list[Action]:
+        """The `SendMessage` stream finished, terminator included."""
+        if self._state is State.CLOSED:
+            return []
+        self._expect(State.SENDING, "message_sent")
+        self._state = State.TRANSACTION
+        return []
+
+    def storage_failed(self) -> list[Action]:
+        """The message could not be read, and its `status` line was not sent (RFC 3206 §4)."""
+        if self._state is State.CLOSED:
+            return []
+        self._expect(State.SENDING, "storage_failed")
+        self._state = State.TRANSACTION
+        return [Send(replies.err("Message unavailable; try again later.", ResponseCode.SYS_TEMP))]
+
+    def commit_result(self, ok: bool) -> list[Action]:
+        """The outcome of `Commit` (RFC 1939 §6); the caller has released the maildrop."""
+        if self._state is State.CLOSED:
+            return []
+        self._expect(State.UPDATE, "commit_result")
+        if ok:
+            reply = replies.ok(f"{self._config.hostname} POP3 signing off.")
+        else:
+            reply = replies.err("Some deleted messages not removed.", ResponseCode.SYS_TEMP)
+        return self._close(reply)
+
+    def tls_started(self) -> list[Action]:
+        """The TLS handshake after STLS succeeded. RFC 2595 §4: no new greeting; the client
+        starts again from AUTHORIZATION and should ask CAPA again."""
+        if self._state is State.CLOSED:
+            return []
+        self._expect(State.STARTING_TLS, "tls_started")
+        self._tls_active = True
+        self._state = State.AUTHORIZATION
+        return []
+
+    def timed_out(self) -> list[Action]:
+        """The idle timer expired (RFC 1939 §3 autologout): no UPDATE, nothing committed.
+
+        RFC 1939 §3 suggests closing without a reply; like Dovecot we say why in an -ERR line,
+        which a waiting client can show. The line is left out while a message or a TLS handshake
+        is under way, where it would land inside the message or the handshake.
+        """
+        if self._state is State.CLOSED:
+            return []
+        if self._state in (State.SENDING, State.STARTING_TLS):
+            return self._close(None)
+        return self._close(replies.err("Autologout; idle for too long."))
+
+    def connection_lost(self) -> list[Action]:
+        """The client is gone: release the maildrop if this session holds it; never commit
+        (RFC 1939 §6: only QUIT enters UPDATE)."""
+        if self._state is State.CLOSED:
+            return []
+        return self._end()
+
+    def _expect(self, state: State, callback: str) -> None:
+        if self._state is not state:
+            raise UnexpectedCallback(f"{callback}() while the session is {self._state.value}")
+
+    def _close(self, reply: bytes | None) -> list[Action]:
+        """End the session: the reply (if any), Release (if the maildrop is held), then Close."""
+        sent: list[Action] = [] if reply is None else [Send(reply)]
+        return [*sent, *self._end(), Close()]
+
+    def _end(self) -> list[Action]:
+        """Forget the maildrop and all input; [Release] if this session held the maildrop."""
+        released: list[Action] = [] if self._mailbox is None else [Release(self._mailbox)]
+        self._mailbox = None
+        self._messages = ()
+        self._deleted = bytearray()
+        self._lines.discard()
+        self._state = State.CLOSED
+        return released
+
+    def _refuse(self, text: str, code: ResponseCode | None = None) -> list[Action]:
+        """A bad command line: -ERR, or the end of the session once the budget is spent."""
+        self._bad_commands += 1
+        if self._bad_commands >= self._config.bad_command_budget:
+            return self._close(replies.err("Too many bad commands."))
+        return [Send(replies.err(text, code))]
+
+    def _plaintext_permitted(self) -> bool:
+        return self._tls_active or self._config.plaintext_allowed
+
+    def _refuse_plaintext(self) -> list[Action]:
+        # RFC 3206 §5 [AUTH]; recommending STLS only where it is on offer.
+        advice = "; use STLS first." if self._config.stls_available else "."
+        return self._refuse(_PLAINTEXT_REFUSED + advice, ResponseCode.AUTH)
+
+    def _execute(self, command: c.Command) -> list[Action]:
+        match command:
+            case c.User(name):
+                if not self._plaintext_permitted():
+                    return self._refuse_plaintext()
+                # RFC 1939 §7 allows -ERR for an unknown mailbox; we never tell (no enumeration).
+                self._username = name
+                return [Send(replies.ok("Send PASS."))]
+            case c.Pass(password):
+                if not self._plaintext_permitted():
+                    return self._refuse_plaintext()
+                if self._username is None:
+                    return self._refuse("Send USER first.")
+                self._state = State.AUTHENTICATING
+                return [Authenticate(self._username, password)]
+            case c.Stat():
+                count, octets = self._totals()
+                return [Send(replies.ok(f"{count} {octets}"))]  # RFC 1939 §5: exactly "nn mm"
+            case c.List(number):
+                return self._list(number)
+            case c.Uidl(number):
+                return self._uidl(number)
+            case c.Retr(number):
+                return self._send_message(number, None)
+            case c.Top(number, lines):
+                return self._send_message(number, lines)
+            case c.Dele(number):
+                entry = self._message(number)
+                if entry is None:
+                    return [Send(_NO_SUCH_MESSAGE)]
+                self._deleted[number - 1] = 1  # message numbers never shift (RFC 1939 §5 DELE)
+                return [Send(replies.ok(f"Message {number} deleted."))]
+            case c.Rset():
+                self._deleted = bytearray(len(self._messages))
+                count, octets = self._totals()
+                return [Send(replies.ok(f"Maildrop has {count} messages ({octets} octets)."))]
+            case c.Noop():
+                return [Send(replies.ok())]
+            case c.Quit():
+                return self._quit()
+            case c.Capa():
+                status = replies.ok("Capability list follows.")
+                return [Send(replies.multiline(status, self._capabilities()))]
+            case c.Stls():
+                return self._stls()
+            case _:
+                assert_never(command)
+
+    def _quit(self) -> list[Action]:
+        if self._mailbox is None:  # RFC 1939 §4: QUIT before login ends without UPDATE
+            return self._close(replies.ok(f"{self._config.hostname} POP3 signing off."))
+        # RFC 1939 §6: enter UPDATE. The Commit hands the maildrop to the caller, who releases it
+        # after committing, so from here this session holds nothing to release.
+        deletions = tuple(e for e, d in zip(self._messages, self._deleted, strict=True) if d)
+        commit = Commit(self._mailbox, deletions)
+        self._mailbox = None
+        self._state = State.UPDATE
+        return [commit]
+
+    def _stls(self) -> list[Action]:
+        if self._tls_active:
+            return self._refuse("Command not permitted when TLS active.")  # RFC 2595 §4
+        if not self._config.stls_available:
+            return self._refuse("STLS not available.")
+        # RFC 2595 §4: bytes the client sent after STLS must not be read as commands once TLS is
+        # up (CVE-2011-0411), and what the client said before the handshake is forgotten.
+        self._lines.discard()
+        self._username = None
+        self._state = State.STARTING_TLS
+        return [Send(replies.ok("Begin TLS negotiation.")), StartTLS()]
+
+    def _capabilities(self) -> list[str]:
+        """RFC 2449 §5: USER only where plaintext login is allowed on this connection; STLS only
+        in AUTHORIZATION, when a certificate is configured and TLS is not yet active."""
+        capabilities = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+        if self._plaintext_permitted():
+            capabilities.append("USER")
+        if (
+            self._state is State.AUTHORIZATION
+            and self._config.stls_available
+            and not self._tls_active
+        ):
+            capabilities.append("STLS")
+        capabilities.append("IMPLEMENTATION popdrop")
+        return capabilities
+
+    def _send_message(self, number: int, top_lines: int | None) -> list[Action]:
+        entry = self._message(number)
+        if entry is None:
+            return [Send(_NO_SUCH_MESSAGE)]
+        # RFC 1939 §7: RETR's size is the octets before dot-stuffing, which is what LIST counts.
+        status = replies.ok(f"{entry.size} octets" if top_lines is None else "Top of message.")
+        self._state = State.SENDING
+        return [SendMessage(number, entry, status, top_lines)]
+
+    def _list(self, number: int | None) -> list[Action]:
+        """RFC 1939 §5 LIST: "n size" for one message, or for every one not marked deleted."""
+        if number is None:
+            count, octets = self._totals()
+            status = replies.ok(f"{count} messages ({octets} octets)")
+            lines = (f"{n} {entry.size}" for n, entry in self._visible())
+            return [Send(replies.multiline(status, lines))]
+        entry = self._message(number)
+        if entry is None:
+            return [Send(_NO_SUCH_MESSAGE)]
+        return [Send(replies.ok(f"{number} {entry.size}"))]
+
+    def _uidl(self, number: int | None) -> list[Action]:
+        """RFC 1939 §7 UIDL: "n unique-id" for one message, or for every one not marked deleted."""
+        if number is None:
+            lines = (f"{n} {entry.uid}" for n, entry in self._visible())
+            return [Send(replies.multiline(replies.ok("Unique-ID listing follows."), lines))]
+        entry = self._message(number)
+        if entry is None:
+            return [Send(_NO_SUCH_MESSAGE)]
+        return [Send(replies.ok(f"{number} {entry.uid}"))]
+
+    def _message(self, number: int) -> MessageEntry | None:
+        """Message `number` unless it does not exist or is marked deleted (RFC 1939 §5)."""
+        if number > len(self._messages) or self._deleted[number - 1]:
+            return None
+        return self._messages[number - 1]
+
+    def _visible(self) -> Iterator[tuple[int, MessageEntry]]:
+        for index, entry in enumerate(self._messages):
+            if not self._deleted[index]:
+                yield index + 1, entry
+
+    def _totals(self) -> tuple[int, int]:
+        count = octets = 0
+        for _, entry in self._visible():
+            count += 1
+            octets += entry.size
+        return count, octets

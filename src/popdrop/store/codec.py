@@ -1,0 +1,125 @@
+"""DynamoDB items <-> model objects, and the keys of every item kind (layout in `schema`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from popdrop.model import Mailbox, MessageEntry, Summary
+from popdrop.store import schema
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+Item = dict[str, "AttributeValueTypeDef"]
+
+# Attribute names (besides the keys in `schema`).
+ADDRESS: Final = "address"
+PASSWORD_HASH: Final = "password_hash"  # noqa: S105 - an attribute name
+CREATED_AT: Final = "created_at"
+MESSAGE_COUNT: Final = "message_count"
+OCTETS: Final = "octets"
+CLOSING: Final = "closing"
+UID: Final = "uid"
+OBJECT_KEY: Final = "object_key"
+SIZE: Final = "size"
+HEADER_SIZE: Final = "header_size"
+ARRIVED_AT: Final = "arrived_at"
+SUMMARY: Final = "summary"
+ENTRY_SK: Final = "entry_sk"
+REFS: Final = "refs"
+
+# Summary fields as stored (a map attribute; empty fields are left out to keep listings small).
+_SUMMARY_FIELDS: Final = ("sender", "to", "subject", "date", "message_id")
+
+
+def s(value: str) -> AttributeValueTypeDef:
+    return {"S": value}
+
+
+def n(value: int) -> AttributeValueTypeDef:
+    return {"N": str(value)}
+
+
+def _int(item: Item, name: str) -> int:
+    return int(item[name]["N"])
+
+
+def key(pk: str, sk: str) -> Item:
+    return {schema.PK: s(pk), schema.SK: s(sk)}
+
+
+def profile_key(address: str) -> Item:
+    return key(schema.mailbox_pk(address), schema.PROFILE_SK)
+
+
+def entry_key(entry: MessageEntry) -> Item:
+    return key(schema.mailbox_pk(entry.mailbox), schema.message_sk(entry.arrived_at, entry.uid))
+
+
+def marker_key(address: str, uid: str) -> Item:
+    return key(schema.mailbox_pk(address), schema.uid_sk(uid))
+
+
+def reference_key(object_key: str) -> Item:
+    return key(schema.object_pk(object_key), schema.REF_SK)
+
+
+def profile_item(mailbox: Mailbox) -> Item:
+    return {
+        **profile_key(mailbox.address),
+        # The sparse `directory` index lists profiles only: no other item has these attributes.
+        schema.DIR_PK: s(schema.DIRECTORY_MAILBOX),
+        schema.DIR_SK: s(mailbox.address),
+        ADDRESS: s(mailbox.address),
+        PASSWORD_HASH: s(mailbox.password_hash),
+        CREATED_AT: n(mailbox.created_at),
+        MESSAGE_COUNT: n(mailbox.message_count),
+        OCTETS: n(mailbox.octets),
+    }
+
+
+def mailbox_from_item(item: Item) -> Mailbox:
+    return Mailbox(
+        address=item[ADDRESS]["S"],
+        password_hash=item[PASSWORD_HASH]["S"],
+        created_at=_int(item, CREATED_AT),
+        message_count=_int(item, MESSAGE_COUNT),
+        octets=_int(item, OCTETS),
+    )
+
+
+def entry_item(entry: MessageEntry) -> Item:
+    summary = {name: s(getattr(entry.summary, name)) for name in _SUMMARY_FIELDS}
+    return {
+        **entry_key(entry),
+        UID: s(entry.uid),
+        OBJECT_KEY: s(entry.object_key),
+        SIZE: n(entry.size),
+        HEADER_SIZE: n(entry.header_size),
+        ARRIVED_AT: n(entry.arrived_at),
+        SUMMARY: {"M": {name: value for name, value in summary.items() if value["S"]}},
+    }
+
+
+def entry_from_item(address: str, item: Item) -> MessageEntry:
+    summary = item.get(SUMMARY, {}).get("M", {})
+    return MessageEntry(
+        mailbox=address,
+        uid=item[UID]["S"],
+        object_key=item[OBJECT_KEY]["S"],
+        size=_int(item, SIZE),
+        header_size=_int(item, HEADER_SIZE),
+        arrived_at=_int(item, ARRIVED_AT),
+        summary=Summary(**{name: value["S"] for name, value in summary.items()}),
+    )
+
+
+def marker_item(entry: MessageEntry) -> Item:
+    """The unique-id marker points at its entry, so a message can be fetched by uid alone."""
+    return {**marker_key(entry.mailbox, entry.uid), ENTRY_SK: entry_key(entry)[schema.SK]}
+
+
+def is_expired(item: Item, now: int) -> bool:
+    """True when the item's TTL (epoch seconds) has passed: DynamoDB deletes such items up to days
+    late, so every read must skip them itself."""
+    return schema.TTL_ATTRIBUTE in item and _int(item, schema.TTL_ATTRIBUTE) <= now

@@ -1,0 +1,160 @@
+"""`Store`: the one object the daemon, the ingest function and the API use for S3 + DynamoDB.
+
+Synchronous (the daemon calls it from a thread pool); boto3 clients are thread-safe. Mailbox
+addresses are normalised here (`model.normalize_address`, which raises `InvalidAddress`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Final
+
+import boto3
+from botocore.config import Config
+
+from popdrop.model import Mailbox, MessageEntry, normalize_address
+from popdrop.store import resources
+from popdrop.store.aws import batched
+from popdrop.store.mailboxes import Mailboxes
+from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
+from popdrop.store.objects import Objects
+from popdrop.store.references import release_unreferenced
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+    from popdrop.settings import Settings
+
+# The daemon runs many sessions' storage calls at once; botocore's default pool of 10 connections
+# per client would queue them.
+_MAX_POOL_CONNECTIONS: Final = 64
+
+
+class Store:
+    def __init__(
+        self,
+        *,
+        s3: S3Client,
+        dynamodb: DynamoDBClient,
+        table: str,
+        bucket: str,
+        incoming_prefix: str,
+    ) -> None:
+        self._s3 = s3
+        self._dynamodb = dynamodb
+        self._mailboxes = Mailboxes(dynamodb, table)
+        self._messages = Messages(dynamodb, table)
+        self._objects = Objects(s3, bucket)
+        self.table: Final = table
+        self.bucket: Final = bucket
+        self.incoming_prefix: Final = incoming_prefix
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """Clients configured the standard AWS way (region, credentials, AWS_ENDPOINT_URL)."""
+        session = boto3.session.Session()
+        config = Config(retries={"mode": "standard"}, max_pool_connections=_MAX_POOL_CONNECTIONS)
+        return cls(
+            s3=session.client("s3", config=config),
+            dynamodb=session.client("dynamodb", config=config),
+            table=settings.table,
+            bucket=settings.bucket,
+            incoming_prefix=settings.incoming_prefix,
+        )
+
+    def create_resources(self) -> None:
+        resources.create_bucket(self._s3, self.bucket)
+        resources.create_table(self._dynamodb, self.table)
+
+    # mailboxes
+
+    def create_mailbox(self, address: str, password_hash: str) -> Mailbox:
+        return self._mailboxes.create(normalize_address(address), password_hash)
+
+    def get_mailbox(self, address: str) -> Mailbox | None:
+        return self._mailboxes.get(normalize_address(address))
+
+    def list_mailboxes(self) -> list[Mailbox]:
+        return self._mailboxes.directory()
+
+    def set_password(self, address: str, password_hash: str) -> None:
+        self._mailboxes.set_password(normalize_address(address), password_hash)
+
+    def remove_mailbox(self, address: str) -> int:
+        """Delete the mailbox and its messages; return how many messages were removed.
+
+        Closing the profile first shuts out deliveries, so the Query that follows sees every entry
+        there will ever be. Re-running an interrupted removal finishes it.
+        """
+        address = normalize_address(address)
+        self._mailboxes.close(address)
+        removed = self._delete_entries(address, self._messages.listing(address, now=None))
+        self._mailboxes.delete(address)
+        return removed
+
+    # messages
+
+    def list_messages(self, address: str) -> tuple[MessageEntry, ...]:
+        return self._messages.listing(normalize_address(address), now=int(time.time()))
+
+    def get_message(self, address: str, uid: str) -> MessageEntry | None:
+        return self._messages.get(normalize_address(address), uid, now=int(time.time()))
+
+    def iter_object(
+        self, key: str, *, end: int | None = None, chunk_size: int = 65536
+    ) -> Iterator[bytes]:
+        return self._objects.stream(key, end=end, chunk_size=chunk_size)
+
+    def read_object(self, key: str, *, end: int | None = None) -> bytes:
+        return b"".join(self.iter_object(key, end=end))
+
+    def commit_deletions(self, address: str, entries: Sequence[MessageEntry]) -> None:
+        """Delete these entries (RFC 1939 §6, the UPDATE state) and every object left unreferenced.
+
+        Safe to re-run with the same entries after a failure part-way: what was done is skipped and
+        the rest is finished.
+        """
+        self._delete_entries(normalize_address(address), entries)
+
+    # ingest side
+
+    def incoming_key(self, message_id: str) -> str:
+        """Where SES (and `put_incoming`) store the raw message with this id."""
+        return self.incoming_prefix + message_id
+
+    def put_incoming(self, message_id: str, data: bytes) -> str:
+        key = self.incoming_key(message_id)
+        self._objects.put(key, data)
+        return key
+
+    def read_object_head(self, key: str, length: int) -> tuple[bytes, int]:
+        return self._objects.head(key, length)
+
+    def add_message(self, entry: MessageEntry) -> bool:
+        """Add a delivered message to its mailbox; False when this uid was delivered there before.
+
+        Raises `MailboxNotFound` when the mailbox does not exist (or is being removed).
+        """
+        return self._messages.add(_canonical(entry))
+
+    def _delete_entries(self, address: str, entries: Sequence[MessageEntry]) -> int:
+        unique = list({entry.uid: _canonical(entry) for entry in entries}.values())
+        if any(entry.mailbox != address for entry in unique):
+            raise ValueError(f"entries of another mailbox given for {address}")
+        deleted = sum(
+            len(self._messages.delete(address, batch))
+            for batch in batched(unique, ENTRIES_PER_TRANSACTION)
+        )
+        # Every given entry's object, not only this run's: an interrupted run may have dereferenced
+        # objects without deleting them.
+        keys = sorted({entry.object_key for entry in unique})
+        self._objects.delete(release_unreferenced(self._dynamodb, self.table, keys))
+        return deleted
+
+
+def _canonical(entry: MessageEntry) -> MessageEntry:
+    address = normalize_address(entry.mailbox)
+    return entry if address == entry.mailbox else replace(entry, mailbox=address)

@@ -1,0 +1,138 @@
+"""Mailbox profiles: credentials and counters, listed through the sparse `directory` index."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from popdrop.model import Mailbox
+from popdrop.store import codec, schema
+from popdrop.store.aws import aws_errors
+from popdrop.store.errors import MailboxExists, MailboxNotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+
+class Condition(NamedTuple):
+    expression: str
+    # DynamoDB rejects attribute names an expression does not use, so each condition brings its own.
+    names: dict[str, str]
+
+
+EXISTS: Final = Condition("attribute_exists(#pk)", {"#pk": schema.PK})
+# A profile being removed keeps its item (with `closing` set) until its entries are gone: the flag
+# shuts out new deliveries and logins while the removal runs, and lets an interrupted one resume.
+OPEN: Final = Condition(
+    "attribute_exists(#pk) AND attribute_not_exists(#closing)",
+    {"#pk": schema.PK, "#closing": codec.CLOSING},
+)
+
+
+def counters(
+    table: str, address: str, messages: int, octets: int, condition: Condition
+) -> TransactWriteItemTypeDef:
+    """A transaction item adding to a profile's message and octet counters under `condition`."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": codec.profile_key(address),
+            "UpdateExpression": "ADD #count :messages, #octets :octets",
+            "ConditionExpression": condition.expression,
+            "ExpressionAttributeNames": {
+                **condition.names,
+                "#count": codec.MESSAGE_COUNT,
+                "#octets": codec.OCTETS,
+            },
+            "ExpressionAttributeValues": {
+                ":messages": codec.n(messages),
+                ":octets": codec.n(octets),
+            },
+        }
+    }
+
+
+class Mailboxes:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
+        self._db = dynamodb
+        self._table = table
+
+    def create(self, address: str, password_hash: str) -> Mailbox:
+        mailbox = Mailbox(address=address, password_hash=password_hash, created_at=int(time.time()))
+        with aws_errors():
+            try:
+                self._db.put_item(
+                    TableName=self._table,
+                    Item=codec.profile_item(mailbox),
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": schema.PK},
+                )
+            except self._db.exceptions.ConditionalCheckFailedException:
+                raise MailboxExists(address) from None
+        return mailbox
+
+    def get(self, address: str) -> Mailbox | None:
+        with aws_errors():
+            response = self._db.get_item(
+                TableName=self._table, Key=codec.profile_key(address), ConsistentRead=True
+            )
+        item = response.get("Item")
+        if item is None or codec.CLOSING in item:
+            return None
+        return codec.mailbox_from_item(item)
+
+    def directory(self) -> list[Mailbox]:
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=schema.DIRECTORY_INDEX,
+            KeyConditionExpression="#dir = :mailboxes",
+            ExpressionAttributeNames={"#dir": schema.DIR_PK},
+            ExpressionAttributeValues={":mailboxes": codec.s(schema.DIRECTORY_MAILBOX)},
+        )
+        with aws_errors():
+            return [codec.mailbox_from_item(item) for page in pages for item in page["Items"]]
+
+    def set_password(self, address: str, password_hash: str) -> None:
+        self._update(
+            address,
+            "SET #hash = :hash",
+            OPEN,
+            {"#hash": codec.PASSWORD_HASH},
+            {":hash": codec.s(password_hash)},
+        )
+
+    def close(self, address: str) -> None:
+        """Start removing the mailbox: no delivery, login or listing reaches it from now on."""
+        self._update(
+            address,
+            "SET #closing = :true REMOVE #dir_pk, #dir_sk",
+            EXISTS,
+            {"#closing": codec.CLOSING, "#dir_pk": schema.DIR_PK, "#dir_sk": schema.DIR_SK},
+            {":true": {"BOOL": True}},
+        )
+
+    def delete(self, address: str) -> None:
+        with aws_errors():
+            self._db.delete_item(TableName=self._table, Key=codec.profile_key(address))
+
+    def _update(
+        self,
+        address: str,
+        expression: str,
+        condition: Condition,
+        names: dict[str, str],
+        values: dict[str, AttributeValueTypeDef],
+    ) -> None:
+        with aws_errors():
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=codec.profile_key(address),
+                    UpdateExpression=expression,
+                    ConditionExpression=condition.expression,
+                    ExpressionAttributeNames={**condition.names, **names},
+                    ExpressionAttributeValues=values,
+                )
+            except self._db.exceptions.ConditionalCheckFailedException:
+                raise MailboxNotFound(address) from None

@@ -1,0 +1,92 @@
+"""Message objects in S3: exactly the bytes RETR sends before dot-stuffing (DESIGN invariant 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Final
+
+from popdrop.store.aws import aws_errors, batched, error_code
+from popdrop.store.errors import ObjectNotFound, StorageUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
+
+KEYS_PER_DELETE: Final = 1000  # S3's limit per DeleteObjects
+
+
+class Objects:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def put(self, key: str, data: bytes) -> None:
+        with aws_errors():
+            self._s3.put_object(
+                Bucket=self._bucket, Key=key, Body=data, ContentType="message/rfc822"
+            )
+
+    def stream(self, key: str, *, end: int | None, chunk_size: int) -> Iterator[bytes]:
+        """Stream octets [0, end) (the whole object when `end` is None) from one GetObject.
+
+        The request is made when iteration starts, so an error before the first chunk means
+        nothing was read; the body is closed however iteration ends.
+        """
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+        with aws_errors():
+            response = self._get(key, end)
+            if response is None:
+                return
+            body = response["Body"]
+            try:
+                yield from body.iter_chunks(chunk_size)
+            finally:
+                body.close()
+
+    def head(self, key: str, length: int) -> tuple[bytes, int]:
+        """The first `length` octets (fewer if the object is shorter) and the object's size."""
+        if length < 1:
+            raise ValueError(f"length must be positive, not {length}")
+        with aws_errors():
+            response = self._get(key, length)
+            if response is None:
+                return b"", 0
+            body = response["Body"]
+            try:
+                # read(length), not read(): should a server ignore the Range, stop at `length`.
+                data = body.read(length)
+            finally:
+                body.close()
+        content_range = response.get("ContentRange", "")  # "bytes 0-65535/1234567"
+        size = int(content_range.rpartition("/")[2]) if content_range else response["ContentLength"]
+        return data, size
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for batch in batched(keys, KEYS_PER_DELETE):
+            with aws_errors():
+                response = self._s3.delete_objects(
+                    Bucket=self._bucket,
+                    Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+                )
+            if errors := response.get("Errors"):
+                codes = sorted({error.get("Code", "") for error in errors})
+                raise StorageUnavailable(f"{len(errors)} objects not deleted: {codes}")
+
+    def _get(self, key: str, end: int | None) -> GetObjectOutputTypeDef | None:
+        """GetObject of octets [0, end); None when that range is empty (end == 0 or no octets)."""
+        if end is not None and end < 0:
+            raise ValueError(f"end must not be negative, not {end}")
+        if end == 0:
+            return None
+        try:
+            if end is None:
+                return self._s3.get_object(Bucket=self._bucket, Key=key)
+            return self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{end - 1}")
+        except self._s3.exceptions.NoSuchKey:
+            raise ObjectNotFound(key) from None
+        except self._s3.exceptions.ClientError as error:
+            # S3 answers a range starting at 0 with 416 only when the object is empty.
+            if error_code(error) == "InvalidRange":
+                return None
+            raise

@@ -1,0 +1,62 @@
+"""Object reference counts: one `OBJ#<key>` item per S3 object, `refs` = entries pointing at it.
+
+One object serves every recipient of a message; it may be deleted once no entry refers to it
+(DESIGN invariant 8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from popdrop.store import codec, transactions
+from popdrop.store.aws import batched
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+
+def count(table: str, object_key: str, delta: int) -> TransactWriteItemTypeDef:
+    """A transaction item adding `delta` to the object's reference count (creating the item)."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": codec.reference_key(object_key),
+            "UpdateExpression": "ADD #refs :delta",
+            "ExpressionAttributeNames": {"#refs": codec.REFS},
+            "ExpressionAttributeValues": {":delta": codec.n(delta)},
+        }
+    }
+
+
+def release_unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> list[str]:
+    """Delete the reference items of those `keys` that nothing refers to; return those keys: their
+    S3 objects may now be deleted.
+
+    Deletion is conditional on `refs <= 0` because an ingest may add a reference at any moment (a
+    second recipient of a shared object). A missing item also counts as unreferenced: an earlier run
+    deleted it and may have crashed before deleting the object, which this run then finishes.
+    """
+    released: list[str] = []
+    for batch in batched(keys, transactions.MAX_ITEMS):
+        released += transactions.settle(dynamodb, batch, lambda pending: _deletes(table, pending))
+    return released
+
+
+def _deletes(table: str, keys: Sequence[str]) -> list[transactions.Write[str]]:
+    return [
+        (
+            {
+                "Delete": {
+                    "TableName": table,
+                    "Key": codec.reference_key(key),
+                    "ConditionExpression": "attribute_not_exists(#refs) OR #refs <= :zero",
+                    "ExpressionAttributeNames": {"#refs": codec.REFS},
+                    "ExpressionAttributeValues": {":zero": codec.n(0)},
+                }
+            },
+            key,
+        )
+        for key in keys
+    ]

@@ -1,0 +1,204 @@
+"""/v1/mailboxes: mailboxes and their messages, read-only, from the real store on moto."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from fastapi.testclient import TestClient
+
+from popdrop.settings import Settings
+from popdrop.store import Store
+from popdrop.store.errors import StorageUnavailable
+
+from .helpers import ADDRESS, PASSWORD_HASH, put_message
+
+MESSAGES = f"/v1/mailboxes/{ADDRESS}/messages"
+FIRST = b"From: bob@example.org\r\nSubject: first\r\n\r\nhello\r\n"
+# Larger than one 64 KiB chunk, so /raw streams it in pieces.
+SECOND = b"From: bob@example.org\r\nSubject: second\r\n\r\n" + b"x" * 70 + b"\r\n" * 2000
+
+
+def storage_down(*args: object, **kwargs: object) -> object:
+    raise StorageUnavailable("DynamoDB did not answer")
+
+
+class BrokenStream:
+    """A lazy object stream whose GetObject fails: opening it succeeds, the first read raises."""
+
+    def __iter__(self) -> BrokenStream:
+        return self
+
+    def __next__(self) -> bytes:
+        raise StorageUnavailable("S3 did not answer")
+
+
+def test_mailboxes_are_listed_with_their_counters_and_creation_time(
+    admin: TestClient, store: Store
+) -> None:
+    put_message(store, "u1", FIRST, arrived_at=1_700_000_000_000)
+
+    response = admin.get("/v1/mailboxes")
+
+    assert response.status_code == 200
+    (mailbox,) = response.json()
+    stored = store.get_mailbox(ADDRESS)
+    assert stored is not None
+    assert set(mailbox) == {"address", "message_count", "octets", "created_at"}
+    assert (mailbox["address"], mailbox["message_count"], mailbox["octets"]) == (
+        ADDRESS,
+        1,
+        len(FIRST),
+    )
+    created_at = datetime.fromisoformat(mailbox["created_at"])
+    assert created_at == datetime.fromtimestamp(stored.created_at, UTC)
+
+
+def test_the_mailbox_list_never_contains_a_password_hash(admin: TestClient) -> None:
+    body = admin.get("/v1/mailboxes").text
+    assert "password" not in body
+    assert PASSWORD_HASH not in body
+    assert "scrypt" not in body
+
+
+def test_messages_are_listed_in_arrival_order_with_their_metadata(
+    admin: TestClient, store: Store
+) -> None:
+    put_message(store, "later", SECOND, arrived_at=1_700_000_000_500, subject="second")
+    put_message(store, "earlier", FIRST, arrived_at=1_700_000_000_123, subject="first")
+
+    response = admin.get(MESSAGES)
+
+    assert response.status_code == 200
+    messages = response.json()
+    assert [m["uid"] for m in messages] == ["earlier", "later"]
+    first = messages[0]
+    assert first == {
+        "uid": "earlier",
+        "size": len(FIRST),
+        "header_size": FIRST.index(b"\r\n\r\n") + 4,
+        "arrived_at": "2023-11-14T22:13:20.123000Z",
+        "summary": {
+            "sender": "bob@example.org",
+            "to": ADDRESS,
+            "subject": "first",
+            "date": "",
+            "message_id": "",
+        },
+    }
+
+
+def test_an_empty_mailbox_lists_no_messages(admin: TestClient) -> None:
+    response = admin.get(MESSAGES)
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+def test_the_address_in_the_path_is_matched_case_insensitively(
+    admin: TestClient, store: Store
+) -> None:
+    put_message(store, "u1", FIRST, arrived_at=1_700_000_000_000)
+    response = admin.get(f"/v1/mailboxes/{ADDRESS.upper()}/messages")
+    assert response.status_code == 200
+    assert [m["uid"] for m in response.json()] == ["u1"]
+
+
+def test_one_message_has_the_same_metadata_as_in_the_list(admin: TestClient, store: Store) -> None:
+    put_message(store, "u1", FIRST, arrived_at=1_700_000_000_000, subject="first")
+
+    response = admin.get(f"{MESSAGES}/u1")
+
+    assert response.status_code == 200
+    assert response.json() == admin.get(MESSAGES).json()[0]
+    assert "object_key" not in response.text
+
+
+@pytest.mark.parametrize("data", [FIRST, SECOND], ids=["one-chunk", "several-chunks"])
+def test_raw_returns_the_stored_bytes_as_message_rfc822(
+    admin: TestClient, store: Store, data: bytes
+) -> None:
+    put_message(store, "u1", data, arrived_at=1_700_000_000_000)
+
+    response = admin.get(f"{MESSAGES}/u1/raw")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "message/rfc822"
+    assert response.headers["Content-Length"] == str(len(data))
+    assert response.content == data
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("/v1/mailboxes/nobody@example.test/messages", "mailbox not found"),
+        ("/v1/mailboxes/nobody@example.test/messages/u1", "message not found"),
+        ("/v1/mailboxes/nobody@example.test/messages/u1/raw", "message not found"),
+        (f"{MESSAGES}/no-such-uid", "message not found"),
+        (f"{MESSAGES}/no-such-uid/raw", "message not found"),
+    ],
+)
+def test_an_unknown_mailbox_or_message_is_404_with_a_json_error(
+    admin: TestClient, path: str, detail: str
+) -> None:
+    response = admin.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": detail}
+
+
+def test_a_message_whose_object_is_gone_is_404(
+    admin: TestClient, store: Store, settings: Settings
+) -> None:
+    """The entry was read, then a POP3 QUIT deleted the message before its object was."""
+    entry = put_message(store, "u1", FIRST, arrived_at=1_700_000_000_000)
+    boto3.client("s3").delete_object(Bucket=settings.bucket, Key=entry.object_key)
+
+    response = admin.get(f"{MESSAGES}/u1/raw")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "message not found"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/mailboxes/not-an-address/messages",
+        "/v1/mailboxes/two@at@example.test/messages/u1",
+        f"{MESSAGES}/{'u' * 71}",  # RFC 1939 §7: a unique id has at most 70 characters
+        f"{MESSAGES}/%C3%A9/raw",  # and only printable ASCII
+    ],
+)
+def test_an_invalid_address_or_unique_id_is_422(admin: TestClient, path: str) -> None:
+    response = admin.get(path)
+    assert response.status_code == 422
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "fault", "path"),
+    [
+        ("list_mailboxes", storage_down, "/v1/mailboxes"),
+        ("get_mailbox", storage_down, MESSAGES),
+        ("get_message", storage_down, f"{MESSAGES}/u1"),
+        ("iter_object", storage_down, f"{MESSAGES}/u1/raw"),
+        ("iter_object", lambda *args, **kwargs: BrokenStream(), f"{MESSAGES}/u1/raw"),
+    ],
+    ids=["list", "mailbox", "message", "raw-open", "raw-first-read"],
+)
+def test_a_storage_fault_is_503_with_a_json_error(
+    admin: TestClient,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    fault: Callable[..., object],
+    path: str,
+) -> None:
+    put_message(store, "u1", FIRST, arrived_at=1_700_000_000_000)
+    monkeypatch.setattr(Store, method, fault)
+
+    response = admin.get(path)
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "storage is unavailable, try again later"}
+    assert "did not answer" not in response.text

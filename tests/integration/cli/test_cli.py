@@ -1,0 +1,143 @@
+"""The `popdrop` operator commands, run as subprocesses against the moto server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from popdrop.auth.passwords import verify_password
+from popdrop.store import Store
+
+
+def popdrop(
+    store: Store, *args: str, stdin: str | bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    env = {
+        **os.environ,
+        "POPDROP_TABLE": store.table,
+        "POPDROP_BUCKET": store.bucket,
+        "POPDROP_INCOMING_PREFIX": store.incoming_prefix,
+    }
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    return subprocess.run(
+        [sys.executable, "-m", "popd.cli", *args],
+        input=data if data is not None else b"",
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_mailbox_add_list_passwd_remove(store: Store) -> None:
+    added = popdrop(
+        store, "mailbox", "add", "Bob@Example.Test", "--password-stdin", stdin="s3cret\n"
+    )
+    assert added.returncode == 0, added.stderr
+    mailbox = store.get_mailbox("bob@example.test")
+    assert mailbox is not None and verify_password("s3cret", mailbox.password_hash)
+
+    listed = popdrop(store, "mailbox", "list")
+    assert b"bob@example.test" in listed.stdout
+
+    changed = popdrop(
+        store, "mailbox", "passwd", "bob@example.test", "--password-stdin", stdin="n3w pass\n"
+    )
+    assert changed.returncode == 0, changed.stderr
+    mailbox = store.get_mailbox("bob@example.test")
+    assert mailbox is not None and verify_password("n3w pass", mailbox.password_hash)
+
+    removed = popdrop(store, "mailbox", "remove", "bob@example.test")
+    assert removed.returncode == 0, removed.stderr
+    assert store.get_mailbox("bob@example.test") is None
+
+
+def test_mailbox_add_twice_fails_and_keeps_the_first_password(store: Store) -> None:
+    assert (
+        popdrop(
+            store, "mailbox", "add", "c@example.test", "--password-stdin", stdin="one\n"
+        ).returncode
+        == 0
+    )
+    again = popdrop(store, "mailbox", "add", "c@example.test", "--password-stdin", stdin="two\n")
+    assert again.returncode != 0
+    assert b"Traceback" not in again.stderr
+    mailbox = store.get_mailbox("c@example.test")
+    assert mailbox is not None and verify_password("one", mailbox.password_hash)
+
+
+def test_mailbox_add_without_a_password_source_is_refused(store: Store) -> None:
+    result = popdrop(store, "mailbox", "add", "d@example.test")
+    assert result.returncode == 2
+    assert b"--password-stdin" in result.stderr
+    assert store.get_mailbox("d@example.test") is None
+
+
+def test_invalid_address_is_a_clear_error(store: Store) -> None:
+    result = popdrop(store, "mailbox", "add", "not an address", "--password-stdin", stdin="x\n")
+    assert result.returncode == 2
+    assert b"not a mailbox address" in result.stderr
+
+
+def test_remove_removes_messages_too(store: Store, tmp_path: Path) -> None:
+    popdrop(store, "mailbox", "add", "e@example.test", "--password-stdin", stdin="pw\n")
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"Subject: x\r\n\r\nbody\r\n")
+    assert popdrop(store, "deliver", "--to", "e@example.test", str(message)).returncode == 0
+    entry = store.list_messages("e@example.test")[0]
+    result = popdrop(store, "mailbox", "remove", "e@example.test")
+    assert b"1 messages" in result.stdout
+    assert store.list_messages("e@example.test") == ()
+    assert store.get_message("e@example.test", entry.uid) is None
+
+
+def test_deliver_normalizes_line_ends_and_adds_nothing(store: Store, tmp_path: Path) -> None:
+    popdrop(store, "mailbox", "add", "f@example.test", "--password-stdin", stdin="pw\n")
+    popdrop(store, "mailbox", "add", "g@example.test", "--password-stdin", stdin="pw\n")
+    first, second = tmp_path / "1.eml", tmp_path / "2.eml"
+    first.write_bytes(b"Subject: unix\n\nline one\nline two\n")
+    second.write_bytes(b"Subject: dos\r\n\r\nbody\r\n")
+    result = popdrop(
+        store,
+        "deliver",
+        "--to",
+        "F@example.test",
+        "--to",
+        "g@example.test",
+        str(first),
+        str(second),
+    )
+    assert result.returncode == 0, result.stderr
+    for address in ("f@example.test", "g@example.test"):
+        entries = store.list_messages(address)
+        bodies = [store.read_object(entry.object_key) for entry in entries]
+        assert bodies == [
+            b"Subject: unix\r\n\r\nline one\r\nline two\r\n",
+            b"Subject: dos\r\n\r\nbody\r\n",
+        ]
+    # One stored object serves both recipients.
+    assert (
+        store.list_messages("f@example.test")[0].object_key
+        == store.list_messages("g@example.test")[0].object_key
+    )
+
+
+def test_deliver_from_stdin(store: Store) -> None:
+    popdrop(store, "mailbox", "add", "h@example.test", "--password-stdin", stdin="pw\n")
+    result = popdrop(store, "deliver", "--to", "h@example.test", "-", stdin=b"Subject: s\n\nb\n")
+    assert result.returncode == 0, result.stderr
+    (entry,) = store.list_messages("h@example.test")
+    assert store.read_object(entry.object_key) == b"Subject: s\r\n\r\nb\r\n"
+
+
+def test_deliver_to_an_unknown_mailbox_stores_nothing(store: Store, tmp_path: Path) -> None:
+    popdrop(store, "mailbox", "add", "i@example.test", "--password-stdin", stdin="pw\n")
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"Subject: x\r\n\r\nbody\r\n")
+    result = popdrop(
+        store, "deliver", "--to", "i@example.test", "--to", "nobody@example.test", str(message)
+    )
+    assert result.returncode == 2
+    assert b"nobody@example.test" in result.stderr
+    assert store.list_messages("i@example.test") == ()

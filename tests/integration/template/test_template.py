@@ -1,0 +1,176 @@
+"""template.yaml deploys what DESIGN.md describes; what cfn-lint cannot judge is checked here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from popdrop.settings import Settings
+from popdrop.store import schema
+
+Resources = dict[str, dict[str, Any]]
+
+
+def props(resources: Resources, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = resources[name]["Properties"]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_cfn_lint_finds_nothing_to_report(template_path: Path) -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run(
+        [str(cfn_lint), str(template_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_table_is_exactly_the_schema_definition(resources: Resources) -> None:
+    table = props(resources, "MailTable")
+    defined = {key: table.get(key) for key in schema.TABLE_DEFINITION}
+    assert defined == schema.TABLE_DEFINITION
+    assert table["TimeToLiveSpecification"] == schema.TIME_TO_LIVE
+    assert "LocalSecondaryIndexes" not in table
+
+
+def test_the_table_is_encrypted_and_recoverable(resources: Resources) -> None:
+    table = props(resources, "MailTable")
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_the_bucket_is_encrypted_and_never_public(resources: Resources) -> None:
+    bucket = props(resources, "MailBucket")
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+
+
+def test_ses_may_only_put_objects_under_the_incoming_prefix(resources: Resources) -> None:
+    policy = props(resources, "MailBucketPolicy")
+    assert policy["Bucket"] == {"Ref": "MailBucket"}
+    allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+
+    (ses,) = allows  # nothing else is granted through the bucket policy
+    assert ses["Principal"] == {"Service": "ses.amazonaws.com"}
+    assert as_list(ses["Action"]) == ["s3:PutObject"]
+    assert as_list(ses["Resource"]) == [{"Fn::Sub": "${MailBucket.Arn}/${IncomingPrefix}*"}]
+    assert ses["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_the_receipt_rule_stores_the_message_then_invokes_ingest(resources: Resources) -> None:
+    """DESIGN: the S3 action runs first, so the object exists when the function reads it."""
+    rule = props(resources, "ReceiptRule")["Rule"]
+    store, invoke = rule["Actions"]
+
+    assert store == {
+        "S3Action": {
+            "BucketName": {"Ref": "MailBucket"},
+            "ObjectKeyPrefix": {"Ref": "IncomingPrefix"},
+        }
+    }
+    assert invoke == {
+        "LambdaAction": {
+            "FunctionArn": {"Fn::GetAtt": ["IngestFunction", "Arn"]},
+            "InvocationType": "Event",
+        }
+    }
+
+
+def test_the_receipt_rule_serves_the_domain_scanned_and_over_tls_only(resources: Resources) -> None:
+    rule = props(resources, "ReceiptRule")
+    assert rule["RuleSetName"] == {"Ref": "ReceiptRuleSet"}
+    assert rule["Rule"]["Recipients"] == [{"Ref": "Domain"}]
+    assert rule["Rule"]["Enabled"] is True
+    assert rule["Rule"]["ScanEnabled"] is True
+    assert rule["Rule"]["TlsPolicy"] == "Require"
+
+
+def test_the_receipt_rule_is_created_after_ses_may_write_and_invoke(resources: Resources) -> None:
+    """SES test-writes to the bucket and checks the invoke permission when it creates the rule."""
+    assert set(resources["ReceiptRule"]["DependsOn"]) == {
+        "MailBucketPolicy",
+        "IngestInvokePermission",
+    }
+
+
+def test_only_ses_in_this_account_may_invoke_ingest(resources: Resources) -> None:
+    permission = props(resources, "IngestInvokePermission")
+    assert permission["FunctionName"] == {"Ref": "IngestFunction"}
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["Principal"] == "ses.amazonaws.com"
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_ingest_is_configured_with_the_deployed_bucket_table_and_prefix(
+    resources: Resources,
+) -> None:
+    function = props(resources, "IngestFunction")
+    variables = function["Environment"]["Variables"]
+    assert variables == {
+        "POPDROP_TABLE": {"Ref": "MailTable"},
+        "POPDROP_BUCKET": {"Ref": "MailBucket"},
+        "POPDROP_INCOMING_PREFIX": {"Ref": "IncomingPrefix"},
+    }
+    prefix = Settings.model_config.get("env_prefix", "")
+    assert {name.removeprefix(prefix).lower() for name in variables} <= set(Settings.model_fields)
+    assert function["Runtime"] == "python3.12"
+
+
+def test_ingest_may_only_read_incoming_mail_and_write_table_items(resources: Resources) -> None:
+    """Least privilege: the ranged GET of the header block, the Put and Update items of the
+    per-mailbox transaction; nothing on other keys, nothing on the index, no deletes."""
+    policies = props(resources, "IngestFunction")["Policies"]
+    grants = {
+        (action, json.dumps(statement["Resource"], sort_keys=True))
+        for policy in policies
+        for statement in policy["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+    }
+    incoming = json.dumps({"Fn::Sub": "${MailBucket.Arn}/${IncomingPrefix}*"})
+    table = json.dumps({"Fn::GetAtt": ["MailTable", "Arn"]})
+    assert grants == {
+        ("s3:GetObject", incoming),
+        ("dynamodb:PutItem", table),
+        ("dynamodb:UpdateItem", table),
+    }
+
+
+def test_an_event_ingest_keeps_failing_is_kept_for_a_redrive(resources: Resources) -> None:
+    """DESIGN invariant 1: an event is never dropped silently after Lambda's async retries."""
+    invoke = props(resources, "IngestFunction")["EventInvokeConfig"]
+    on_failure = invoke["DestinationConfig"]["OnFailure"]
+    assert on_failure == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["IngestFailureQueue", "Arn"]},
+    }
+    assert props(resources, "IngestFailureQueue")["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_the_ingest_function_is_built_by_the_makefile_target(
+    resources: Resources, template_path: Path
+) -> None:
+    function = resources["IngestFunction"]
+    assert function["Type"] == "AWS::Serverless::Function"
+    assert function["Metadata"] == {"BuildMethod": "makefile"}
+    makefile = (template_path.parent / "infra" / "lambda.mk").read_text(encoding="utf-8")
+    assert "\nbuild-IngestFunction:" in makefile
+
+
+def test_the_outputs_name_the_bucket_table_and_function(template: dict[str, Any]) -> None:
+    values = {name: output["Value"] for name, output in template["Outputs"].items()}
+    assert values["MailBucketName"] == {"Ref": "MailBucket"}
+    assert values["MailTableName"] == {"Ref": "MailTable"}
+    assert values["IngestFunctionArn"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]}

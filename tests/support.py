@@ -1,0 +1,120 @@
+"""Small helpers the tests share: free ports, a raw POP3 reader, a daemon in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from popd.server import Endpoints, Pop3Daemon
+from popdrop.settings import Settings
+from popdrop.store import Store
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def unstuff(multiline: bytes) -> bytes:
+    """Undo RFC 1939 §3 byte-stuffing of a multi-line body that ends with CRLF.CRLF."""
+    assert multiline.endswith(b"\r\n.\r\n") or multiline == b".\r\n", multiline[-20:]
+    body = multiline[:-3]
+    lines = body.split(b"\r\n")
+    return b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+
+
+class RawClient:
+    """A minimal POP3 client on a plain socket, for byte-exact checks and raw protocol tests."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buffer = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed; buffered {self.buffer!r}")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line + b"\r\n"
+
+    def multiline(self) -> bytes:
+        """Everything up to and including the terminating CRLF.CRLF (or a lone .CRLF)."""
+        data = b""
+        while True:
+            data += self.line()
+            if data == b".\r\n" or data.endswith(b"\r\n.\r\n"):
+                return data
+
+    def command(self, text: str) -> bytes:
+        self.send(text.encode() + b"\r\n")
+        return self.line()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@contextmanager
+def running_daemon(settings: Settings, store: Store) -> Iterator[Endpoints]:
+    """Run the POP3 daemon in its own thread and event loop for the duration of the block."""
+    loop = asyncio.new_event_loop()
+    daemon = Pop3Daemon(settings, store)
+    started: list[Endpoints] = []
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        started.append(loop.run_until_complete(daemon.start()))
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="popd-test", daemon=True)
+    thread.start()
+    assert ready.wait(30), "the daemon did not start"
+    try:
+        yield started[0]
+    finally:
+        asyncio.run_coroutine_threadsafe(daemon.stop(grace=1.0), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()
+
+
+def deliver(store: Store, data: bytes, *recipients: str) -> str:
+    """Store `data` as SES would and run ingest for `recipients`; returns the message id."""
+    from popdrop.ingest import ingest, new_message_id
+    from popdrop.logfmt import now_ms
+
+    message_id = new_message_id()
+    key = store.put_incoming(message_id, data)
+    ingest(store, message_id=message_id, object_key=key, recipients=recipients, arrived_at=now_ms())
+    return message_id
+
+
+def curl_retr(port: int, user: str, password: str, number: int) -> bytes:
+    """RETR message `number` with curl's POP3 client (it undoes dot-stuffing, keeps CRLF)."""
+    result = subprocess.run(
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "20",
+            "--user",
+            f"{user}:{password}",
+            f"pop3://127.0.0.1:{port}/{number}",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    return result.stdout

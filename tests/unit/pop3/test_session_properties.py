@@ -1,0 +1,154 @@
+"""Any client input, cut anywhere, with any outcomes reported back: the session never raises, holds
+less than a line of input, and sends only well-formed replies (DESIGN invariant 7)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from popdrop.pop3.actions import (
+    Action,
+    Authenticate,
+    Close,
+    Commit,
+    LoginOutcome,
+    Release,
+    Send,
+    SendMessage,
+    StartTLS,
+)
+from popdrop.pop3.session import Session, SessionConfig
+from popdrop.pop3.states import State
+from tests.unit.pop3.transcript import maildrop
+
+COMMANDS = [
+    b"CAPA", b"USER alice@example.test", b"PASS secret", b"PASS", b"STAT", b"LIST", b"LIST 1",
+    b"LIST 9", b"UIDL", b"UIDL 2", b"RETR 1", b"RETR 0", b"TOP 2 3", b"TOP 1", b"DELE 1",
+    b"DELE 2", b"RSET", b"NOOP", b"QUIT", b"STLS", b"XTND", b"",
+]  # fmt: skip
+# Mostly commands, so that sessions get past login; the rest is noise, stray line ends and
+# over-long lines.
+LOGIN = b"USER alice@example.test\r\nPASS secret\r\n"
+NOISE = st.one_of(
+    st.binary(max_size=40),
+    st.integers(200, 700).map(lambda n: b"X" * n),
+    st.sampled_from([b"\r", b"\n", b"\r\n", b".", b" "]),
+)
+FRAGMENTS = st.one_of(
+    st.sampled_from(COMMANDS).map(lambda line: line + b"\r\n"),
+    st.just(LOGIN),
+    st.sampled_from(COMMANDS).map(lambda line: line + b"\n"),
+    NOISE,
+)
+# Half the sessions log in first, so that TRANSACTION gets its share of the input.
+PREFIXES = st.sampled_from([b"", LOGIN])
+MOSTLY = st.sampled_from([True, True, True, False])
+CONFIGS = st.builds(
+    SessionConfig,
+    tls_active=st.booleans(),
+    stls_available=st.booleans(),
+    plaintext_allowed=MOSTLY,
+    bad_command_budget=st.integers(1, 30),
+)
+OUTCOMES = st.sampled_from([LoginOutcome.OK, *LoginOutcome])
+AWAITING = (State.AUTHENTICATING, State.SENDING, State.UPDATE, State.STARTING_TLS)
+
+
+def assert_well_formed(data: bytes) -> None:
+    """A status line (RFC 1939 §3), and for a multi-line reply its lines and the "." line."""
+    assert data.startswith((b"+OK", b"-ERR")), data
+    status, _, body = data.partition(b"\r\n")
+    assert b"\r" not in status and b"\n" not in status, data
+    if body:
+        *lines, last, after = body.split(b"\r\n")
+        assert (last, after) == (b".", b""), data
+        for line in lines:
+            assert b"\r" not in line and b"\n" not in line and line != b".", data
+
+
+class Driver:
+    """Plays the daemon: runs the session, answers every awaited outcome, checks every action."""
+
+    def __init__(self, session: Session, data: st.DataObject) -> None:
+        self.session = session
+        self.data = data
+        # The step at which the idle timer fires or the peer vanishes, if ever.
+        self.interrupt_at = data.draw(st.none() | st.integers(0, 200))
+        self.steps = 0
+        self.holding = False  # a maildrop was handed out and neither released nor committed
+
+    def check(self, actions: list[Action], *, from_command: bool = False) -> None:
+        for action in actions:
+            match action:
+                case Send(payload):
+                    assert_well_formed(payload)
+                case SendMessage(status=status):
+                    assert status.startswith(b"+OK") and status.count(b"\r\n") == 1
+                    assert status.endswith(b"\r\n")
+                case Commit():
+                    assert from_command and actions == [action] and self.holding
+                    self.holding = False
+                case Release():
+                    assert self.holding
+                    self.holding = False
+                case Close():
+                    assert action is actions[-1] and self.session.closed
+                case Authenticate() | StartTLS():
+                    assert action is actions[-1]
+
+    def answer(self) -> None:
+        """Report the outcome the session waits for, drawn at random."""
+        session = self.session
+        match session.state:
+            case State.AUTHENTICATING:
+                outcome = self.data.draw(OUTCOMES)
+                sizes = self.data.draw(st.lists(st.integers(0, 500), max_size=4))
+                drop = maildrop(*sizes) if outcome is LoginOutcome.OK else None
+                self.holding = drop is not None
+                self.check(session.login_result(outcome, drop))
+            case State.SENDING:
+                sent = self.data.draw(st.booleans())
+                self.check(session.message_sent() if sent else session.storage_failed())
+            case State.UPDATE:
+                self.check(session.commit_result(self.data.draw(st.booleans())))
+            case State.STARTING_TLS:
+                self.check(session.tls_started())
+
+    def drain(self) -> None:
+        while not self.session.closed:
+            self.steps += 1
+            if self.steps == self.interrupt_at:
+                gone = self.data.draw(st.booleans())
+                self.check(self.session.connection_lost() if gone else self.session.timed_out())
+                continue
+            actions = self.session.next_actions()
+            if actions is not None:
+                self.check(actions, from_command=True)
+            elif self.session.state in AWAITING:
+                self.answer()
+            else:
+                # Waiting for input: what is held is less than one line (RFC 2449 §4).
+                assert self.session.buffered < 255
+                return
+
+
+@settings(max_examples=1000, deadline=None)
+@given(config=CONFIGS, fragments=st.lists(FRAGMENTS, max_size=60), data=st.data())
+def test_any_input_gets_well_formed_replies_in_bounded_memory_design_invariant_7(
+    config: SessionConfig, fragments: list[bytes], data: st.DataObject
+) -> None:
+    stream = data.draw(PREFIXES) + b"".join(fragments)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    session = Session(config)
+    driver = Driver(session, data)
+    driver.check(session.greeting())
+    for chunk in [c for c in chunks if c]:
+        session.receive_data(chunk)
+        assert session.buffered <= len(chunk) + 255
+        driver.drain()
+    session.receive_data(b"")
+    driver.drain()
+    assert session.closed
+    assert not driver.holding  # DESIGN invariant 3: every maildrop taken is released or committed
+    assert session.next_actions() is None
