@@ -9,6 +9,7 @@ event (SES's Lambda action). It is the only code path that exists only for local
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import logging
 from typing import Any
@@ -83,7 +84,7 @@ def _ses_trace_headers(envelope: Envelope, session: SmtpSession, message_id: str
     peer_ip = peer[0] if isinstance(peer, tuple) else str(peer)
     helo = session.host_name or "unknown"
     recipients = ", ".join(envelope.rcpt_tos)
-    date = email.utils.formatdate(localtime=False, usegmt=False)
+    date = email.utils.format_datetime(datetime.datetime.now(datetime.UTC))
     return (
         f"Return-Path: <{envelope.mail_from or ''}>\r\n"
         f"Received: from {helo} ({helo} [{peer_ip}])\r\n"

@@ -11,6 +11,8 @@ import logging
 import time
 from typing import Any
 
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "werkzeug", "mail.log")
+
 
 class JsonFormatter(logging.Formatter):
     """Render a record as one JSON line; `extra={"fields": {...}}` become top-level keys."""
@@ -48,6 +50,10 @@ def configure(level: int = logging.INFO) -> None:
         if not isinstance(handler.formatter, JsonFormatter):
             handler.setFormatter(JsonFormatter())
     root.setLevel(level)
+    # Libraries narrate every request at INFO (and moto's embedded server logs each one): keep
+    # their warnings, drop the chatter.
+    for noisy in QUIET_LOGGERS:
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 def now_ms() -> int:
