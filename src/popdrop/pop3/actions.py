@@ -32,6 +32,19 @@ class Authenticate:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthenticateApop:
+    """Check an APOP digest (RFC 1939 §7): MD5(`timestamp` + the mailbox's APOP secret) must
+    equal `digest`; if it does, take the maildrop and load its listing like `Authenticate`.
+
+    `timestamp` is the one this session's greeting announced. Answer with `Session.login_result`.
+    """
+
+    username: str
+    timestamp: str
+    digest: str = field(repr=False)  # replayable within this session only, still kept out of logs
+
+
+@dataclass(frozen=True, slots=True)
 class SendMessage:
     """Stream one stored message to the client, preceded by its `+OK` line, `status`.
 
@@ -79,7 +92,7 @@ class Close:
     """Close the connection after writing everything emitted before this action."""
 
 
-Action = Send | Authenticate | SendMessage | Commit | StartTLS | Release | Close
+Action = Send | Authenticate | AuthenticateApop | SendMessage | Commit | StartTLS | Release | Close
 
 
 class LoginOutcome(enum.Enum):
@@ -88,12 +101,15 @@ class LoginOutcome(enum.Enum):
     OK = "ok"  # credentials hold and the maildrop is taken; a Maildrop accompanies it
     DENIED = "denied"  # unknown mailbox or wrong password: indistinguishable on the wire
     IN_USE = "in-use"  # another session holds the maildrop (RFC 2449 §8.1.1 [IN-USE])
+    LOGIN_DELAY = "login-delay"  # too soon after the last login (RFC 2449 §8.1.2 [LOGIN-DELAY])
     TEMPORARY_FAILURE = "temp"  # storage fault (RFC 3206 [SYS/TEMP])
+    PERMANENT_FAILURE = "perm"  # a fault retrying will not fix (RFC 3206 [SYS/PERM])
 
 
 __all__ = [
     "Action",
     "Authenticate",
+    "AuthenticateApop",
     "Close",
     "Commit",
     "LoginOutcome",

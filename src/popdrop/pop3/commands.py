@@ -2,8 +2,8 @@
 
 Every argument is validated here, once (RFC 1939 §3: keywords case-insensitive, arguments
 separated by spaces); the session receives either a well-formed command or a `CommandError`
-whose message is safe to send after "-ERR ". A new command (APOP, AUTH, UTF8, LANG) is a dataclass
-here, an entry in `_PARSERS`, a row in `states.ALLOWED`, and a case in the session.
+whose message is safe to send after "-ERR ". A new command (AUTH, say) is a dataclass here, an
+entry in `_PARSERS`, a row in `states.ALLOWED`, and a case in the session.
 
 User names and passwords must be valid UTF-8. Credentials are set through the API and CLI as
 Unicode text, so an octet string that is not UTF-8 can never match one; refusing it here means
@@ -12,6 +12,7 @@ every `str` the session hands on encodes to UTF-8 without error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +20,11 @@ from dataclasses import dataclass, field
 # refused before int() so a client cannot make the parser build a huge integer.
 MAX_NUMBER = 2**31 - 1
 _MAX_DIGITS = len(str(MAX_NUMBER))
+# RFC 1939 §7: APOP's digest is the MD5 of timestamp + secret, as 32 hexadecimal digits.
+_DIGEST_RE = re.compile(r"[0-9a-f]{32}")
+# RFC 5646 language tags are letters, digits and hyphens (at most 35 octets in practice); "*"
+# asks the server for its default (RFC 6856 §3).
+_LANGUAGE_TAG_RE = re.compile(r"\*|[A-Za-z0-9]{1,8}(?:-[A-Za-z0-9]{1,8}){0,7}")
 
 
 def _check_number(value: int, minimum: int) -> None:
@@ -50,6 +56,20 @@ class Pass:
     def __post_init__(self) -> None:
         if not self.password:
             raise ValueError("a password is not empty")
+
+
+@dataclass(frozen=True, slots=True)
+class Apop:
+    """APOP name digest (RFC 1939 §7): the digest is 32 hexadecimal digits, kept lower-case."""
+
+    name: str
+    digest: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not _is_printable_name(self.name):
+            raise ValueError("a user name is printable text without spaces")
+        if not _DIGEST_RE.fullmatch(self.digest):
+            raise ValueError("an APOP digest is 32 lower-case hexadecimal digits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +156,40 @@ class Stls:
     """STLS (RFC 2595 §4)."""
 
 
-Command = User | Pass | Stat | List | Uidl | Retr | Top | Dele | Rset | Noop | Quit | Capa | Stls
+@dataclass(frozen=True, slots=True)
+class Utf8:
+    """UTF8 (RFC 6856 §2): enter UTF-8 mode."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lang:
+    """LANG [tag] (RFC 6856 §3): list the languages, or choose one ("*" asks for the default)."""
+
+    tag: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.tag is not None and not _LANGUAGE_TAG_RE.fullmatch(self.tag):
+            raise ValueError("a language tag is letters, digits and hyphens, or *")
+
+
+Command = (
+    User
+    | Pass
+    | Apop
+    | Stat
+    | List
+    | Uidl
+    | Retr
+    | Top
+    | Dele
+    | Rset
+    | Noop
+    | Quit
+    | Capa
+    | Stls
+    | Utf8
+    | Lang
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,18 +277,52 @@ def _parse_top(rest: bytes) -> Command | CommandError:
             return _TOO_MANY
 
 
+def _user_name(argument: bytes) -> str | CommandError:
+    try:
+        name = argument.decode("utf-8")
+    except UnicodeDecodeError:
+        return CommandError("User name is not valid UTF-8.")
+    if not _is_printable_name(name):
+        return CommandError("User name contains invalid characters.")
+    return name
+
+
 def _parse_user(rest: bytes) -> Command | CommandError:
     match _arguments(rest):
         case []:
             return CommandError("Missing user name.")
         case [argument]:
-            try:
-                name = argument.decode("utf-8")
-            except UnicodeDecodeError:
-                return CommandError("User name is not valid UTF-8.")
-            if not _is_printable_name(name):
-                return CommandError("User name contains invalid characters.")
-            return User(name)
+            name = _user_name(argument)
+            return name if isinstance(name, CommandError) else User(name)
+        case _:
+            return _TOO_MANY
+
+
+def _parse_apop(rest: bytes) -> Command | CommandError:
+    match _arguments(rest):
+        case [] | [_]:
+            return CommandError("APOP takes a user name and a digest.")
+        case [argument, digest]:
+            name = _user_name(argument)
+            if isinstance(name, CommandError):
+                return name
+            text = digest.decode("ascii", "replace").lower()
+            if not _DIGEST_RE.fullmatch(text):
+                return CommandError("The digest is not 32 hexadecimal digits.")
+            return Apop(name, text)
+        case _:
+            return _TOO_MANY
+
+
+def _parse_lang(rest: bytes) -> Command | CommandError:
+    match _arguments(rest):
+        case []:
+            return Lang()
+        case [argument]:
+            tag = argument.decode("ascii", "replace")
+            if not _LANGUAGE_TAG_RE.fullmatch(tag):
+                return CommandError("Invalid language tag.")
+            return Lang(tag)
         case _:
             return _TOO_MANY
 
@@ -252,6 +339,7 @@ def _parse_pass(rest: bytes) -> Command | CommandError:
 _PARSERS: dict[bytes, _Parser] = {
     b"USER": _parse_user,
     b"PASS": _parse_pass,
+    b"APOP": _parse_apop,
     b"STAT": _without_arguments(Stat()),
     b"LIST": _with_optional_number(List),
     b"UIDL": _with_optional_number(Uidl),
@@ -263,6 +351,8 @@ _PARSERS: dict[bytes, _Parser] = {
     b"QUIT": _without_arguments(Quit()),
     b"CAPA": _without_arguments(Capa()),
     b"STLS": _without_arguments(Stls()),
+    b"UTF8": _without_arguments(Utf8()),
+    b"LANG": _parse_lang,
 }
 
 

@@ -1,4 +1,4 @@
-"""The POP3 session: client bytes in, actions out (RFC 1939, RFC 2449, RFC 2595).
+"""The POP3 session: client bytes in, actions out (RFC 1939, RFC 2449, RFC 2595, RFC 6856).
 
 Driven like h11: the caller feeds bytes (`receive_data`), asks for the actions of the next command
 (`next_actions`), carries them out, and reports outcomes back (`login_result`, `message_sent`,
@@ -21,6 +21,7 @@ from popdrop.pop3 import replies
 from popdrop.pop3.actions import (
     Action,
     Authenticate,
+    AuthenticateApop,
     Close,
     Commit,
     LoginOutcome,
@@ -35,6 +36,10 @@ from popdrop.pop3.states import ALLOWED, REFUSALS, State
 
 # The greeting and sign-off carry the host name: printable ASCII without spaces, like a DNS name.
 _HOSTNAME_RE = re.compile(r"[\x21-\x7e]{1,253}")
+# RFC 1939 §7: the APOP timestamp is a msg-id, "<" printable ASCII without spaces ">".
+_TIMESTAMP_RE = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,200}>")
+# RFC 6856 §3: the one language popdrop's replies are written in.
+DEFAULT_LANGUAGE = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,14 @@ class SessionConfig:
     bad_command_budget: int = 10
     # RFC 2449 §4: clients may send lines of 255 octets, so the limit is never lower.
     max_line: int = DEFAULT_MAX_LINE
+    # RFC 1939 §7: with a timestamp the greeting carries it and APOP is offered; None (the
+    # default) leaves APOP out. The caller makes it unique and unpredictable per connection.
+    apop_timestamp: str | None = None
+    # RFC 2449 §6.7 EXPIRE: days a retrieved message is kept, or None for NEVER (no retention
+    # policy deletes mail: only QUIT after DELE does).
+    expire_days: int | None = None
+    # RFC 2449 §6.8 LOGIN-DELAY: seconds between logins the caller enforces; 0 leaves it out.
+    login_delay: int = 0
 
     def __post_init__(self) -> None:
         if not _HOSTNAME_RE.fullmatch(self.hostname):
@@ -60,6 +73,12 @@ class SessionConfig:
             raise ValueError("bad_command_budget must be at least 1")
         if self.max_line < DEFAULT_MAX_LINE:
             raise ValueError(f"max_line must be at least {DEFAULT_MAX_LINE} (RFC 2449 §4)")
+        if self.apop_timestamp is not None and not _TIMESTAMP_RE.fullmatch(self.apop_timestamp):
+            raise ValueError(f"an APOP timestamp is <printable text>: {self.apop_timestamp!r}")
+        if self.expire_days is not None and self.expire_days < 0:
+            raise ValueError("expire_days must not be negative")
+        if self.login_delay < 0:
+            raise ValueError("login_delay must not be negative")
 
 
 class UnexpectedCallback(RuntimeError):
@@ -85,6 +104,7 @@ class Session:
         "_state",
         "_tls_active",
         "_username",
+        "_utf8",
     )
 
     def __init__(self, config: SessionConfig) -> None:
@@ -95,6 +115,7 @@ class Session:
         self._eof = False
         self._bad_commands = 0
         self._username: str | None = None
+        self._utf8 = False  # RFC 6856 §2: UTF-8 mode, entered with the UTF8 command
         # The maildrop, fixed at login (RFC 1939 §8). `_mailbox` is set while this session holds
         # it and must release it; `_deleted` holds one deletion mark per message (RFC 1939 §6).
         self._mailbox: str | None = None
@@ -119,9 +140,16 @@ class Session:
         for want of a complete line."""
         return self._lines.buffered
 
+    @property
+    def utf8(self) -> bool:
+        return self._utf8
+
     def greeting(self) -> list[Action]:
-        """RFC 1939 §4: the server opens with a positive status line."""
-        return [Send(replies.ok(f"{self._config.hostname} POP3 ready."))]
+        """RFC 1939 §4: the server opens with a positive status line; with APOP on offer it ends
+        with the timestamp the digest covers (RFC 1939 §7)."""
+        timestamp = self._config.apop_timestamp
+        suffix = f" {timestamp}" if timestamp is not None else ""
+        return [Send(replies.ok(f"{self._config.hostname} POP3 ready.{suffix}"))]
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the client; b"" means the client closed its side."""
@@ -178,8 +206,13 @@ class Session:
                 return [Send(replies.err("Authentication failed.", ResponseCode.AUTH))]
             case LoginOutcome.IN_USE:
                 return [Send(replies.err("Maildrop is in use.", ResponseCode.IN_USE))]
+            case LoginOutcome.LOGIN_DELAY:
+                text = f"Wait {self._config.login_delay} seconds between logins."
+                return [Send(replies.err(text, ResponseCode.LOGIN_DELAY))]
             case LoginOutcome.TEMPORARY_FAILURE:
                 return [Send(replies.err("Try again later.", ResponseCode.SYS_TEMP))]
+            case LoginOutcome.PERMANENT_FAILURE:
+                return [Send(replies.err("Maildrop unavailable.", ResponseCode.SYS_PERM))]
             case _:
                 assert_never(outcome)
 
@@ -191,12 +224,15 @@ class Session:
         self._state = State.TRANSACTION
         return []
 
-    def storage_failed(self) -> list[Action]:
-        """The message could not be read, and its `status` line was not sent (RFC 3206 §4)."""
+    def storage_failed(self, *, permanent: bool = False) -> list[Action]:
+        """The message could not be read, and its `status` line was not sent (RFC 3206 §4):
+        [SYS/TEMP] when retrying may work, [SYS/PERM] when it will not (the object is gone)."""
         if self._state is State.CLOSED:
             return []
         self._expect(State.SENDING, "storage_failed")
         self._state = State.TRANSACTION
+        if permanent:
+            return [Send(replies.err("Message unavailable.", ResponseCode.SYS_PERM))]
         return [Send(replies.err("Message unavailable; try again later.", ResponseCode.SYS_TEMP))]
 
     def commit_result(self, ok: bool) -> list[Action]:
@@ -289,6 +325,8 @@ class Session:
                     return self._refuse("Send USER first.")
                 self._state = State.AUTHENTICATING
                 return [Authenticate(self._username, password)]
+            case c.Apop(name, digest):
+                return self._apop(name, digest)
             case c.Stat():
                 count, octets = self._totals()
                 return [Send(replies.ok(f"{count} {octets}"))]  # RFC 1939 §5: exactly "nn mm"
@@ -319,6 +357,13 @@ class Session:
                 return [Send(replies.multiline(status, self._capabilities()))]
             case c.Stls():
                 return self._stls()
+            case c.Utf8():
+                if self._utf8:
+                    return self._refuse("Already in UTF-8 mode.")
+                self._utf8 = True  # RFC 6856 §2: names and passwords are UTF-8 from here on
+                return [Send(replies.ok("UTF-8 mode enabled."))]
+            case c.Lang(tag):
+                return self._lang(tag)
             case _:
                 assert_never(command)
 
@@ -333,6 +378,28 @@ class Session:
         self._state = State.UPDATE
         return [commit]
 
+    def _apop(self, name: str, digest: str) -> list[Action]:
+        """RFC 1939 §7 APOP: offered only with a greeting timestamp. The digest proves knowledge
+        of the secret without sending it, so it needs no TLS (unlike USER/PASS)."""
+        timestamp = self._config.apop_timestamp
+        if timestamp is None:
+            return self._refuse("APOP not available.")
+        self._username = None
+        self._state = State.AUTHENTICATING
+        return [AuthenticateApop(name, timestamp, digest)]
+
+    def _lang(self, tag: str | None) -> list[Action]:
+        """RFC 6856 §3 LANG: without an argument, list the languages; with a language range,
+        switch to the language it matches (RFC 4647 §3.4 lookup: "en-GB" falls back to "en",
+        "*" is the default), or -ERR when none does."""
+        if tag is None:
+            status = replies.ok("Language listing follows.")
+            return [Send(replies.multiline(status, [f"{DEFAULT_LANGUAGE} English"]))]
+        lowered = tag.lower()
+        if lowered == "*" or lowered.split("-", 1)[0] == DEFAULT_LANGUAGE:
+            return [Send(replies.ok(f"{DEFAULT_LANGUAGE} Language is English."))]
+        return [Send(replies.err("Invalid language."))]
+
     def _stls(self) -> list[Action]:
         if self._tls_active:
             return self._refuse("Command not permitted when TLS active.")  # RFC 2595 §4
@@ -346,9 +413,22 @@ class Session:
         return [Send(replies.ok("Begin TLS negotiation.")), StartTLS()]
 
     def _capabilities(self) -> list[str]:
-        """RFC 2449 §5: USER only where plaintext login is allowed on this connection; STLS only
-        in AUTHORIZATION, when a certificate is configured and TLS is not yet active."""
-        capabilities = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+        """RFC 2449 §5: the same list in both states (§6.7 and §6.8 values included), except that
+        USER shows only where plaintext login is allowed on this connection, and STLS only in
+        AUTHORIZATION, when a certificate is configured and TLS is not yet active."""
+        config = self._config
+        expire = "NEVER" if config.expire_days is None else str(config.expire_days)
+        capabilities = [
+            "TOP",
+            "UIDL",
+            "RESP-CODES",
+            "AUTH-RESP-CODE",
+            "PIPELINING",
+            f"EXPIRE {expire}",  # RFC 2449 §6.7
+        ]
+        if config.login_delay:
+            capabilities.append(f"LOGIN-DELAY {config.login_delay}")  # RFC 2449 §6.8
+        capabilities += ["UTF8 USER", "LANG"]  # RFC 6856 §2 and §3
         if self._plaintext_permitted():
             capabilities.append("USER")
         if (

@@ -25,11 +25,14 @@ class State(enum.Enum):
 
 
 ALLOWED: Mapping[State, frozenset[type[c.Command]]] = {
-    # RFC 1939 §4 (USER, PASS, QUIT), RFC 2449 §5 (CAPA in both states), RFC 2595 §4 (STLS).
-    State.AUTHORIZATION: frozenset({c.User, c.Pass, c.Quit, c.Capa, c.Stls}),
+    # RFC 1939 §4 and §7 (USER, PASS, APOP, QUIT), RFC 2449 §5 (CAPA in both states),
+    # RFC 2595 §4 (STLS), RFC 6856 §2 (UTF8 before login only) and §3 (LANG in both states).
+    State.AUTHORIZATION: frozenset(
+        {c.User, c.Pass, c.Apop, c.Quit, c.Capa, c.Stls, c.Utf8, c.Lang}
+    ),
     # RFC 1939 §5 and §7.
     State.TRANSACTION: frozenset(
-        {c.Stat, c.List, c.Uidl, c.Retr, c.Top, c.Dele, c.Rset, c.Noop, c.Quit, c.Capa}
+        {c.Stat, c.List, c.Uidl, c.Retr, c.Top, c.Dele, c.Rset, c.Noop, c.Quit, c.Capa, c.Lang}
     ),
 }
 

@@ -33,6 +33,18 @@ from popdrop.pop3.lines import LineSplitter, LineTooLong
         (b"QUIT", c.Quit()),
         (b"CAPA", c.Capa()),
         (b"STLS", c.Stls()),
+        (
+            b"APOP mrose c4c9334bac560ecc979e58001b3e22fb",
+            c.Apop("mrose", "c4c9334bac560ecc979e58001b3e22fb"),
+        ),
+        (
+            b"APOP mrose C4C9334BAC560ECC979E58001B3E22FB",
+            c.Apop("mrose", "c4c9334bac560ecc979e58001b3e22fb"),
+        ),
+        (b"UTF8", c.Utf8()),
+        (b"LANG", c.Lang()),
+        (b"LANG en-GB", c.Lang("en-GB")),
+        (b"LANG *", c.Lang("*")),
     ],
 )
 def test_each_command_parses_to_its_typed_value(line: bytes, command: c.Command) -> None:
@@ -95,6 +107,19 @@ def test_the_largest_message_number_is_2_to_the_31_minus_1() -> None:
         (b"PASS", "Missing password."),
         (b"PASS ", "Missing password."),
         (b"PASS \xc3\x28", "Password is not valid UTF-8."),
+        (b"APOP", "APOP takes a user name and a digest."),
+        (b"APOP mrose", "APOP takes a user name and a digest."),
+        (b"APOP mrose c4c9 x", "Too many arguments."),
+        (b"APOP mrose c4c9334bac560ecc979e58001b3e22f", "The digest is not 32 hexadecimal digits."),
+        (
+            b"APOP mrose g4c9334bac560ecc979e58001b3e22fb",
+            "The digest is not 32 hexadecimal digits.",
+        ),
+        (b"APOP \xff c4c9334bac560ecc979e58001b3e22fb", "User name is not valid UTF-8."),
+        (b"UTF8 now", "Too many arguments."),
+        (b"LANG en fr", "Too many arguments."),
+        (b"LANG e_n", "Invalid language tag."),
+        (b"LANG \xc3\xa9", "Invalid language tag."),
     ],
 )
 def test_bad_arguments_get_a_specific_error(line: bytes, message: str) -> None:

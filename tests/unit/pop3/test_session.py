@@ -21,7 +21,10 @@ from popdrop.pop3.states import State
 from tests.unit.pop3.transcript import MAILBOX, PLAINTEXT, Client, entry, maildrop, wire
 
 OK_CAPA = b"+OK Capability list follows.\r\n"
-BASE_CAPA = b"TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+BASE_CAPA = (
+    b"TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\n"
+    b"UTF8 USER\r\nLANG\r\n"
+)
 IMPLEMENTATION = b"IMPLEMENTATION popdrop\r\n.\r\n"
 PLAINTEXT_REFUSED = (
     b"-ERR [AUTH] Plaintext authentication disallowed on non-secure connections;"

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from popdrop.pop3.actions import (
     Action,
     Authenticate,
+    AuthenticateApop,
     Close,
     Commit,
     LoginOutcome,
@@ -25,6 +26,8 @@ COMMANDS = [
     b"CAPA", b"USER alice@example.test", b"PASS secret", b"PASS", b"STAT", b"LIST", b"LIST 1",
     b"LIST 9", b"UIDL", b"UIDL 2", b"RETR 1", b"RETR 0", b"TOP 2 3", b"TOP 1", b"DELE 1",
     b"DELE 2", b"RSET", b"NOOP", b"QUIT", b"STLS", b"XTND", b"",
+    b"APOP alice@example.test c4c9334bac560ecc979e58001b3e22fb", b"APOP x", b"UTF8", b"LANG",
+    b"LANG en", b"LANG fr", b"LANG *",
 ]  # fmt: skip
 # Mostly commands, so that sessions get past login; the rest is noise, stray line ends and
 # over-long lines.
@@ -49,6 +52,9 @@ CONFIGS = st.builds(
     stls_available=st.booleans(),
     plaintext_allowed=MOSTLY,
     bad_command_budget=st.integers(1, 30),
+    apop_timestamp=st.none() | st.just("<1896.697170952@dbc.mtview.ca.us>"),
+    expire_days=st.none() | st.integers(0, 365),
+    login_delay=st.integers(0, 3600),
 )
 OUTCOMES = st.sampled_from([LoginOutcome.OK, *LoginOutcome])
 AWAITING = (State.AUTHENTICATING, State.SENDING, State.UPDATE, State.STARTING_TLS)
@@ -93,7 +99,7 @@ class Driver:
                     self.holding = False
                 case Close():
                     assert action is actions[-1] and self.session.closed
-                case Authenticate() | StartTLS():
+                case Authenticate() | AuthenticateApop() | StartTLS():
                     assert action is actions[-1]
 
     def answer(self) -> None:
@@ -107,8 +113,11 @@ class Driver:
                 self.holding = drop is not None
                 self.check(session.login_result(outcome, drop))
             case State.SENDING:
-                sent = self.data.draw(st.booleans())
-                self.check(session.message_sent() if sent else session.storage_failed())
+                match self.data.draw(st.sampled_from(["sent", "temporary", "permanent"])):
+                    case "sent":
+                        self.check(session.message_sent())
+                    case failure:
+                        self.check(session.storage_failed(permanent=failure == "permanent"))
             case State.UPDATE:
                 self.check(session.commit_result(self.data.draw(st.booleans())))
             case State.STARTING_TLS:

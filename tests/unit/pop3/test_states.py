@@ -1,5 +1,5 @@
-"""The state table (RFC 1939 §4-§6, RFC 2449 §5, RFC 2595 §4) as a test matrix: first with
-command types alone, then through the session, every command in every state."""
+"""The state table (RFC 1939 §4-§7, RFC 2449 §5, RFC 2595 §4, RFC 6856 §2-§3) as a test matrix:
+first with command types alone, then through the session, every command in every state."""
 
 from __future__ import annotations
 
@@ -14,20 +14,22 @@ from popdrop.pop3.session import Session, SessionConfig, UnexpectedCallback
 from popdrop.pop3.states import ALLOWED, REFUSALS, State
 from tests.unit.pop3.transcript import Client, maildrop
 
-AUTHORIZATION = {c.User, c.Pass, c.Quit, c.Capa, c.Stls}
-TRANSACTION = {c.Stat, c.List, c.Uidl, c.Retr, c.Top, c.Dele, c.Rset, c.Noop, c.Quit, c.Capa}
+AUTHORIZATION = {c.User, c.Pass, c.Apop, c.Quit, c.Capa, c.Stls, c.Utf8, c.Lang}
+TRANSACTION = {
+    c.Stat, c.List, c.Uidl, c.Retr, c.Top, c.Dele, c.Rset, c.Noop, c.Quit, c.Capa, c.Lang,
+}  # fmt: skip
 ALL_COMMANDS: list[type[c.Command]] = list(get_args(c.Command))
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS, ids=lambda t: t.__name__.upper())
-def test_authorization_accepts_user_pass_quit_capa_stls_rfc1939_s4(
+def test_authorization_accepts_login_quit_capa_stls_utf8_lang_rfc1939_s4_rfc6856(
     command: type[c.Command],
 ) -> None:
     assert (command in ALLOWED[State.AUTHORIZATION]) == (command in AUTHORIZATION)
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS, ids=lambda t: t.__name__.upper())
-def test_transaction_accepts_the_maildrop_commands_quit_and_capa_rfc1939_s5(
+def test_transaction_accepts_the_maildrop_commands_quit_capa_lang_rfc1939_s5_rfc6856_s3(
     command: type[c.Command],
 ) -> None:
     assert (command in ALLOWED[State.TRANSACTION]) == (command in TRANSACTION)
@@ -41,6 +43,7 @@ def test_commands_are_read_only_in_authorization_and_transaction() -> None:
 LINES = {
     c.User: "USER alice@example.test",
     c.Pass: "PASS secret",
+    c.Apop: "APOP alice@example.test c4c9334bac560ecc979e58001b3e22fb",
     c.Stat: "STAT",
     c.List: "LIST 1",
     c.Uidl: "UIDL 1",
@@ -52,8 +55,12 @@ LINES = {
     c.Quit: "QUIT",
     c.Capa: "CAPA",
     c.Stls: "STLS",
+    c.Utf8: "UTF8",
+    c.Lang: "LANG",
 }
-CONFIG = SessionConfig(plaintext_allowed=True, stls_available=True)
+CONFIG = SessionConfig(
+    plaintext_allowed=True, stls_available=True, apop_timestamp="<1896.697170952@dbc.mtview.ca.us>"
+)
 
 
 def test_every_command_has_a_matrix_line() -> None:
