@@ -54,6 +54,10 @@ def mailbox(settings: Settings, action: str, address: str | None, *, password_st
     elif action == "passwd":
         store.set_password(canonical, hash_password(read_password(from_stdin=password_stdin)))
         print(f"password changed for {canonical}")
+    elif action == "apop-secret":
+        # RFC 1939 §7: plaintext-equivalent, kept apart from the password hash (docs/pop3.md).
+        store.set_apop_secret(canonical, read_password(from_stdin=password_stdin))
+        print(f"APOP secret set for {canonical}")
     elif action == "remove":
         removed = store.remove_mailbox(canonical)
         print(f"removed {canonical} and its {removed} messages")

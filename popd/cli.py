@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     passwd = actions.add_parser("passwd", help="set a mailbox's password")
     passwd.add_argument("address")
     passwd.add_argument("--password-stdin", action="store_true")
+    apop = actions.add_parser(
+        "apop-secret", help="set a mailbox's APOP secret (used only when POPDROP_APOP is on)"
+    )
+    apop.add_argument("address")
+    apop.add_argument("--password-stdin", action="store_true", help="read the secret from stdin")
     remove = actions.add_parser("remove", help="remove a mailbox and its messages")
     remove.add_argument("address")
 

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 
 from popd.maildrops import Maildrops
 from popdrop.logfmt import log_event
+from popdrop.model import Maildrop
 from popdrop.pop3.actions import (
     Action,
     Authenticate,
+    AuthenticateApop,
     Close,
     Commit,
+    LoginOutcome,
     Release,
     Send,
     SendMessage,
@@ -27,7 +30,7 @@ from popdrop.pop3.actions import (
 )
 from popdrop.pop3.dotstuff import Stuffer
 from popdrop.pop3.session import Session
-from popdrop.store.errors import StoreError
+from popdrop.store.errors import StorageUnavailable, StoreError
 
 logger = logging.getLogger("popd.session")
 
@@ -42,6 +45,8 @@ class SessionStats:
 
     started: float = field(default_factory=time.monotonic)
     user: str = ""
+    method: str = ""  # how the user logged in: "pass" or "apop"
+    commands: int = 0
     retr: int = 0
     top: int = 0
     deleted: int = 0
@@ -62,6 +67,7 @@ class Connection:
         maildrops: Maildrops,
         *,
         idle_timeout: float,
+        max_session: float,
         tls_context: Callable[[], ssl.SSLContext | None],
         peer: str,
     ) -> None:
@@ -70,6 +76,7 @@ class Connection:
         self._session = session
         self._maildrops = maildrops
         self._idle_timeout = idle_timeout
+        self._max_session = max_session
         self._tls_context = tls_context
         self._peer = peer
         self.stats = SessionStats()
@@ -80,14 +87,19 @@ class Connection:
             while not self._session.closed:
                 actions = self._session.next_actions()
                 if actions is not None:
+                    self.stats.commands += 1
                     await self._perform(actions)
                     continue
                 await self._writer.drain()
+                left = self.stats.started + self._max_session - time.monotonic()
                 try:
-                    data = await asyncio.wait_for(self._reader.read(READ_SIZE), self._idle_timeout)
+                    data = await asyncio.wait_for(
+                        self._reader.read(READ_SIZE), max(0.0, min(self._idle_timeout, left))
+                    )
                 except TimeoutError:
-                    self.stats.outcome = "idle-timeout"
-                    await self._perform(self._session.timed_out())
+                    limit = left <= self._idle_timeout
+                    self.stats.outcome = "session-limit" if limit else "idle-timeout"
+                    await self._perform(self._session.timed_out(session_limit=limit))
                     continue
                 self._session.receive_data(data)
         except (*PEER_GONE, _PeerGone):
@@ -103,7 +115,9 @@ class Connection:
                 "pop3.logout",
                 peer=self._peer,
                 user=self.stats.user,
+                method=self.stats.method,
                 outcome=self.stats.outcome,
+                commands=self.stats.commands,
                 retr=self.stats.retr,
                 top=self.stats.top,
                 deleted=self.stats.deleted,
@@ -124,8 +138,10 @@ class Connection:
                     self._write(data)
                 case Authenticate(username, password):
                     outcome, maildrop = await self._maildrops.login(username, password)
-                    self.stats.user = username if maildrop else self.stats.user
-                    await self._perform(self._session.login_result(outcome, maildrop))
+                    await self._logged_in("pass", outcome, maildrop)
+                case AuthenticateApop(username, timestamp, digest):
+                    login = self._maildrops.login_apop(username, timestamp, digest)
+                    await self._logged_in("apop", *await login)
                 case SendMessage():
                     await self._send_message(action)
                 case Commit(maildrop, deletions):
@@ -144,6 +160,13 @@ class Connection:
                     await self._writer.drain()
                     return
 
+    async def _logged_in(
+        self, method: str, outcome: LoginOutcome, maildrop: Maildrop | None
+    ) -> None:
+        if maildrop is not None:
+            self.stats.user, self.stats.method = maildrop.mailbox, method
+        await self._perform(self._session.login_result(outcome, maildrop))
+
     def _write(self, data: bytes) -> None:
         self.stats.bytes_sent += len(data)
         self._writer.write(data)
@@ -155,8 +178,10 @@ class Connection:
         chunks = self._maildrops.chunks(action.message)
         try:
             first = await anext(chunks, b"")
-        except StoreError:
-            await self._perform(self._session.storage_failed())
+        except StoreError as error:
+            # RFC 3206 §4: retrying may help a transient fault, never a missing object.
+            permanent = not isinstance(error, StorageUnavailable)
+            await self._perform(self._session.storage_failed(permanent=permanent))
             return
         self._write(action.status)
         if action.top_lines is None:

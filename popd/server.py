@@ -7,13 +7,17 @@ import contextlib
 import ipaddress
 import logging
 import ssl
+from collections import Counter
 from dataclasses import dataclass
 
 from popd.connection import Connection
 from popd.maildrops import Maildrops
 from popd.signals import until_stop_signal
 from popd.tls import server_context
+from popdrop.auth.apop import new_timestamp
 from popdrop.logfmt import log_event
+from popdrop.pop3 import replies
+from popdrop.pop3.replies import ResponseCode
 from popdrop.pop3.session import Session, SessionConfig
 from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
@@ -22,6 +26,11 @@ logger = logging.getLogger("popd.server")
 
 # How long a TLS handshake on the implicit-TLS port may take before the connection is dropped.
 TLS_HANDSHAKE_TIMEOUT = 30.0
+# The name in the greeting, the sign-off and APOP timestamps: the service's, not the task's.
+HOSTNAME = "popdrop"
+# The reply to a connection over the per-address limit, before any greeting (RFC 3206 §4: a
+# temporary condition; the client may try again once its other sessions end).
+TOO_MANY_SESSIONS = replies.err("Too many sessions from your address.", ResponseCode.SYS_TEMP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +52,13 @@ def is_loopback(address: str) -> bool:
 class Pop3Daemon:
     def __init__(self, settings: Settings, store: Store) -> None:
         self._settings = settings
-        self._maildrops = Maildrops(store)
+        self._maildrops = Maildrops(store, login_delay=settings.login_delay)
         self._tls: ssl.SSLContext | None = None
         if settings.tls_cert and settings.tls_key:
             self._tls = server_context(settings.tls_cert, settings.tls_key)
         self._servers: list[asyncio.Server] = []
         self._sessions: set[asyncio.Task[None]] = set()
+        self._per_address: Counter[str] = Counter()  # open sessions per client address
 
     async def start(self) -> Endpoints:
         settings = self._settings
@@ -112,28 +122,51 @@ class Pop3Daemon:
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
+        peername = writer.get_extra_info("peername")
+        peer = str(peername[0]) if peername else ""
+        if self._per_address[peer] >= self._settings.max_sessions_per_address:
+            await _refuse(writer, peer)
+            return
         self._sessions.add(task)
+        self._per_address[peer] += 1
         try:
-            peername = writer.get_extra_info("peername")
-            peer = str(peername[0]) if peername else ""
-            config = SessionConfig(
-                tls_active=tls_active,
-                stls_available=self._tls is not None and not tls_active,
-                plaintext_allowed=self._plaintext_allowed(peer),
-                bad_command_budget=self._settings.bad_command_budget,
-            )
             connection = Connection(
                 reader,
                 writer,
-                Session(config),
+                Session(self._session_config(peer, tls_active=tls_active)),
                 self._maildrops,
                 idle_timeout=self._settings.idle_timeout,
+                max_session=self._settings.max_session_seconds,
                 tls_context=lambda: self._tls,
                 peer=peer,
             )
             await connection.run()
         finally:
             self._sessions.discard(task)
+            self._per_address[peer] -= 1
+            if not self._per_address[peer]:
+                del self._per_address[peer]
+
+    def _session_config(self, peer: str, *, tls_active: bool) -> SessionConfig:
+        settings = self._settings
+        return SessionConfig(
+            hostname=HOSTNAME,
+            tls_active=tls_active,
+            stls_available=self._tls is not None and not tls_active,
+            plaintext_allowed=self._plaintext_allowed(peer),
+            bad_command_budget=settings.bad_command_budget,
+            apop_timestamp=new_timestamp(HOSTNAME) if settings.apop else None,
+            login_delay=settings.login_delay,
+        )
+
+
+async def _refuse(writer: asyncio.StreamWriter, peer: str) -> None:
+    """Turn away a connection over the per-address limit: one -ERR line, then close."""
+    log_event(logger, "pop3.refused", logging.WARNING, peer=peer, reason="too-many-sessions")
+    writer.write(TOO_MANY_SESSIONS)
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        await writer.drain()
+    writer.close()
 
 
 async def serve_forever(settings: Settings) -> int:

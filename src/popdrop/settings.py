@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     drain_seconds: float = Field(default=20.0, ge=0.0)
     # Bad command lines a session may send before the server closes it.
     bad_command_budget: int = Field(default=10, ge=1)
+    # The longest a session may last, idle or not, before the server closes it (uncommitted).
+    max_session_seconds: float = Field(default=3600.0, ge=1.0)
+    # Concurrent sessions from one client address; the next is refused with [SYS/TEMP].
+    max_sessions_per_address: int = Field(default=20, ge=1)
+    # RFC 1939 §7 APOP: off by default, because it needs a plaintext-equivalent secret per mailbox.
+    apop: bool = False
+    # RFC 2449 §6.8 LOGIN-DELAY: seconds a mailbox must wait between logins; 0 disables it.
+    login_delay: int = Field(default=0, ge=0, le=86400)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)

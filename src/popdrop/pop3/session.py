@@ -256,8 +256,9 @@ class Session:
         self._state = State.AUTHORIZATION
         return []
 
-    def timed_out(self) -> list[Action]:
-        """The idle timer expired (RFC 1939 §3 autologout): no UPDATE, nothing committed.
+    def timed_out(self, *, session_limit: bool = False) -> list[Action]:
+        """The idle timer expired (RFC 1939 §3 autologout), or with `session_limit` the session
+        reached its maximum length: no UPDATE, nothing committed.
 
         RFC 1939 §3 suggests closing without a reply; like Dovecot we say why in an -ERR line,
         which a waiting client can show. The line is left out while a message or a TLS handshake
@@ -267,6 +268,8 @@ class Session:
             return []
         if self._state in (State.SENDING, State.STARTING_TLS):
             return self._close(None)
+        if session_limit:
+            return self._close(replies.err("Session time limit reached.", ResponseCode.SYS_TEMP))
         return self._close(replies.err("Autologout; idle for too long."))
 
     def connection_lost(self) -> list[Action]:

@@ -17,6 +17,7 @@ from botocore.config import Config
 from popdrop.model import Mailbox, MessageEntry, normalize_address
 from popdrop.store import resources
 from popdrop.store.aws import batched
+from popdrop.store.logins import Logins
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
 from popdrop.store.objects import Objects
@@ -46,6 +47,7 @@ class Store:
         self._s3 = s3
         self._dynamodb = dynamodb
         self._mailboxes = Mailboxes(dynamodb, table)
+        self._logins = Logins(dynamodb, table)
         self._messages = Messages(dynamodb, table)
         self._objects = Objects(s3, bucket)
         self.table: Final = table
@@ -94,6 +96,18 @@ class Store:
         removed = self._delete_entries(address, self._messages.listing(address, now=None))
         self._mailboxes.delete(address)
         return removed
+
+    # logins (APOP secret, LOGIN-DELAY)
+
+    def set_apop_secret(self, address: str, secret: str) -> None:
+        self._logins.set_apop_secret(normalize_address(address), secret)
+
+    def get_apop_secret(self, address: str) -> str | None:
+        return self._logins.apop_secret(normalize_address(address))
+
+    def record_login(self, address: str, now: int, delay: int) -> bool:
+        """Record a login unless the previous one was less than `delay` seconds before `now`."""
+        return self._logins.record_login(normalize_address(address), now, delay)
 
     # messages
 

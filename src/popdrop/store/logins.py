@@ -1,0 +1,82 @@
+"""What logging in needs besides the password hash: the APOP secret and the last login time.
+
+Both live on the mailbox profile item, as attributes of their own: the APOP secret apart from
+`password_hash` (the API's mailbox views never read it), and `last_login` in DynamoDB rather than
+in one daemon's memory, so every popd replica enforces LOGIN-DELAY (RFC 2449 §6.8) alike.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from popdrop.store import codec
+from popdrop.store.aws import aws_errors
+from popdrop.store.errors import MailboxNotFound
+from popdrop.store.mailboxes import OPEN
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class Logins:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
+        self._db = dynamodb
+        self._table = table
+
+    def set_apop_secret(self, address: str, secret: str) -> None:
+        with aws_errors():
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=codec.profile_key(address),
+                    UpdateExpression="SET #secret = :secret",
+                    ConditionExpression=OPEN.expression,
+                    ExpressionAttributeNames={**OPEN.names, "#secret": codec.APOP_SECRET},
+                    ExpressionAttributeValues={":secret": codec.s(secret)},
+                )
+            except self._db.exceptions.ConditionalCheckFailedException:
+                raise MailboxNotFound(address) from None
+
+    def apop_secret(self, address: str) -> str | None:
+        """The mailbox's APOP secret; None when the mailbox has none, is closing or is absent."""
+        with aws_errors():
+            response = self._db.get_item(
+                TableName=self._table,
+                Key=codec.profile_key(address),
+                ConsistentRead=True,
+                ProjectionExpression="#secret, #closing",
+                ExpressionAttributeNames={
+                    "#secret": codec.APOP_SECRET,
+                    "#closing": codec.CLOSING,
+                },
+            )
+        item = response.get("Item", {})
+        if codec.CLOSING in item or codec.APOP_SECRET not in item:
+            return None
+        return item[codec.APOP_SECRET]["S"]
+
+    def record_login(self, address: str, now: int, delay: int) -> bool:
+        """Record a login at `now` (epoch seconds) unless the last one was less than `delay`
+        seconds ago; True when recorded.
+
+        One conditional write decides, so two replicas racing for the same mailbox cannot both
+        admit a login inside the delay: the second write's condition sees the first's time.
+        """
+        with aws_errors():
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=codec.profile_key(address),
+                    UpdateExpression="SET #last = :now",
+                    ConditionExpression=(
+                        f"{OPEN.expression} AND (attribute_not_exists(#last) OR #last <= :cutoff)"
+                    ),
+                    ExpressionAttributeNames={**OPEN.names, "#last": codec.LAST_LOGIN},
+                    ExpressionAttributeValues={
+                        ":now": codec.n(now),
+                        ":cutoff": codec.n(now - delay),
+                    },
+                )
+            except self._db.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
