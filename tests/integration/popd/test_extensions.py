@@ -1,0 +1,249 @@
+"""The daemon's RFC 2449 / RFC 3206 / APOP behaviour and its limits, end to end on the moto stack.
+
+APOP (RFC 1939 §7), LOGIN-DELAY enforced across replicas (RFC 2449 §6.8), [SYS/PERM] for a message
+gone for good (RFC 3206 §4), the per-address session limit and the maximum session length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import poplib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import trustme
+
+from popd.server import Endpoints
+from popdrop.auth.passwords import hash_password
+from popdrop.store import Store
+from tests.integration.popd.conftest import ADDRESS, PASSWORD, daemon_settings
+from tests.support import RawClient, deliver, running_daemon
+
+SECRET = "tanstaaf"  # RFC 1939 §7's example secret
+MESSAGE = b"From: a@example.test\r\nSubject: hi\r\n\r\nHello.\r\n"
+
+
+@pytest.fixture
+def mailbox(store: Store) -> Store:
+    store.create_mailbox(ADDRESS, hash_password(PASSWORD))
+    return store
+
+
+@contextmanager
+def start(store: Store, ca: trustme.CA, tmp_path: Path, **overrides: object) -> Iterator[Endpoints]:
+    with running_daemon(daemon_settings(ca, tmp_path, **overrides), store) as endpoints:
+        yield endpoints
+
+
+def greeted(port: int) -> tuple[RawClient, str]:
+    client = RawClient(port)
+    greeting = client.line()
+    assert greeting.startswith(b"+OK")
+    return client, greeting.decode()
+
+
+def login(port: int) -> bytes:
+    client, _ = greeted(port)
+    client.command(f"USER {ADDRESS}")
+    reply = client.command(f"PASS {PASSWORD}")
+    if reply.startswith(b"+OK"):
+        assert client.command("QUIT").startswith(b"+OK")
+    client.close()
+    return reply
+
+
+# APOP (RFC 1939 §7)
+
+
+def apop_digest(greeting: str, secret: str) -> str:
+    match = re.search(r"<[^>]+>", greeting)
+    assert match is not None, greeting
+    return hashlib.md5((match.group(0) + secret).encode()).hexdigest()
+
+
+def test_apop_logs_in_with_the_digest_over_this_greetings_timestamp_rfc1939_s7(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    mailbox.set_apop_secret(ADDRESS, SECRET)
+    deliver(mailbox, MESSAGE, ADDRESS)
+    with start(mailbox, ca, tmp_path, apop=True, plaintext_auth="never") as endpoints:
+        client, greeting = greeted(endpoints.pop3_port)
+        reply = client.command(f"APOP {ADDRESS} {apop_digest(greeting, SECRET)}")
+        assert reply == b"+OK Logged in.\r\n"
+        assert client.command("STAT") == f"+OK 1 {len(MESSAGE)}\r\n".encode()
+        client.close()
+
+
+def test_each_connection_gets_a_fresh_timestamp_so_a_digest_cannot_be_replayed_rfc1939_s7(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    mailbox.set_apop_secret(ADDRESS, SECRET)
+    with start(mailbox, ca, tmp_path, apop=True) as endpoints:
+        first, greeting = greeted(endpoints.pop3_port)
+        second, other = greeted(endpoints.pop3_port)
+        assert greeting != other
+        replayed = second.command(f"APOP {ADDRESS} {apop_digest(greeting, SECRET)}")
+        assert replayed == b"-ERR [AUTH] Authentication failed.\r\n"
+        first.close()
+        second.close()
+
+
+def test_apop_failures_look_alike_whatever_failed_rfc1939_s7_rfc3206_s5(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    """A wrong secret, an unknown mailbox and a mailbox without an APOP secret: one reply."""
+    mailbox.create_mailbox("nosecret@example.test", hash_password(PASSWORD))
+    mailbox.set_apop_secret(ADDRESS, SECRET)
+    replies = set()
+    with start(mailbox, ca, tmp_path, apop=True) as endpoints:
+        for user, secret in (
+            (ADDRESS, "wrong"),
+            ("nobody@example.test", SECRET),
+            ("nosecret@example.test", SECRET),
+            ("not-an-address", SECRET),
+        ):
+            client, greeting = greeted(endpoints.pop3_port)
+            replies.add(client.command(f"APOP {user} {apop_digest(greeting, secret)}"))
+            client.close()
+    assert replies == {b"-ERR [AUTH] Authentication failed.\r\n"}
+
+
+def test_poplib_logs_in_with_apop_rfc1939_s7(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    mailbox.set_apop_secret(ADDRESS, SECRET)
+    deliver(mailbox, MESSAGE, ADDRESS)
+    with start(mailbox, ca, tmp_path, apop=True) as endpoints:
+        client = poplib.POP3("127.0.0.1", endpoints.pop3_port, timeout=10)
+        assert client.apop(ADDRESS, SECRET).startswith(b"+OK")
+        _, lines, _ = client.retr(1)
+        assert b"\r\n".join(lines) + b"\r\n" == MESSAGE
+        client.quit()
+
+
+def test_without_the_setting_there_is_no_timestamp_and_apop_is_refused_rfc1939_s7(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    mailbox.set_apop_secret(ADDRESS, SECRET)
+    with start(mailbox, ca, tmp_path) as endpoints:
+        client, greeting = greeted(endpoints.pop3_port)
+        assert "<" not in greeting
+        assert client.command(f"APOP {ADDRESS} {'0' * 32}") == b"-ERR APOP not available.\r\n"
+        client.close()
+
+
+# LOGIN-DELAY (RFC 2449 §6.8, §8.1.2)
+
+
+def test_a_second_login_within_the_delay_is_refused_by_every_replica_rfc2449_s8_1_2(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    """The last login time lives in DynamoDB, so another popd replica refuses too."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        start(mailbox, ca, tmp_path / "a", login_delay=3600) as one,
+        start(mailbox, ca, tmp_path / "b", login_delay=3600) as other,
+    ):
+        client, _ = greeted(one.pop3_port)
+        assert b"LOGIN-DELAY 3600\r\n" in capa(client)
+        client.close()
+        assert login(one.pop3_port) == b"+OK Logged in.\r\n"
+        refused = b"-ERR [LOGIN-DELAY] Wait 3600 seconds between logins.\r\n"
+        assert login(one.pop3_port) == refused
+        assert login(other.pop3_port) == refused
+
+
+def test_a_failed_login_does_not_start_the_delay_rfc2449_s6_8(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    with start(mailbox, ca, tmp_path, login_delay=3600) as endpoints:
+        client, _ = greeted(endpoints.pop3_port)
+        client.command(f"USER {ADDRESS}")
+        assert client.command("PASS wrong").startswith(b"-ERR [AUTH]")
+        client.close()
+        assert login(endpoints.pop3_port) == b"+OK Logged in.\r\n"
+
+
+def test_without_a_delay_logins_follow_each_other_freely_rfc2449_s6_8(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    with start(mailbox, ca, tmp_path) as endpoints:
+        assert login(endpoints.pop3_port) == login(endpoints.pop3_port) == b"+OK Logged in.\r\n"
+
+
+# CAPA and response codes (RFC 2449 §5, §6.7; RFC 3206)
+
+
+def capa(client: RawClient) -> bytes:
+    assert client.command("CAPA").startswith(b"+OK")
+    return client.multiline()
+
+
+def test_capa_announces_expire_never_in_both_states_rfc2449_s5_s6_7(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    with start(mailbox, ca, tmp_path) as endpoints:
+        client, _ = greeted(endpoints.pop3_port)
+        before = capa(client)
+        client.command(f"USER {ADDRESS}")
+        client.command(f"PASS {PASSWORD}")
+        after = capa(client)
+        assert b"EXPIRE NEVER\r\n" in before and b"EXPIRE NEVER\r\n" in after
+        # The lists differ only in STLS, which is not offered after login (RFC 2595 §4).
+        assert before.replace(b"STLS\r\n", b"") == after
+        client.close()
+
+
+def test_a_message_whose_object_is_gone_gets_sys_perm_rfc3206_s4(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path, aws_clients: object
+) -> None:
+    deliver(mailbox, MESSAGE, ADDRESS)
+    [entry] = mailbox.list_messages(ADDRESS)
+    aws_clients.s3.delete_object(Bucket=mailbox.bucket, Key=entry.object_key)  # type: ignore[attr-defined]
+    with start(mailbox, ca, tmp_path) as endpoints:
+        client, _ = greeted(endpoints.pop3_port)
+        client.command(f"USER {ADDRESS}")
+        client.command(f"PASS {PASSWORD}")
+        assert client.command("RETR 1") == b"-ERR [SYS/PERM] Message unavailable.\r\n"
+        assert client.command("NOOP") == b"+OK\r\n"
+        client.close()
+
+
+# Limits
+
+
+def test_sessions_over_the_per_address_limit_are_refused_with_sys_temp(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    with start(mailbox, ca, tmp_path, max_sessions_per_address=2) as endpoints:
+        first, _ = greeted(endpoints.pop3_port)
+        second, _ = greeted(endpoints.pop3_port)
+        third = RawClient(endpoints.pop3_port)
+        assert third.line() == b"-ERR [SYS/TEMP] Too many sessions from your address.\r\n"
+        assert third.sock.recv(1) == b""  # and closed
+        third.close()
+        assert first.command("QUIT").startswith(b"+OK")
+        assert first.sock.recv(1) == b""
+        first.close()
+        fourth, _ = greeted(endpoints.pop3_port)  # a slot is free again
+        fourth.close()
+        second.close()
+
+
+def test_a_session_past_its_maximum_length_is_closed_without_commit(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    deliver(mailbox, MESSAGE, ADDRESS)
+    with start(mailbox, ca, tmp_path, max_session_seconds=1) as endpoints:
+        client, _ = greeted(endpoints.pop3_port)
+        client.command(f"USER {ADDRESS}")
+        client.command(f"PASS {PASSWORD}")
+        assert client.command("DELE 1").startswith(b"+OK")
+        assert client.line() == b"-ERR [SYS/TEMP] Session time limit reached.\r\n"
+        assert client.sock.recv(1) == b""
+        client.close()
+    assert len(mailbox.list_messages(ADDRESS)) == 1  # DESIGN invariant 2
