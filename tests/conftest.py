@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import boto3
 import pytest
+import trustme
 from moto.server import ThreadedMotoServer
 
 from popdrop.settings import Settings
@@ -99,3 +100,9 @@ def aws_calls(store: Store, aws_clients: AwsClients) -> list[AwsCall]:
     for client in aws_clients:
         client.meta.events.register("before-call.*.*", record)
     return calls
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """A certificate authority for test certificates (trustme)."""
+    return trustme.CA()

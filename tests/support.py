@@ -8,9 +8,13 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import trustme
 
 from popd.server import Endpoints, Pop3Daemon
-from popdrop.settings import Settings
+from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
 
 
@@ -61,6 +65,27 @@ class RawClient:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def daemon_settings(ca: trustme.CA, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for a daemon on free loopback ports with a trustme certificate (ca.pem beside),
+    plaintext login allowed from loopback."""
+    # A subject common name too: fetchmail checks it, not only the subjectAltName.
+    cert = ca.issue_cert("localhost", "127.0.0.1", common_name="localhost")
+    cert_file, key_file, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    defaults: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "pop3_port": 0,
+        "pop3s_port": 0,
+        "tls_cert": cert_file,
+        "tls_key": key_file,
+        "plaintext_auth": PlaintextAuth.LOOPBACK,
+        "idle_timeout": 30,
+    }
+    return Settings(**{**defaults, **overrides})
 
 
 @contextmanager

@@ -19,8 +19,8 @@ import trustme
 from popd.server import Endpoints
 from popdrop.auth.passwords import hash_password
 from popdrop.store import Store
-from tests.integration.popd.conftest import ADDRESS, PASSWORD, daemon_settings
-from tests.support import RawClient, deliver, running_daemon
+from tests.integration.popd.conftest import ADDRESS, PASSWORD
+from tests.support import RawClient, daemon_settings, deliver, running_daemon
 
 SECRET = "tanstaaf"  # RFC 1939 §7's example secret
 MESSAGE = b"From: a@example.test\r\nSubject: hi\r\n\r\nHello.\r\n"
