@@ -19,9 +19,19 @@ def test_curl_retrieves_the_corpus_byte_exact_keeping_and_deleting(server: Serve
 
     def call(*args: str) -> bytes:
         result = subprocess.run(
-            [curl, "--silent", "--show-error", "--max-time", "60", "--ssl-reqd"]
-            + ["--cacert", str(server.ca_file), "--user", f"{server.user}:{server.password}"]
-            + list(args),
+            [
+                curl,
+                "--silent",
+                "--show-error",
+                "--max-time",
+                "60",
+                "--ssl-reqd",
+                "--cacert",
+                str(server.ca_file),
+                "--user",
+                f"{server.user}:{server.password}",
+                *args,
+            ],
             capture_output=True,
             timeout=90,
         )

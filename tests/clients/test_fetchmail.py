@@ -9,7 +9,6 @@ from pathlib import Path
 
 from tests.clients.conftest import Server, exercise, program
 
-
 # fetchmail 6.4 (with an MDA and `no stripcr`) cuts a line after each 8191 octets and inserts
 # NUL, one more octet that varies from run to run (stale buffer memory), CR, LF.
 SPLIT = re.compile(rb"\x00[\x00-\xff]\r\n")
