@@ -46,7 +46,8 @@ def test_fetchmail_retrieves_the_corpus_byte_exact_keeping_and_deleting(
         rc = home / "fetchmailrc"
         rc.write_text(
             f"poll 127.0.0.1 service {server.endpoints.pop3_port} protocol POP3 uidl\n"
-            f'  user "{server.user}" there with password "{server.password}" is "{getpass.getuser()}" here\n'
+            f'  user "{server.user}" there with password "{server.password}"\n'
+            f'  is "{getpass.getuser()}" here\n'
             f"  options {'keep' if keep else 'no keep'} no rewrite no stripcr no mimedecode\n"
             # STLS, the certificate checked against the trustme CA (its name is "localhost").
             f'  sslproto "TLS1.2+" sslcommonname "localhost" sslcertck\n'
