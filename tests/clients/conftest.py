@@ -10,6 +10,7 @@ test with the reason; CI installs them all.
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,14 @@ from tests.clients.corpus import BIG, SMALL, stored
 from tests.integration.popd.conftest import ADDRESS, PASSWORD
 from tests.support import daemon_settings, deliver, running_daemon
 
-pytestmark = pytest.mark.clients
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test in this directory `clients`, so `-m "not clients"` can leave them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.clients)
+
 
 # A client's run: keep or delete what it retrieves; returns the messages it retrieved, with the
 # client's own transformations undone.
@@ -55,8 +63,9 @@ def server(store: Store, ca: trustme.CA, tmp_path: Path) -> Iterator[Server]:
 
 
 def program(name: str) -> str:
-    """The path of a client program, or skip the test saying which one is missing."""
-    path = shutil.which(name)
+    """The path of a client program (on PATH, or beside this Python for a PyPI one such as
+    getmail6), or skip the test saying which one is missing."""
+    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if path is None:
         pytest.skip(f"{name} is not installed (CI installs it: see .ci/run)")
     return path
