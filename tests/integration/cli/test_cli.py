@@ -141,3 +141,22 @@ def test_deliver_to_an_unknown_mailbox_stores_nothing(store: Store, tmp_path: Pa
     assert result.returncode == 2
     assert b"nobody@example.test" in result.stderr
     assert store.list_messages("i@example.test") == ()
+
+
+def test_mailbox_apop_secret_sets_the_secret_apart_from_the_password(store: Store) -> None:
+    popdrop(store, "mailbox", "add", "d@example.test", "--password-stdin", stdin="pw\n")
+    result = popdrop(
+        store, "mailbox", "apop-secret", "d@example.test", "--password-stdin", stdin="tanstaaf\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert store.get_apop_secret("d@example.test") == "tanstaaf"
+    mailbox = store.get_mailbox("d@example.test")
+    assert mailbox is not None and verify_password("pw", mailbox.password_hash)
+
+
+def test_mailbox_apop_secret_for_an_unknown_mailbox_fails_cleanly(store: Store) -> None:
+    result = popdrop(
+        store, "mailbox", "apop-secret", "nobody@example.test", "--password-stdin", stdin="s\n"
+    )
+    assert result.returncode != 0
+    assert b"Traceback" not in result.stderr

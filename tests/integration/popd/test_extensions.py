@@ -19,6 +19,7 @@ import trustme
 from popd.server import Endpoints
 from popdrop.auth.passwords import hash_password
 from popdrop.store import Store
+from tests.conftest import AwsClients
 from tests.integration.popd.conftest import ADDRESS, PASSWORD
 from tests.support import RawClient, daemon_settings, deliver, running_daemon
 
@@ -199,11 +200,11 @@ def test_capa_announces_expire_never_in_both_states_rfc2449_s5_s6_7(
 
 
 def test_a_message_whose_object_is_gone_gets_sys_perm_rfc3206_s4(
-    mailbox: Store, ca: trustme.CA, tmp_path: Path, aws_clients: object
+    mailbox: Store, ca: trustme.CA, tmp_path: Path, aws_clients: AwsClients
 ) -> None:
     deliver(mailbox, MESSAGE, ADDRESS)
     [entry] = mailbox.list_messages(ADDRESS)
-    aws_clients.s3.delete_object(Bucket=mailbox.bucket, Key=entry.object_key)  # type: ignore[attr-defined]
+    aws_clients.s3.delete_object(Bucket=mailbox.bucket, Key=entry.object_key)
     with start(mailbox, ca, tmp_path) as endpoints:
         client, _ = greeted(endpoints.pop3_port)
         client.command(f"USER {ADDRESS}")
