@@ -90,7 +90,7 @@ class Connection:
                     self.stats.commands += 1
                     await self._perform(actions)
                     continue
-                await self._writer.drain()
+                await self._drain()
                 left = self.stats.started + self._max_session - time.monotonic()
                 try:
                     data = await asyncio.wait_for(
@@ -157,7 +157,7 @@ class Connection:
                 case Close():
                     if self.stats.outcome == "disconnected":
                         self.stats.outcome = "closed"
-                    await self._writer.drain()
+                    await self._drain()
                     return
 
     async def _logged_in(
@@ -166,6 +166,15 @@ class Connection:
         if maildrop is not None:
             self.stats.user, self.stats.method = maildrop.mailbox, method
         await self._perform(self._session.login_result(outcome, maildrop))
+
+    async def _drain(self) -> None:
+        """Wait until the client has taken what was written; a client that takes nothing for the
+        idle timeout (it stopped reading mid-message, say) is gone: nothing is committed."""
+        try:
+            await asyncio.wait_for(self._writer.drain(), self._idle_timeout)
+        except TimeoutError:
+            self.stats.outcome = "write-timeout"
+            raise _PeerGone("the client stopped reading") from None
 
     def _write(self, data: bytes) -> None:
         self.stats.bytes_sent += len(data)
@@ -192,7 +201,7 @@ class Connection:
             chunk = first
             while True:
                 self._write(stuffer.feed(chunk))
-                await self._writer.drain()  # back-pressure: read the next chunk only when sent
+                await self._drain()  # back-pressure: read the next chunk only when sent
                 if stuffer.done:
                     break
                 chunk = await anext(chunks, b"")
@@ -210,7 +219,7 @@ class Connection:
         context = self._tls_context()
         if context is None:
             raise _PeerGone("STLS offered without a certificate")
-        await self._writer.drain()
+        await self._drain()
         # RFC 2595 §4 / CVE-2011-0411: plaintext that arrived after the STLS line must never be
         # read as commands once TLS is up. The session dropped what it had buffered; drop what the
         # stream reader holds too, synchronously, right before the handshake takes the socket.

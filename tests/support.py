@@ -6,11 +6,13 @@ import asyncio
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trustme
 
 from popd.server import Endpoints, Pop3Daemon
@@ -143,3 +145,16 @@ def curl_retr(port: int, user: str, password: str, number: int) -> bytes:
         timeout=30,
     )
     return result.stdout
+
+
+def logout_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    """The one `pop3.logout` line's fields; the daemon logs it in its own thread just after
+    closing the socket, so wait for it (a bounded wait, not a timing assertion)."""
+    for _ in range(200):
+        lines = [r for r in caplog.records if r.getMessage() == "pop3.logout"]
+        if lines:
+            [record] = lines
+            fields: dict[str, Any] = record.fields  # type: ignore[attr-defined]
+            return fields
+        time.sleep(0.05)
+    raise AssertionError("no pop3.logout line")

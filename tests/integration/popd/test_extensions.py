@@ -7,6 +7,7 @@ gone for good (RFC 3206 §4), the per-address session limit and the maximum sess
 from __future__ import annotations
 
 import hashlib
+import logging
 import poplib
 import re
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from popdrop.auth.passwords import hash_password
 from popdrop.store import Store
 from tests.conftest import AwsClients
 from tests.integration.popd.conftest import ADDRESS, PASSWORD
-from tests.support import RawClient, daemon_settings, deliver, running_daemon
+from tests.support import RawClient, daemon_settings, deliver, logout_line, running_daemon
 
 SECRET = "tanstaaf"  # RFC 1939 §7's example secret
 MESSAGE = b"From: a@example.test\r\nSubject: hi\r\n\r\nHello.\r\n"
@@ -248,3 +249,20 @@ def test_a_session_past_its_maximum_length_is_closed_without_commit(
         assert client.sock.recv(1) == b""
         client.close()
     assert len(mailbox.list_messages(ADDRESS)) == 1  # DESIGN invariant 2
+
+
+def test_a_client_that_stops_reading_mid_message_is_dropped_without_commit(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The idle timeout covers writes too: a stalled reader cannot hold a session forever."""
+    caplog.set_level(logging.INFO, logger="popd")
+    deliver(mailbox, MESSAGE, ADDRESS)
+    deliver(mailbox, b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 16_000, ADDRESS)
+    with start(mailbox, ca, tmp_path, idle_timeout=1) as endpoints:
+        client, _ = greeted(endpoints.pop3_port)
+        client.command(f"USER {ADDRESS}")
+        client.command(f"PASS {PASSWORD}")
+        client.send(b"DELE 1\r\nRETR 2\r\n")  # and never read the 16 MB reply
+        assert logout_line(caplog)["outcome"] == "write-timeout"
+        client.close()
+    assert len(mailbox.list_messages(ADDRESS)) == 2  # DESIGN invariant 2

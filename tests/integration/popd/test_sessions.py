@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
 
 import pytest
 
 from tests.integration.popd.conftest import ADDRESS, PASSWORD, Daemon
-from tests.support import RawClient, deliver, unstuff
+from tests.support import RawClient, deliver, logout_line, unstuff
 
 FIRST = b"From: a@example.test\r\nSubject: one\r\n\r\n.leading dot\r\nbody\r\n"
 SECOND = b"From: b@example.test\r\nSubject: two\r\n\r\n" + b"line\r\n" * 40
@@ -54,18 +52,6 @@ def test_a_window_of_100_commands_in_one_write_is_answered_in_order_rfc2449_s6_6
             assert status == expected, line
     assert client.command("QUIT").startswith(b"+OK")
     client.close()
-
-
-def logout_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
-    """The session's `pop3.logout` fields; the daemon logs it just after closing the socket."""
-    for _ in range(200):
-        lines = [r for r in caplog.records if r.getMessage() == "pop3.logout"]
-        if lines:
-            [record] = lines
-            fields: dict[str, Any] = record.fields  # type: ignore[attr-defined]
-            return fields
-        time.sleep(0.05)
-    raise AssertionError("no pop3.logout line")
 
 
 def test_one_logout_line_counts_the_session_and_holds_no_secret(
