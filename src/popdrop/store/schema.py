@@ -11,7 +11,8 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 |                   |                  |                                | created_at, octets,      |
 |                   |                  |                                | message_count, closing,  |
 |                   |                  |                                | dir_pk=MAILBOX,          |
-|                   |                  |                                | dir_sk=<address>         |
+|                   |                  |                                | dir_sk=<address>,        |
+|                   |                  |                                | apop_secret?, last_login?|
 | message entry     | MBX#<address>    | MSG#<arrived_at ms:013d>#<uid> | uid, object_key, size,   |
 |                   |                  |                                | header_size, arrived_at, |
 |                   |                  |                                | summary (map), expires_at|
