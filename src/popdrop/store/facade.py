@@ -100,7 +100,7 @@ class Store:
     # logins (APOP secret, LOGIN-DELAY)
 
     def set_apop_secret(self, address: str, secret: str) -> None:
-        self._logins.set_apop_secret(normalize_address(address), secret)
+        self._mailboxes.set_apop_secret(normalize_address(address), secret)
 
     def get_apop_secret(self, address: str) -> str | None:
         return self._logins.apop_secret(normalize_address(address))

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from popdrop.store import codec
 from popdrop.store.aws import aws_errors
-from popdrop.store.errors import MailboxNotFound
 from popdrop.store.mailboxes import OPEN
 
 if TYPE_CHECKING:
@@ -22,20 +21,6 @@ class Logins:
     def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._db = dynamodb
         self._table = table
-
-    def set_apop_secret(self, address: str, secret: str) -> None:
-        with aws_errors():
-            try:
-                self._db.update_item(
-                    TableName=self._table,
-                    Key=codec.profile_key(address),
-                    UpdateExpression="SET #secret = :secret",
-                    ConditionExpression=OPEN.expression,
-                    ExpressionAttributeNames={**OPEN.names, "#secret": codec.APOP_SECRET},
-                    ExpressionAttributeValues={":secret": codec.s(secret)},
-                )
-            except self._db.exceptions.ConditionalCheckFailedException:
-                raise MailboxNotFound(address) from None
 
     def apop_secret(self, address: str) -> str | None:
         """The mailbox's APOP secret; None when the mailbox has none, is closing or is absent."""

@@ -102,6 +102,16 @@ class Mailboxes:
             {":hash": codec.s(password_hash)},
         )
 
+    def set_apop_secret(self, address: str, secret: str) -> None:
+        """APOP's shared secret (RFC 1939 §7), an attribute apart from the password hash."""
+        self._update(
+            address,
+            "SET #secret = :secret",
+            OPEN,
+            {"#secret": codec.APOP_SECRET},
+            {":secret": codec.s(secret)},
+        )
+
     def close(self, address: str) -> None:
         """Start removing the mailbox: no delivery, login or listing reaches it from now on."""
         self._update(
