@@ -171,7 +171,11 @@ class Connection:
         """Wait until the client has taken what was written; a client that takes nothing for the
         idle timeout (it stopped reading mid-message, say) is gone: nothing is committed."""
         try:
-            await asyncio.wait_for(self._writer.drain(), self._idle_timeout)
+            # asyncio.timeout, not wait_for: no extra task, so a drain with nothing to wait for
+            # returns without yielding to the loop. `_start_tls` relies on that: a yield would let
+            # the client's ClientHello reach the reader's buffer before it is cleared.
+            async with asyncio.timeout(self._idle_timeout):
+                await self._writer.drain()
         except TimeoutError:
             self.stats.outcome = "write-timeout"
             raise _PeerGone("the client stopped reading") from None
