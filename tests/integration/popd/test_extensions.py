@@ -113,17 +113,23 @@ def test_apop_failures_look_alike_whatever_failed_rfc1939_s7_rfc3206_s5(
     assert replies == {b"-ERR [AUTH] Authentication failed.\r\n"}
 
 
-def test_poplib_logs_in_with_apop_rfc1939_s7(
-    mailbox: Store, ca: trustme.CA, tmp_path: Path
+def test_poplib_logs_in_with_apop_and_the_logout_line_says_so_rfc1939_s7(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="popd")
     mailbox.set_apop_secret(ADDRESS, SECRET)
     deliver(mailbox, MESSAGE, ADDRESS)
     with start(mailbox, ca, tmp_path, apop=True) as endpoints:
         client = poplib.POP3("127.0.0.1", endpoints.pop3_port, timeout=10)
+        digest = apop_digest(client.getwelcome().decode(), SECRET)
         assert client.apop(ADDRESS, SECRET).startswith(b"+OK")
         _, lines, _ = client.retr(1)
         assert b"\r\n".join(lines) + b"\r\n" == MESSAGE
         client.quit()
+        fields = logout_line(caplog)
+    assert (fields["user"], fields["method"], fields["retr"]) == (ADDRESS, "apop", 1)
+    logged = " ".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
+    assert SECRET not in logged and digest not in logged
 
 
 def test_without_the_setting_there_is_no_timestamp_and_apop_is_refused_rfc1939_s7(

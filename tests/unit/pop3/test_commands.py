@@ -178,7 +178,8 @@ DIALOGUE = (
     b"UIDL\r\nUIDL 1\nRETR 1\r\nTOP 2 0\r\nDELE 1\r\nDELE 0\r\nRSET\r\nNOOP\r\nXTND\r\n\r\n"
     + b"LIST "
     + b"9" * 300
-    + b"\r\nSTLS\r\nQUIT\r\n"
+    + b"\r\nSTLS\r\nutf8\r\nLANG\r\nLang en-GB\r\n"
+    + b"APOP alice@example.test C4C9334BAC560ECC979E58001B3E22FB\r\nQUIT\r\n"
 )
 PARSED: list[c.Command | CommandError | LineTooLong] = [
     c.Capa(),
@@ -199,6 +200,10 @@ PARSED: list[c.Command | CommandError | LineTooLong] = [
     CommandError("Empty command."),
     LineTooLong(),
     c.Stls(),
+    c.Utf8(),
+    c.Lang(),
+    c.Lang("en-GB"),
+    c.Apop("alice@example.test", "c4c9334bac560ecc979e58001b3e22fb"),
     c.Quit(),
 ]
 
