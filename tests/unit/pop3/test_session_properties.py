@@ -128,7 +128,11 @@ class Driver:
             self.steps += 1
             if self.steps == self.interrupt_at:
                 gone = self.data.draw(st.booleans())
-                self.check(self.session.connection_lost() if gone else self.session.timed_out())
+                limit = self.data.draw(st.booleans())
+                if gone:
+                    self.check(self.session.connection_lost())
+                else:
+                    self.check(self.session.timed_out(session_limit=limit))
                 continue
             actions = self.session.next_actions()
             if actions is not None:
