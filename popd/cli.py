@@ -16,7 +16,6 @@ import uvicorn
 from pydantic import ValidationError
 
 from popd import admin
-from popd.devstack import DevOptions, run_dev
 from popd.server import serve_forever
 from popdrop.api.app import create_app
 from popdrop.logfmt import configure as configure_logging
@@ -99,6 +98,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     }
     match args.command:
         case "dev":
+            # The local stack needs the `local` extra (moto, aiosmtpd); a production install
+            # (the container) has neither, and every other subcommand must work there.
+            from popd.devstack import DevOptions, run_dev  # noqa: PLC0415
+
             options = DevOptions(
                 host=args.host,
                 pop3_port=args.pop3_port,
