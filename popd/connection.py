@@ -27,6 +27,7 @@ from popdrop.pop3.actions import (
 )
 from popdrop.pop3.dotstuff import Stuffer
 from popdrop.pop3.session import Session
+from popdrop.proxy_protocol import looks_like_proxy_header
 from popdrop.store.errors import StoreError
 
 logger = logging.getLogger("popd.session")
@@ -46,6 +47,7 @@ class SessionStats:
     top: int = 0
     deleted: int = 0
     bytes_sent: int = 0
+    bytes_received: int = 0
     outcome: str = "disconnected"
 
 
@@ -89,6 +91,13 @@ class Connection:
                     self.stats.outcome = "idle-timeout"
                     await self._perform(self._session.timed_out())
                     continue
+                if self.stats.bytes_received == 0 and looks_like_proxy_header(data):
+                    # A PROXY header that reaches the session came from an untrusted address (the
+                    # listener consumes trusted ones): it is an attempt to choose our idea of the
+                    # client's address. Close without a reply.
+                    self.stats.outcome = "untrusted-proxy-header"
+                    break
+                self.stats.bytes_received += len(data)
                 self._session.receive_data(data)
         except (*PEER_GONE, _PeerGone):
             await self._perform_quietly(self._session.connection_lost())

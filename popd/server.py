@@ -10,6 +10,7 @@ import ssl
 from dataclasses import dataclass
 
 from popd.connection import Connection
+from popd.listener import Listener
 from popd.maildrops import Maildrops
 from popd.signals import until_stop_signal
 from popd.tls import server_context
@@ -19,9 +20,6 @@ from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
 
 logger = logging.getLogger("popd.server")
-
-# How long a TLS handshake on the implicit-TLS port may take before the connection is dropped.
-TLS_HANDSHAKE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,53 +43,59 @@ class Pop3Daemon:
         self._settings = settings
         self._maildrops = Maildrops(store)
         self._tls: ssl.SSLContext | None = None
-        if settings.tls_cert and settings.tls_key:
-            self._tls = server_context(settings.tls_cert, settings.tls_key)
-        self._servers: list[asyncio.Server] = []
+        self.reload_tls()
+        self._listeners: list[Listener] = []
         self._sessions: set[asyncio.Task[None]] = set()
+
+    def reload_tls(self) -> None:
+        """(Re)read the certificate and key (SIGHUP): new connections and STLS use the new pair,
+        sessions already under TLS keep theirs. A pair that fails to load keeps the old one."""
+        settings = self._settings
+        if not (settings.tls_cert and settings.tls_key):
+            return
+        try:
+            self._tls = server_context(settings.tls_cert, settings.tls_key)
+        except (OSError, ssl.SSLError) as error:
+            if self._tls is None:
+                raise
+            log_event(logger, "tls.reload_failed", logging.ERROR, error=str(error))
+            return
+        log_event(logger, "tls.loaded", cert=str(settings.tls_cert))
 
     async def start(self) -> Endpoints:
         settings = self._settings
-        plain = await asyncio.start_server(
-            self._accept_plain, settings.host, settings.pop3_port, reuse_address=True
-        )
-        self._servers.append(plain)
+        trusted = settings.proxy_trusted_networks
+        plain = Listener(self._accept_plain, tls=None, trusted_proxies=trusted)
+        self._listeners.append(plain)
+        pop3_port = await plain.start(settings.host, settings.pop3_port)
         pop3s_port = None
         if self._tls is not None:
-            secure = await asyncio.start_server(
-                self._accept_tls,
-                settings.host,
-                settings.pop3s_port,
-                reuse_address=True,
-                ssl=self._tls,
-                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
-            )
-            self._servers.append(secure)
-            pop3s_port = secure.sockets[0].getsockname()[1]
+            secure = Listener(self._accept_tls, tls=lambda: self._tls, trusted_proxies=trusted)
+            self._listeners.append(secure)
+            pop3s_port = await secure.start(settings.host, settings.pop3s_port)
         else:
             log_event(logger, "pop3s.disabled", logging.WARNING, reason="no certificate configured")
-        endpoints = Endpoints(settings.host, plain.sockets[0].getsockname()[1], pop3s_port)
+        endpoints = Endpoints(settings.host, pop3_port, pop3s_port)
         log_event(
             logger,
             "popd.listening",
             host=endpoints.host,
             pop3=endpoints.pop3_port,
             pop3s=endpoints.pop3s_port,
+            proxy_protocol_from=[str(network) for network in trusted],
         )
         return endpoints
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting; give open sessions `grace` seconds, then cut them (uncommitted)."""
-        for server in self._servers:
-            server.close()
+        for listener in self._listeners:
+            await listener.close()
         if self._sessions:
             _, pending = await asyncio.wait(self._sessions, timeout=grace)
             for task in pending:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*pending, return_exceptions=True)
-        for server in self._servers:
-            await server.wait_closed()
 
     def _plaintext_allowed(self, peer: str) -> bool:
         policy = self._settings.plaintext_auth
@@ -100,22 +104,27 @@ class Pop3Daemon:
         )
 
     async def _accept_plain(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
     ) -> None:
-        await self._serve(reader, writer, tls_active=False)
+        await self._serve(reader, writer, peer, tls_active=False)
 
-    async def _accept_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._serve(reader, writer, tls_active=True)
+    async def _accept_tls(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
+        await self._serve(reader, writer, peer, tls_active=True)
 
     async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls_active: bool
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: str,
+        *,
+        tls_active: bool,
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._sessions.add(task)
         try:
-            peername = writer.get_extra_info("peername")
-            peer = str(peername[0]) if peername else ""
             config = SessionConfig(
                 tls_active=tls_active,
                 stls_available=self._tls is not None and not tls_active,
@@ -141,7 +150,7 @@ async def serve_forever(settings: Settings) -> int:
     waits stopTimeout seconds before SIGKILL)."""
     daemon = Pop3Daemon(settings, Store.from_settings(settings))
     await daemon.start()
-    await until_stop_signal()
+    await until_stop_signal(reload=daemon.reload_tls)
     log_event(logger, "popd.stopping")
     await daemon.stop(grace=settings.drain_seconds)
     return 0

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import enum
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class PlaintextAuth(enum.StrEnum):
@@ -36,6 +38,11 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     plaintext_auth: PlaintextAuth = PlaintextAuth.NEVER
 
+    # Load balancers whose PROXY protocol (v1 or v2) header is believed: comma-separated CIDRs,
+    # e.g. the NLB's subnets. Connections from them must start with a header; from anywhere else
+    # a header is refused (it would let a client choose the address used for limits and logs).
+    proxy_trusted_networks: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+
     # RFC 1939 §3: the autologout timer must be at least 10 minutes.
     idle_timeout: float = Field(default=600.0, ge=1.0)
     # On SIGTERM, how long open sessions may run on before they are cut (uncommitted). ECS waits
@@ -48,6 +55,13 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8080, ge=0, le=65535)
     # The admin bearer token for the REST API; an empty token disables admin access entirely.
     api_token: str = ""
+
+    @field_validator("proxy_trusted_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("incoming_prefix")
     @classmethod
