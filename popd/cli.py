@@ -65,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true")
     remove = actions.add_parser("remove", help="remove a mailbox and its messages")
     remove.add_argument("address")
+    apps = actions.add_parser("app-password", help="per-device passwords: add, list, revoke")
+    app_actions = apps.add_subparsers(dest="app_action", required=True, metavar="ACTION")
+    app_add = app_actions.add_parser("add", help="generate a named app password (shown once)")
+    app_add.add_argument("address")
+    app_add.add_argument("name", help="the device, e.g. phone (letters, digits, . _ -)")
+    app_list = app_actions.add_parser("list", help="app passwords and their last use")
+    app_list.add_argument("address")
+    app_revoke = app_actions.add_parser("revoke", help="revoke an app password")
+    app_revoke.add_argument("address")
+    app_revoke.add_argument("name")
 
     deliver = commands.add_parser("deliver", help="deliver message files through ingest")
     deliver.add_argument("--to", action="append", required=True, metavar="ADDRESS")
@@ -123,6 +133,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                 port=settings.api_port if args.port is None else args.port,
             )
             return 0
+        case "mailbox" if args.action == "app-password":
+            return admin.app_password(
+                Settings(), args.app_action, args.address, args.name if "name" in args else None
+            )
         case "mailbox":
             return admin.mailbox(
                 Settings(),

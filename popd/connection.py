@@ -132,7 +132,7 @@ class Connection:
                 case Send(data):
                     self._write(data)
                 case Authenticate(username, password):
-                    outcome, maildrop = await self._maildrops.login(username, password)
+                    outcome, maildrop = await self._maildrops.login(username, password, self._peer)
                     self.stats.user = username if maildrop else self.stats.user
                     await self._perform(self._session.login_result(outcome, maildrop))
                 case SendMessage():

@@ -18,6 +18,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Sequence
 
 from popdrop.logfmt import log_event
+from popdrop.pop3.replies import ResponseCode, err
 from popdrop.proxy_protocol import ProxyHeaderError, parse
 
 logger = logging.getLogger("popd.listener")
@@ -29,6 +30,9 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, str], Awaitable[
 # A trusted load balancer sends its header at once; one that does not within this is broken.
 PROXY_HEADER_TIMEOUT = 5.0
 TLS_HANDSHAKE_TIMEOUT = 30.0
+TOO_MANY_CONNECTIONS = err(
+    "Too many connections from your address; try again later.", ResponseCode.SYS_TEMP
+)
 # Stream buffer limit: the session bounds command lines itself; this bounds one read.
 STREAM_LIMIT = 65536
 
@@ -66,8 +70,10 @@ class Listener:
         *,
         tls: Callable[[], ssl.SSLContext | None] | None,
         trusted_proxies: Sequence[Network],
+        admit: Callable[[str], bool] = lambda client: True,
     ) -> None:
         self._handler = handler
+        self._admit = admit
         self._tls = tls
         self._trusted = tuple(trusted_proxies)
         self._socket: socket.socket | None = None
@@ -116,6 +122,12 @@ class Listener:
             if is_trusted(peer, self._trusted):
                 named = await asyncio.wait_for(read_proxy_header(connection), PROXY_HEADER_TIMEOUT)
                 peer = named or peer
+            if not self._admit(peer):
+                # Refused before any TLS work. On the plain port the client can be told why
+                # (RFC 3206 [SYS/TEMP]: come back later); on the TLS port it can only be closed.
+                if self._tls is None:
+                    await loop.sock_sendall(connection, TOO_MANY_CONNECTIONS)
+                raise ConnectionRefusedError("connection rate limit")
             context = self._tls() if self._tls is not None else None
             if self._tls is not None and context is None:
                 raise ProxyHeaderError("TLS port without a certificate")

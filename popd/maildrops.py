@@ -11,9 +11,9 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Iterator, Sequence
 
-from popdrop.auth.passwords import verify_against_dummy, verify_password
+from popd.authenticator import Authenticator
 from popdrop.logfmt import log_event
-from popdrop.model import InvalidAddress, Maildrop, MessageEntry, normalize_address
+from popdrop.model import Maildrop, MessageEntry
 from popdrop.pop3.actions import LoginOutcome
 from popdrop.store import Store
 from popdrop.store.errors import StoreError
@@ -22,32 +22,23 @@ logger = logging.getLogger("popd.maildrops")
 
 
 class Maildrops:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, authenticator: Authenticator) -> None:
         self._store = store
+        self._authenticator = authenticator
 
-    async def login(self, username: str, password: str) -> tuple[LoginOutcome, Maildrop | None]:
+    async def login(
+        self, username: str, password: str, client: str
+    ) -> tuple[LoginOutcome, Maildrop | None]:
         """Check the credentials and snapshot the maildrop (RFC 1939 §8: fixed at login)."""
         try:
-            return await asyncio.to_thread(self._login, username, password)
+            mailbox = await self._authenticator.authenticate(username, password, client)
+            if mailbox is None:
+                return LoginOutcome.DENIED, None
+            listing = await asyncio.to_thread(self._store.list_messages, mailbox.address)
         except StoreError as error:
             log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)
             return LoginOutcome.TEMPORARY_FAILURE, None
-
-    def _login(self, username: str, password: str) -> tuple[LoginOutcome, Maildrop | None]:
-        try:
-            address = normalize_address(username)
-        except InvalidAddress:
-            address = None
-        mailbox = self._store.get_mailbox(address) if address else None
-        if mailbox is None:
-            # Same work as a wrong password, so the reply time does not reveal which it was.
-            verify_against_dummy(password)
-            return LoginOutcome.DENIED, None
-        if not verify_password(password, mailbox.password_hash):
-            return LoginOutcome.DENIED, None
-        return LoginOutcome.OK, Maildrop(
-            mailbox.address, self._store.list_messages(mailbox.address)
-        )
+        return LoginOutcome.OK, Maildrop(mailbox.address, listing)
 
     async def chunks(
         self, entry: MessageEntry, *, chunk_size: int = 65536

@@ -9,11 +9,13 @@ import logging
 import ssl
 from dataclasses import dataclass
 
+from popd.authenticator import Authenticator
 from popd.connection import Connection
 from popd.listener import Listener
 from popd.maildrops import Maildrops
 from popd.signals import until_stop_signal
 from popd.tls import server_context
+from popdrop.auth.penalty import ConnectionRate
 from popdrop.logfmt import log_event
 from popdrop.pop3.session import Session, SessionConfig
 from popdrop.settings import PlaintextAuth, Settings
@@ -41,7 +43,8 @@ def is_loopback(address: str) -> bool:
 class Pop3Daemon:
     def __init__(self, settings: Settings, store: Store) -> None:
         self._settings = settings
-        self._maildrops = Maildrops(store)
+        self._maildrops = Maildrops(store, Authenticator(store, settings))
+        self._connections = ConnectionRate(settings.connection_rate, settings.connection_burst)
         self._tls: ssl.SSLContext | None = None
         self.reload_tls()
         self._listeners: list[Listener] = []
@@ -65,12 +68,15 @@ class Pop3Daemon:
     async def start(self) -> Endpoints:
         settings = self._settings
         trusted = settings.proxy_trusted_networks
-        plain = Listener(self._accept_plain, tls=None, trusted_proxies=trusted)
+        admit = self._connections.allow
+        plain = Listener(self._accept_plain, tls=None, trusted_proxies=trusted, admit=admit)
         self._listeners.append(plain)
         pop3_port = await plain.start(settings.host, settings.pop3_port)
         pop3s_port = None
         if self._tls is not None:
-            secure = Listener(self._accept_tls, tls=lambda: self._tls, trusted_proxies=trusted)
+            secure = Listener(
+                self._accept_tls, tls=lambda: self._tls, trusted_proxies=trusted, admit=admit
+            )
             self._listeners.append(secure)
             pop3s_port = await secure.start(settings.host, settings.pop3s_port)
         else:

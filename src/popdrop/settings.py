@@ -43,6 +43,19 @@ class Settings(BaseSettings):
     # a header is refused (it would let a client choose the address used for limits and logs).
     proxy_trusted_networks: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
 
+    # A bare user name ("alice") logs in to alice@<default domain>; empty: full addresses only.
+    default_domain: str = ""
+    # Verified credentials are remembered this long (0 disables), so a client polling every
+    # minute pays the scrypt hash once per period; a password change invalidates at once.
+    credential_cache_seconds: float = Field(default=300.0, ge=0.0)
+    # A failed authentication is answered after base * 2**(failures-1) seconds, capped at max,
+    # counting recent failures per client address and per account (the larger of the two).
+    auth_penalty_base: float = Field(default=2.0, ge=0.0)
+    auth_penalty_max: float = Field(default=15.0, ge=0.0)
+    # New connections per client address: `burst` at once, then `rate` per second (0: no limit).
+    connection_rate: float = Field(default=2.0, ge=0.0)
+    connection_burst: int = Field(default=20, ge=1)
+
     # RFC 1939 §3: the autologout timer must be at least 10 minutes.
     idle_timeout: float = Field(default=600.0, ge=1.0)
     # On SIGTERM, how long open sessions may run on before they are cut (uncommitted). ECS waits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from popdrop.model import Mailbox, MessageEntry, Summary
+from popdrop.model import AppPassword, Mailbox, MessageEntry, Summary
 from popdrop.store import schema
 
 if TYPE_CHECKING:
@@ -27,6 +27,10 @@ ARRIVED_AT: Final = "arrived_at"
 SUMMARY: Final = "summary"
 ENTRY_SK: Final = "entry_sk"
 REFS: Final = "refs"
+APP_PASSWORDS: Final = "app_passwords"  # a map: name -> {digest, created_at, last_used_at, ...}
+DIGEST: Final = "digest"
+LAST_USED_AT: Final = "last_used_at"
+LAST_ADDRESS: Final = "last_address"
 
 # Summary fields as stored (a map attribute; empty fields are left out to keep listings small).
 _SUMMARY_FIELDS: Final = ("sender", "to", "subject", "date", "message_id")
@@ -75,6 +79,7 @@ def profile_item(mailbox: Mailbox) -> Item:
         CREATED_AT: n(mailbox.created_at),
         MESSAGE_COUNT: n(mailbox.message_count),
         OCTETS: n(mailbox.octets),
+        APP_PASSWORDS: {"M": {ap.name: app_password_item(ap) for ap in mailbox.app_passwords}},
     }
 
 
@@ -85,6 +90,25 @@ def mailbox_from_item(item: Item) -> Mailbox:
         created_at=_int(item, CREATED_AT),
         message_count=_int(item, MESSAGE_COUNT),
         octets=_int(item, OCTETS),
+        app_passwords=tuple(
+            app_password_from_item(name, value["M"])
+            for name, value in sorted(item.get(APP_PASSWORDS, {}).get("M", {}).items())
+        ),
+    )
+
+
+def app_password_item(app_password: AppPassword) -> AttributeValueTypeDef:
+    return {"M": {DIGEST: s(app_password.digest), CREATED_AT: n(app_password.created_at)}}
+
+
+def app_password_from_item(name: str, fields: dict[str, AttributeValueTypeDef]) -> AppPassword:
+    last_used = fields.get(LAST_USED_AT)
+    return AppPassword(
+        name=name,
+        digest=fields[DIGEST]["S"],
+        created_at=int(fields[CREATED_AT]["N"]),
+        last_used_at=int(last_used["N"]) if last_used else None,
+        last_address=fields.get(LAST_ADDRESS, {}).get("S", ""),
     )
 
 

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
-from popdrop.model import Mailbox, MessageEntry, normalize_address
+from popdrop.model import AppPassword, Mailbox, MessageEntry, normalize_address
 from popdrop.store import resources
+from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.aws import batched
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
@@ -46,6 +47,7 @@ class Store:
         self._s3 = s3
         self._dynamodb = dynamodb
         self._mailboxes = Mailboxes(dynamodb, table)
+        self._app_passwords = AppPasswords(dynamodb, table)
         self._messages = Messages(dynamodb, table)
         self._objects = Objects(s3, bucket)
         self.table: Final = table
@@ -82,6 +84,17 @@ class Store:
 
     def set_password(self, address: str, password_hash: str) -> None:
         self._mailboxes.set_password(normalize_address(address), password_hash)
+
+    def add_app_password(self, address: str, app_password: AppPassword) -> None:
+        """Raises AppPasswordConflict (name taken, or the maximum reached) or MailboxNotFound."""
+        self._app_passwords.add(normalize_address(address), app_password)
+
+    def revoke_app_password(self, address: str, name: str) -> None:
+        """Raises AppPasswordNotFound."""
+        self._app_passwords.revoke(normalize_address(address), name)
+
+    def record_app_password_use(self, address: str, name: str, at: int, client: str) -> None:
+        self._app_passwords.record_use(normalize_address(address), name, at, client)
 
     def remove_mailbox(self, address: str) -> int:
         """Delete the mailbox and its messages; return how many messages were removed.

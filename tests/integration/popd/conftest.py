@@ -56,6 +56,7 @@ def daemon_factory(store: Store, ca: trustme.CA, tmp_path: Path) -> Iterator[Dae
                 "tls_key": key_file,
                 "plaintext_auth": PlaintextAuth.LOOPBACK,
                 "idle_timeout": 30,
+                "auth_penalty_base": 0,  # failures answered at once unless a test wants delays
             }
             settings = Settings(**(fields | overrides))
             endpoints = running.enter_context(running_daemon(settings, store))

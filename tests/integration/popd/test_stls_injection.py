@@ -36,8 +36,13 @@ def test_a_command_in_the_same_write_as_stls_is_discarded(daemon: Daemon) -> Non
     secure.close()
 
 
-def test_a_command_in_a_separate_write_before_the_handshake_is_discarded(daemon: Daemon) -> None:
-    secure = start_tls(daemon, b"STLS\r\n", INJECTED)
+def test_a_command_in_a_separate_write_before_the_handshake_never_runs(daemon: Daemon) -> None:
+    """Depending on when it lands, the injected line is dropped from the buffer (the handshake
+    then succeeds) or arrives inside the handshake (which then fails): never is it a command."""
+    try:
+        secure = start_tls(daemon, b"STLS\r\n", INJECTED)
+    except (ssl.SSLError, ConnectionError):
+        return
     assert first_line(secure, b"CAPA\r\n").startswith(b"+OK")
     secure.close()
 
