@@ -16,7 +16,7 @@ from popdrop.store.errors import AppPasswordConflict, AppPasswordNotFound, Mailb
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, UpdateItemInputTypeDef
 
 # One per device; more than this is a leak, not a household.
 MAX_APP_PASSWORDS: Final = 20
@@ -109,25 +109,18 @@ class AppPasswords:
             "#name": name,
             **(extra_names or {}),
         }
+        request: UpdateItemInputTypeDef = {
+            "TableName": self._table,
+            "Key": codec.profile_key(address),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+        }
+        if values:  # DynamoDB refuses an empty ExpressionAttributeValues
+            request["ExpressionAttributeValues"] = values
         with aws_errors():
             try:
-                if values:
-                    self._db.update_item(
-                        TableName=self._table,
-                        Key=codec.profile_key(address),
-                        UpdateExpression=expression,
-                        ConditionExpression=condition,
-                        ExpressionAttributeNames=names,
-                        ExpressionAttributeValues=values,
-                    )
-                else:  # DynamoDB refuses an empty ExpressionAttributeValues
-                    self._db.update_item(
-                        TableName=self._table,
-                        Key=codec.profile_key(address),
-                        UpdateExpression=expression,
-                        ConditionExpression=condition,
-                        ExpressionAttributeNames=names,
-                    )
+                self._db.update_item(**request)
             except self._db.exceptions.ConditionalCheckFailedException:
                 raise _ConditionFailed from None
 
