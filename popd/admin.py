@@ -11,6 +11,7 @@ from pathlib import Path
 
 from popdrop.auth import app_passwords
 from popdrop.auth.passwords import hash_password
+from popdrop.auth.scram import derive_keys
 from popdrop.canonical import to_canonical
 from popdrop.ingest import ingest, new_message_id
 from popdrop.logfmt import now_ms
@@ -53,10 +54,12 @@ def mailbox(settings: Settings, action: str, address: str | None, *, password_st
     assert address is not None
     canonical = normalize_address(address)
     if action == "add":
-        store.create_mailbox(canonical, hash_password(read_password(from_stdin=password_stdin)))
+        password = read_password(from_stdin=password_stdin)
+        store.create_mailbox(canonical, hash_password(password), derive_keys(password))
         print(f"created {canonical}")
     elif action == "passwd":
-        store.set_password(canonical, hash_password(read_password(from_stdin=password_stdin)))
+        password = read_password(from_stdin=password_stdin)
+        store.set_password(canonical, hash_password(password), derive_keys(password))
         print(f"password changed for {canonical}")
     elif action == "remove":
         removed = store.remove_mailbox(canonical)

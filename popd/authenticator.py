@@ -46,10 +46,14 @@ class Authenticator:
             # The same scrypt work as a wrong password: the reply time does not reveal whether
             # the mailbox exists.
             await asyncio.to_thread(verify_against_dummy, password)
-        delay = self._penalties.failed(client, address or username.lower())
+        await self.penalize(client, address or username.lower())
+        return None
+
+    async def penalize(self, client: str, account: str) -> None:
+        """Record a failed authentication and wait out its penalty before the reply."""
+        delay = self._penalties.failed(client, account)
         log_event(logger, "auth.failed", client=client, delay=delay)
         await asyncio.sleep(delay)
-        return None
 
     async def _password_matches(self, mailbox: Mailbox, password: str, client: str) -> bool:
         if self._cache.verified(mailbox.address, password, mailbox.password_hash):

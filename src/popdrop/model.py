@@ -53,6 +53,20 @@ class AppPassword:
 
 
 @dataclass(frozen=True, slots=True)
+class ScramKeys:
+    """SCRAM-SHA-256 verifier (RFC 5802 §3, RFC 7677): what the server keeps instead of a password.
+
+    StoredKey = H(ClientKey) and ServerKey let the server check a client's proof and prove itself,
+    but neither lets anyone log in: they are not plaintext-equivalent.
+    """
+
+    salt: bytes
+    iterations: int
+    stored_key: bytes
+    server_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Mailbox:
     """A mailbox profile: who may log in and what the mailbox holds."""
 
@@ -62,6 +76,7 @@ class Mailbox:
     message_count: int = 0
     octets: int = 0
     app_passwords: tuple[AppPassword, ...] = ()
+    scram: ScramKeys | None = None
 
     def __post_init__(self) -> None:
         if normalize_address(self.address) != self.address:

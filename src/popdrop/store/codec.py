@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from popdrop.model import AppPassword, Mailbox, MessageEntry, Summary
+from popdrop.model import AppPassword, Mailbox, MessageEntry, ScramKeys, Summary
 from popdrop.store import schema
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ APP_PASSWORDS: Final = "app_passwords"  # a map: name -> {digest, created_at, la
 DIGEST: Final = "digest"
 LAST_USED_AT: Final = "last_used_at"
 LAST_ADDRESS: Final = "last_address"
+SCRAM: Final = "scram_sha256"  # a map: salt, iterations, stored_key, server_key
 
 # Summary fields as stored (a map attribute; empty fields are left out to keep listings small).
 _SUMMARY_FIELDS: Final = ("sender", "to", "subject", "date", "message_id")
@@ -80,7 +81,29 @@ def profile_item(mailbox: Mailbox) -> Item:
         MESSAGE_COUNT: n(mailbox.message_count),
         OCTETS: n(mailbox.octets),
         APP_PASSWORDS: {"M": {ap.name: app_password_item(ap) for ap in mailbox.app_passwords}},
+        **({SCRAM: scram_item(mailbox.scram)} if mailbox.scram else {}),
     }
+
+
+def scram_item(keys: ScramKeys) -> AttributeValueTypeDef:
+    return {
+        "M": {
+            "salt": {"B": keys.salt},
+            "iterations": n(keys.iterations),
+            "stored_key": {"B": keys.stored_key},
+            "server_key": {"B": keys.server_key},
+        }
+    }
+
+
+def scram_from_item(value: AttributeValueTypeDef) -> ScramKeys:
+    fields = value["M"]
+    return ScramKeys(
+        salt=bytes(fields["salt"]["B"]),
+        iterations=int(fields["iterations"]["N"]),
+        stored_key=bytes(fields["stored_key"]["B"]),
+        server_key=bytes(fields["server_key"]["B"]),
+    )
 
 
 def mailbox_from_item(item: Item) -> Mailbox:
@@ -94,6 +117,7 @@ def mailbox_from_item(item: Item) -> Mailbox:
             app_password_from_item(name, value["M"])
             for name, value in sorted(item.get(APP_PASSWORDS, {}).get("M", {}).items())
         ),
+        scram=scram_from_item(item[SCRAM]) if SCRAM in item else None,
     )
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
-from popdrop.model import AppPassword, Mailbox, MessageEntry, normalize_address
+from popdrop.model import AppPassword, Mailbox, MessageEntry, ScramKeys, normalize_address
 from popdrop.store import resources
 from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.aws import batched
@@ -73,8 +73,10 @@ class Store:
 
     # mailboxes
 
-    def create_mailbox(self, address: str, password_hash: str) -> Mailbox:
-        return self._mailboxes.create(normalize_address(address), password_hash)
+    def create_mailbox(
+        self, address: str, password_hash: str, scram: ScramKeys | None = None
+    ) -> Mailbox:
+        return self._mailboxes.create(normalize_address(address), password_hash, scram)
 
     def get_mailbox(self, address: str) -> Mailbox | None:
         return self._mailboxes.get(normalize_address(address))
@@ -82,8 +84,10 @@ class Store:
     def list_mailboxes(self) -> list[Mailbox]:
         return self._mailboxes.directory()
 
-    def set_password(self, address: str, password_hash: str) -> None:
-        self._mailboxes.set_password(normalize_address(address), password_hash)
+    def set_password(
+        self, address: str, password_hash: str, scram: ScramKeys | None = None
+    ) -> None:
+        self._mailboxes.set_password(normalize_address(address), password_hash, scram)
 
     def add_app_password(self, address: str, app_password: AppPassword) -> None:
         """Raises AppPasswordConflict (name taken, or the maximum reached) or MailboxNotFound."""
