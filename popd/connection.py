@@ -13,14 +13,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from popd import sasl as sasl_mechanisms
 from popd.maildrops import Maildrops
+from popdrop.auth.tokens import IssuerUnavailable
 from popdrop.logfmt import log_event
 from popdrop.pop3.actions import (
     Action,
     Authenticate,
     Close,
     Commit,
+    LoginOutcome,
     Release,
+    SaslStep,
     Send,
     SendMessage,
     StartTLS,
@@ -65,6 +69,7 @@ class Connection:
         *,
         idle_timeout: float,
         tls_context: Callable[[], ssl.SSLContext | None],
+        sasl: Callable[[str, bool], sasl_mechanisms.Exchange | None],
         peer: str,
     ) -> None:
         self._reader = reader
@@ -73,6 +78,8 @@ class Connection:
         self._maildrops = maildrops
         self._idle_timeout = idle_timeout
         self._tls_context = tls_context
+        self._sasl = sasl
+        self._exchange: sasl_mechanisms.Exchange | None = None
         self._peer = peer
         self.stats = SessionStats()
 
@@ -135,6 +142,8 @@ class Connection:
                     outcome, maildrop = await self._maildrops.login(username, password, self._peer)
                     self.stats.user = username if maildrop else self.stats.user
                     await self._perform(self._session.login_result(outcome, maildrop))
+                case SaslStep(mechanism, response, first):
+                    await self._sasl_step(mechanism, response, first=first)
                 case SendMessage():
                     await self._send_message(action)
                 case Commit(maildrop, deletions):
@@ -152,6 +161,32 @@ class Connection:
                         self.stats.outcome = "closed"
                     await self._writer.drain()
                     return
+
+    async def _sasl_step(self, mechanism: str, response: bytes | None, *, first: bool) -> None:
+        """Run one step of the SASL exchange (RFC 5034 §4) and report it to the session."""
+        if first:
+            self._exchange = self._sasl(mechanism, self._session.tls_active)
+        try:
+            if self._exchange is None:
+                step: sasl_mechanisms.Step = sasl_mechanisms.Refused()
+            else:
+                step = await self._exchange.step(response)
+        except (StoreError, IssuerUnavailable) as error:
+            log_event(logger, "sasl.unavailable", logging.WARNING, error=type(error).__name__)
+            self._exchange = None
+            await self._perform(self._session.login_result(LoginOutcome.TEMPORARY_FAILURE))
+            return
+        match step:
+            case sasl_mechanisms.Challenge(data):
+                await self._perform(self._session.sasl_challenge(data))
+            case sasl_mechanisms.Granted(mailbox):
+                self._exchange = None
+                outcome, maildrop = await self._maildrops.open(mailbox)
+                self.stats.user = mailbox.address if maildrop else self.stats.user
+                await self._perform(self._session.login_result(outcome, maildrop))
+            case sasl_mechanisms.Refused():
+                self._exchange = None
+                await self._perform(self._session.login_result(LoginOutcome.DENIED))
 
     def _write(self, data: bytes) -> None:
         self.stats.bytes_sent += len(data)

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Iterator, Sequence
 
 from popd.authenticator import Authenticator
 from popdrop.logfmt import log_event
-from popdrop.model import Maildrop, MessageEntry
+from popdrop.model import Mailbox, Maildrop, MessageEntry
 from popdrop.pop3.actions import LoginOutcome
 from popdrop.store import Store
 from popdrop.store.errors import StoreError
@@ -32,8 +32,16 @@ class Maildrops:
         """Check the credentials and snapshot the maildrop (RFC 1939 §8: fixed at login)."""
         try:
             mailbox = await self._authenticator.authenticate(username, password, client)
-            if mailbox is None:
-                return LoginOutcome.DENIED, None
+        except StoreError as error:
+            log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)
+            return LoginOutcome.TEMPORARY_FAILURE, None
+        if mailbox is None:
+            return LoginOutcome.DENIED, None
+        return await self.open(mailbox)
+
+    async def open(self, mailbox: Mailbox) -> tuple[LoginOutcome, Maildrop | None]:
+        """Take the authenticated mailbox's maildrop and snapshot it (RFC 1939 §8)."""
+        try:
             listing = await asyncio.to_thread(self._store.list_messages, mailbox.address)
         except StoreError as error:
             log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)

@@ -142,15 +142,15 @@ class Scram:
         return keys.salt, keys.stored_key, keys.server_key, keys.iterations
 
     async def step(self, response: bytes | None) -> Step:
+        if response is None:  # no initial response: ask for client-first (RFC 5034 §4)
+            return Challenge(b"") if self._round == 0 else Refused()
         self._round += 1
         try:
             if self._round == 1:
-                if response is None:
-                    return Challenge(b"")  # the client sends client-first next
                 text = response.decode("utf-8")
                 await asyncio.to_thread(self._server.set_client_first, text)
                 return Challenge(self._server.get_server_first().encode("utf-8"))
-            if self._round == 2 and response is not None:
+            if self._round == 2:
                 try:
                     self._server.set_client_final(response.decode("utf-8"))
                 except ScramException:
@@ -251,15 +251,11 @@ def parse_xoauth2(message: bytes) -> tuple[str, str] | None:
     return pairs["user"], token
 
 
-def mechanisms(*, tls: bool, plaintext_allowed: bool, tokens: bool) -> list[str]:
-    """The mechanisms to offer on this connection (CAPA SASL, RFC 5034 §6), strongest first."""
-    offered = ["SCRAM-SHA-256-PLUS"] if tls else []
-    offered.append("SCRAM-SHA-256")
-    if tokens and (tls or plaintext_allowed):
-        offered += ["OAUTHBEARER", "XOAUTH2"]
-    if tls or plaintext_allowed:
-        offered += ["PLAIN", "LOGIN"]
-    return offered
+def enabled_mechanisms(*, tokens: bool) -> tuple[str, ...]:
+    """The mechanisms this deployment runs, strongest first (the session offers on each
+    connection those that suit it: -PLUS under TLS, secret-carrying ones where USER is allowed)."""
+    bearer = ("OAUTHBEARER", "XOAUTH2") if tokens else ()
+    return ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", *bearer, "PLAIN", "LOGIN")
 
 
 def start(mechanism: str, context: Context) -> Exchange | None:

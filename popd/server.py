@@ -9,13 +9,15 @@ import logging
 import ssl
 from dataclasses import dataclass
 
+from popd import sasl
 from popd.authenticator import Authenticator
 from popd.connection import Connection
 from popd.listener import Listener
 from popd.maildrops import Maildrops
 from popd.signals import until_stop_signal
-from popd.tls import server_context
+from popd.tls import leaf_certificate, server_context
 from popdrop.auth.penalty import ConnectionRate
+from popdrop.auth.tokens import OAuthConfig, TokenValidator
 from popdrop.logfmt import log_event
 from popdrop.pop3.session import Session, SessionConfig
 from popdrop.settings import PlaintextAuth, Settings
@@ -43,7 +45,12 @@ def is_loopback(address: str) -> bool:
 class Pop3Daemon:
     def __init__(self, settings: Settings, store: Store) -> None:
         self._settings = settings
-        self._maildrops = Maildrops(store, Authenticator(store, settings))
+        self._store = store
+        self._authenticator = Authenticator(store, settings)
+        self._maildrops = Maildrops(store, self._authenticator)
+        self._tokens = _token_validator(settings)
+        self._mechanisms = sasl.enabled_mechanisms(tokens=self._tokens is not None)
+        self._certificate: str | None = None
         self._connections = ConnectionRate(settings.connection_rate, settings.connection_burst)
         self._tls: ssl.SSLContext | None = None
         self.reload_tls()
@@ -58,6 +65,7 @@ class Pop3Daemon:
             return
         try:
             self._tls = server_context(settings.tls_cert, settings.tls_key)
+            self._certificate = leaf_certificate(settings.tls_cert)
         except (OSError, ssl.SSLError) as error:
             if self._tls is None:
                 raise
@@ -103,6 +111,16 @@ class Pop3Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*pending, return_exceptions=True)
 
+    def _sasl_context(self, peer: str, tls: bool) -> sasl.Context:
+        return sasl.Context(
+            authenticator=self._authenticator,
+            store=self._store,
+            client=peer,
+            default_domain=self._settings.default_domain,
+            tokens=self._tokens,
+            server_certificate=self._certificate if tls else None,
+        )
+
     def _plaintext_allowed(self, peer: str) -> bool:
         policy = self._settings.plaintext_auth
         return policy is PlaintextAuth.ALWAYS or (
@@ -136,6 +154,8 @@ class Pop3Daemon:
                 stls_available=self._tls is not None and not tls_active,
                 plaintext_allowed=self._plaintext_allowed(peer),
                 bad_command_budget=self._settings.bad_command_budget,
+                sasl_mechanisms=self._mechanisms,
+                max_auth_failures=self._settings.max_auth_failures,
             )
             connection = Connection(
                 reader,
@@ -144,11 +164,26 @@ class Pop3Daemon:
                 self._maildrops,
                 idle_timeout=self._settings.idle_timeout,
                 tls_context=lambda: self._tls,
+                sasl=lambda mechanism, tls: sasl.start(mechanism, self._sasl_context(peer, tls)),
                 peer=peer,
             )
             await connection.run()
         finally:
             self._sessions.discard(task)
+
+
+def _token_validator(settings: Settings) -> TokenValidator | None:
+    if not settings.oauth_issuer:
+        return None
+    issuer = settings.oauth_issuer.rstrip("/")
+    return TokenValidator(
+        OAuthConfig(
+            issuer=issuer,
+            audience=settings.oauth_audience,
+            jwks_url=settings.oauth_jwks_url or f"{issuer}/.well-known/jwks.json",
+            mailbox_claim=settings.oauth_mailbox_claim,
+        )
+    )
 
 
 async def serve_forever(settings: Settings) -> int:

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     connection_rate: float = Field(default=2.0, ge=0.0)
     connection_burst: int = Field(default=20, ge=1)
 
+    # Failed logins one connection may make before it is closed.
+    max_auth_failures: int = Field(default=3, ge=1)
+    # OAUTHBEARER / XOAUTH2: JWTs from this OIDC issuer (e.g. a Cognito user pool,
+    # https://cognito-idp.<region>.amazonaws.com/<pool id>), for this audience (app client id),
+    # naming the mailbox in this claim. Empty issuer: the mechanisms are not offered.
+    oauth_issuer: str = ""
+    oauth_audience: str = ""
+    oauth_jwks_url: str = ""  # default: <issuer>/.well-known/jwks.json
+    oauth_mailbox_claim: str = "email"
+
     # RFC 1939 §3: the autologout timer must be at least 10 minutes.
     idle_timeout: float = Field(default=600.0, ge=1.0)
     # On SIGTERM, how long open sessions may run on before they are cut (uncommitted). ECS waits

@@ -75,8 +75,13 @@ class TokenValidator:
 
 
 def _audiences(claims: dict[str, Any]) -> set[str]:
-    audience = claims.get("aud", [])
-    found = {audience} if isinstance(audience, str) else {a for a in audience if isinstance(a, str)}
+    audience = claims.get("aud")
+    if isinstance(audience, str):
+        found = {audience}
+    elif isinstance(audience, list):
+        found = {a for a in audience if isinstance(a, str)}
+    else:
+        found = set()
     if isinstance(claims.get("client_id"), str):
         found.add(claims["client_id"])
     return found
