@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from popdrop.model import Mailbox, MessageEntry, Summary
+from popdrop.model import VERDICT_KINDS, Mailbox, MessageEntry, Summary, Verdicts
 from popdrop.store import schema
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ ARRIVED_AT: Final = "arrived_at"
 SUMMARY: Final = "summary"
 ENTRY_SK: Final = "entry_sk"
 REFS: Final = "refs"
+TAG: Final = "tag"
+VERDICTS: Final = "verdicts"
 
 # Summary fields as stored (a map attribute; empty fields are left out to keep listings small).
 _SUMMARY_FIELDS: Final = ("sender", "to", "subject", "date", "message_id")
@@ -98,7 +100,14 @@ def entry_item(entry: MessageEntry) -> Item:
         HEADER_SIZE: n(entry.header_size),
         ARRIVED_AT: n(entry.arrived_at),
         SUMMARY: {"M": {name: value for name, value in summary.items() if value["S"]}},
+        **({TAG: s(entry.tag)} if entry.tag else {}),
+        VERDICTS: {"M": verdicts_map(entry.verdicts)},
     }
+
+
+def verdicts_map(verdicts: Verdicts) -> Item:
+    """The reported verdicts only (absent ones are left out)."""
+    return {kind: s(value) for kind in VERDICT_KINDS if (value := getattr(verdicts, kind))}
 
 
 def entry_from_item(address: str, item: Item) -> MessageEntry:
@@ -111,6 +120,10 @@ def entry_from_item(address: str, item: Item) -> MessageEntry:
         header_size=_int(item, HEADER_SIZE),
         arrived_at=_int(item, ARRIVED_AT),
         summary=Summary(**{name: value["S"] for name, value in summary.items()}),
+        tag=item.get(TAG, {}).get("S", ""),
+        verdicts=Verdicts(
+            **{name: value["S"] for name, value in item.get(VERDICTS, {}).get("M", {}).items()}
+        ),
     )
 
 
