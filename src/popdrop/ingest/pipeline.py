@@ -79,6 +79,7 @@ def ingest(
     """File the stored object `object_key` into each recipient's mailbox (arrived_at: epoch ms).
 
     Raises `ObjectNotFound` when the object is missing and the message was never filed."""
+    recipients = list(recipients)
     resolution = resolve(store, recipients)
     if not resolution.deliveries:
         return _unrouted(store, message_id, object_key, resolution)
@@ -89,6 +90,7 @@ def ingest(
         store,
         message_id=message_id,
         object_key=object_key,
+        recipients=recipients,
         resolution=resolution,
         head=head,
         arrived_at=arrived_at,
@@ -103,18 +105,19 @@ def ingest_object(store: Store, object_key: str, arrived_at: int) -> IngestResul
     head = _read_head(store, message_id, object_key, trust_body=False)
     if head is None:
         return IngestResult(message_id, object_key)
-    resolution = resolve(store, header_recipients(head.block))
+    recipients = header_recipients(head.block)
+    resolution = resolve(store, recipients)
     if not resolution.deliveries:
         return _unrouted(store, message_id, object_key, resolution)
-    verdicts = header_verdicts(head.block)
     return _file(
         store,
         message_id=message_id,
         object_key=object_key,
+        recipients=recipients,
         resolution=resolution,
         head=head,
         arrived_at=arrived_at,
-        verdicts=verdicts,
+        verdicts=None,
     )
 
 
@@ -202,15 +205,17 @@ def _file(
     *,
     message_id: str,
     object_key: str,
+    recipients: list[str],
     resolution: Resolution,
     head: _Head,
     arrived_at: int,
     verdicts: Verdicts | None,
 ) -> IngestResult:
     started = now_ms()
-    if store.intake.begin(message_id, object_key, started) == DONE:
+    if store.intake.begin(message_id, object_key, started, recipients) == DONE:
         return _duplicate(message_id, object_key, resolution)
-    verdicts = verdicts or Verdicts()
+    # No verdicts from an event (`popdrop deliver`, a resumed run): SES's headers in the message.
+    verdicts = verdicts or header_verdicts(head.block)
     uid = unique_id(message_id)
     summary = parse_summary(head.block)
     outcomes: dict[str, list[str]] = {name: [] for name in _OUTCOMES}

@@ -15,6 +15,8 @@ gc reads the record to tell "ingested, since deleted" (done) from "never ingeste
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from popdrop.model import MessageEntry, Policy, Quarantined
@@ -37,6 +39,17 @@ REASON: Final = "reason"
 QUARANTINED_AT: Final = "quarantined_at"
 _NEW: Final = "attribute_not_exists(#pk)"
 _PK_NAME: Final = {"#pk": schema.PK}
+
+
+RECIPIENTS: Final = "recipients"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRecord:
+    status: str  # INGESTING or DONE
+    object_key: str
+    recipients: tuple[str, ...]  # the recipients a run began with, so a sweep can resume it
+    started_at: int  # epoch milliseconds
 
 
 class Filed(enum.Enum):
@@ -75,22 +88,36 @@ class Intake:
 
     def status(self, message_id: str) -> str | None:
         """The message's ingest status (`ingesting`, `done`), None when it was never ingested."""
+        record = self.record(message_id)
+        return record.status if record else None
+
+    def record(self, message_id: str) -> IngestRecord | None:
         with aws_errors():
             response = self._db.get_item(
                 TableName=self._table, Key=ingest_key(message_id), ConsistentRead=True
             )
         item = response.get("Item")
-        return item[STATUS]["S"] if item else None
+        if item is None:
+            return None
+        return IngestRecord(
+            status=item[STATUS]["S"],
+            object_key=item[codec.OBJECT_KEY]["S"],
+            recipients=tuple(value["S"] for value in item.get(RECIPIENTS, {}).get("L", [])),
+            started_at=int(item[STARTED_AT]["N"]),
+        )
 
-    def begin(self, message_id: str, object_key: str, now_ms: int) -> str | None:
+    def begin(
+        self, message_id: str, object_key: str, now_ms: int, recipients: Sequence[str]
+    ) -> str | None:
         """Create the record and take the hold; None when this call did, else the status an
         earlier (or concurrent) run left: `ingesting` (continue: the hold is still taken) or
         `done` (nothing left to do)."""
-        record = {
+        record: codec.Item = {
             **ingest_key(message_id),
             STATUS: codec.s(INGESTING),
             codec.OBJECT_KEY: codec.s(object_key),
             STARTED_AT: codec.n(now_ms),
+            RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
         }
         items = [_put_new(self._table, record), references.count(self._table, object_key, 1)]
         if transactions.transact(self._db, items) is None:
