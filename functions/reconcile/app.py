@@ -21,7 +21,7 @@ def store() -> Store:
     return Store.from_settings(get_settings())
 
 
-def handler(event: dict[str, Any], context: object) -> dict[str, object]:
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     logfmt.configure()
     report = reconcile(
         store(), now_ms=logfmt.now_ms(), grace_seconds=get_settings().reconcile_grace_seconds

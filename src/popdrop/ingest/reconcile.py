@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from popdrop.ingest.pipeline import IngestResult, ingest, ingest_object
 from popdrop.logfmt import log_event
@@ -43,7 +43,7 @@ class ReconcileReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (key, error), retried next run
     truncated: bool = False  # stopped at the limit: run again
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "scanned": self.scanned,
             "recent": self.recent,
