@@ -203,6 +203,7 @@ def ses_event(
 
 # S3 `ObjectCreated` notifications (S3 user guide, "Event message structure", version 2.1).
 S3_EVENT_SOURCE: Final = "aws:s3"
+_EVENTBRIDGE_SOURCE: Final = "aws.s3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +217,12 @@ class S3Object:
 
 
 def event_source(event: object) -> str:
-    """The first record's eventSource ("aws:ses" or "aws:s3"), or raise InvalidEvent."""
+    """The first record's eventSource ("aws:ses" or "aws:s3"; an EventBridge event from S3 counts
+    as "aws:s3"), or raise InvalidEvent."""
     if not isinstance(event, Mapping):
         raise InvalidEvent(f"event: expected an object, got {type(event).__name__}")
+    if event.get("source") == _EVENTBRIDGE_SOURCE:
+        return S3_EVENT_SOURCE
     records = _get(event, "Records", list, "event")
     if not records or not isinstance(records[0], Mapping):
         raise InvalidEvent("event.Records: no records")
@@ -233,7 +237,10 @@ def parse_s3_event(event: Mapping[str, Any]) -> list[S3Object]:
 
     Other records (S3's `s3:TestEvent` has no Records at all) are refused, not skipped: the
     notification is configured for ObjectCreated only, so anything else is a misconfiguration.
+    An EventBridge "Object Created" event (what template.yaml routes) is read the same way.
     """
+    if event.get("source") == _EVENTBRIDGE_SOURCE:
+        return [_parse_eventbridge(event)]
     records = _get(event, "Records", list, "event")
     if not records:
         raise InvalidEvent("event.Records: no records")
@@ -255,6 +262,46 @@ def parse_s3_event(event: Mapping[str, Any]) -> list[S3Object]:
         moment = _timestamp_ms(_get(record, "eventTime", str, path), path)
         objects.append(S3Object(bucket=bucket, key=key, size=size, timestamp_ms=moment))
     return objects
+
+
+def _parse_eventbridge(event: Mapping[str, Any]) -> S3Object:
+    """S3's EventBridge event (S3 user guide, "EventBridge message structure"): the key is given
+    as stored, not form-encoded."""
+    kind = _get(event, "detail-type", str, "event")
+    if kind != "Object Created":
+        raise InvalidEvent(f"event.detail-type: expected 'Object Created', got {kind[:40]!r}")
+    detail = _get(event, "detail", dict, "event")
+    bucket = _get(_get(detail, "bucket", dict, "event.detail"), "name", str, "event.detail.bucket")
+    obj = _get(detail, "object", dict, "event.detail")
+    size = obj.get("size", 0)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InvalidEvent("event.detail.object.size: expected a non-negative integer")
+    return S3Object(
+        bucket=bucket,
+        key=_get(obj, "key", str, "event.detail.object"),
+        size=size,
+        timestamp_ms=_timestamp_ms(_get(event, "time", str, "event"), "event"),
+    )
+
+
+def eventbridge_s3_event(bucket: str, key: str, size: int, *, timestamp_ms: int) -> dict[str, Any]:
+    """An event shaped like S3's "Object Created" event on EventBridge for one object."""
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": _EVENTBRIDGE_SOURCE,
+        "account": "000000000000",
+        "time": _iso(timestamp_ms),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": size},
+            "reason": "PutObject",
+        },
+    }
 
 
 def s3_event(bucket: str, key: str, size: int, *, timestamp_ms: int) -> dict[str, Any]:
