@@ -70,17 +70,20 @@ def quarantine(settings: Settings, action: str, address: str, uid: str | None) -
 
 
 def policy(settings: Settings, address: str, changes: dict[str, Any]) -> int:
-    """Show the mailbox's policy, after applying the given changes (None: unchanged)."""
+    """Show the mailbox's policy, after applying the given changes (None: unchanged; the parser
+    has checked the actions and that quotas are not negative)."""
     store = Store.from_settings(settings)
     canonical = normalize_address(address)
     directory = store.routes.lookup([canonical])
     if canonical not in directory.mailboxes:
         raise UsageError(f"no such mailbox: {canonical}")
     current = directory.policy(canonical)
-    given = {name: value for name, value in changes.items() if value is not None}
+    given = {
+        name: Action(value) if name in VERDICT_KINDS else value
+        for name, value in changes.items()
+        if value is not None
+    }
     if given:
-        if any(given.get(name, 0) < 0 for name in ("max_messages", "max_octets")):
-            raise UsageError("quotas must not be negative (0 is unlimited)")
         current = replace(current, **given)
         store.routes.put_policy(canonical, current)
     for kind in VERDICT_KINDS:
