@@ -78,7 +78,7 @@ def policy(settings: Settings, address: str, changes: dict[str, Any]) -> int:
     if canonical not in directory.mailboxes:
         raise UsageError(f"no such mailbox: {canonical}")
     current = directory.policy(canonical)
-    given = {
+    given: dict[str, Any] = {
         name: Action(value) if name in VERDICT_KINDS else value
         for name, value in changes.items()
         if value is not None
