@@ -102,6 +102,9 @@ class Store:
         address = normalize_address(address)
         self._mailboxes.close(address)
         removed = self._delete_entries(address, self._messages.listing(address, now=None))
+        for held in self.quarantine.listing(address):
+            self.discard_quarantined(address, held.entry.uid)
+        self.routes.delete_policy(address)
         self._mailboxes.delete(address)
         return removed
 

@@ -97,6 +97,10 @@ class Routes:
         with aws_errors():
             self._db.put_item(TableName=self._table, Item=item)
 
+    def delete_policy(self, address: str) -> None:
+        with aws_errors():
+            self._db.delete_item(TableName=self._table, Key=policy_key(address))
+
     def lookup(self, addresses: Iterable[str]) -> Directory:
         """Profiles, policies and routes of `addresses` (routes only for `@domain`)."""
         keys: list[codec.Item] = []

@@ -158,3 +158,18 @@ def test_discard_deletes_the_quarantined_message_and_its_last_object_reference(
     with pytest.raises(ObjectNotFound):
         store.read_object("incoming/m1")
     assert not store.discard_quarantined(ALICE, "m1")
+
+
+def test_removing_a_mailbox_discards_its_quarantine_and_its_policy(
+    store: Store, alice: str
+) -> None:
+    store.routes.put_policy(ALICE, Policy(spam=Action.QUARANTINE, max_messages=7))
+    send(store, "m1", Verdicts(spam="FAIL"))
+
+    store.remove_mailbox(ALICE)
+    store.create_mailbox(ALICE, "hash")
+
+    assert reasons(store) == []
+    assert store.routes.lookup([ALICE]).policy(ALICE) == Policy()
+    with pytest.raises(ObjectNotFound):
+        store.read_object("incoming/m1")
