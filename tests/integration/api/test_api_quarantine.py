@@ -35,6 +35,7 @@ def test_quarantined_messages_are_listed_with_their_reason(admin: TestClient, st
     assert held["message"]["summary"]["subject"] == "win big"
     assert held["message"]["verdicts"]["spam"] == "FAIL"
     assert admin.get(f"/v1/mailboxes/{ADDRESS}/messages").json() == []
+    assert admin.get(f"/v1/mailboxes/{ADDRESS}/messages/spam-1").status_code == 404
 
 
 def test_release_moves_the_message_into_the_maildrop(admin: TestClient, store: Store) -> None:
