@@ -60,6 +60,17 @@ class IngestResult:
 
 
 @dataclass(frozen=True, slots=True)
+class _Run:
+    """One message on its way in: which, where it is stored, when, and to whom."""
+
+    message_id: str
+    object_key: str
+    arrived_at: int
+    recipients: tuple[str, ...]
+    resolution: Resolution
+
+
+@dataclass(frozen=True, slots=True)
 class _Head:
     size: int
     header_size: int
@@ -79,23 +90,14 @@ def ingest(
     """File the stored object `object_key` into each recipient's mailbox (arrived_at: epoch ms).
 
     Raises `ObjectNotFound` when the object is missing and the message was never filed."""
-    recipients = list(recipients)
-    resolution = resolve(store, recipients)
-    if not resolution.deliveries:
-        return _unrouted(store, message_id, object_key, resolution)
+    recipients = tuple(recipients)
+    run = _Run(message_id, object_key, arrived_at, recipients, resolve(store, recipients))
+    if not run.resolution.deliveries:
+        return _unrouted(store, run)
     head = _read_head(store, message_id, object_key, trust_body=True)
     if head is None:
-        return _duplicate(message_id, object_key, resolution)
-    return _file(
-        store,
-        message_id=message_id,
-        object_key=object_key,
-        recipients=recipients,
-        resolution=resolution,
-        head=head,
-        arrived_at=arrived_at,
-        verdicts=verdicts,
-    )
+        return _duplicate(run)
+    return _file(store, run, head, verdicts)
 
 
 def ingest_object(store: Store, object_key: str, arrived_at: int) -> IngestResult:
@@ -105,20 +107,11 @@ def ingest_object(store: Store, object_key: str, arrived_at: int) -> IngestResul
     head = _read_head(store, message_id, object_key, trust_body=False)
     if head is None:
         return IngestResult(message_id, object_key)
-    recipients = header_recipients(head.block)
-    resolution = resolve(store, recipients)
-    if not resolution.deliveries:
-        return _unrouted(store, message_id, object_key, resolution)
-    return _file(
-        store,
-        message_id=message_id,
-        object_key=object_key,
-        recipients=recipients,
-        resolution=resolution,
-        head=head,
-        arrived_at=arrived_at,
-        verdicts=None,
-    )
+    recipients = tuple(header_recipients(head.block))
+    run = _Run(message_id, object_key, arrived_at, recipients, resolve(store, recipients))
+    if not run.resolution.deliveries:
+        return _unrouted(store, run)
+    return _file(store, run, head, None)
 
 
 def ingest_ses_event(store: Store, event: Mapping[str, Any]) -> list[IngestResult]:
@@ -200,20 +193,11 @@ def _canonical_head(store: Store, key: str, *, trust_body: bool) -> _Head:
     return _Head(size, header_size, head[:header_size], rewritten)
 
 
-def _file(
-    store: Store,
-    *,
-    message_id: str,
-    object_key: str,
-    recipients: list[str],
-    resolution: Resolution,
-    head: _Head,
-    arrived_at: int,
-    verdicts: Verdicts | None,
-) -> IngestResult:
+def _file(store: Store, run: _Run, head: _Head, verdicts: Verdicts | None) -> IngestResult:
+    message_id, object_key, resolution = run.message_id, run.object_key, run.resolution
     started = now_ms()
-    if store.intake.begin(message_id, object_key, started, recipients) == DONE:
-        return _duplicate(message_id, object_key, resolution)
+    if store.intake.begin(message_id, object_key, started, run.recipients) == DONE:
+        return _duplicate(run)
     # No verdicts from an event (`popdrop deliver`, a resumed run): SES's headers in the message.
     verdicts = verdicts or header_verdicts(head.block)
     uid = unique_id(message_id)
@@ -227,7 +211,7 @@ def _file(
             object_key=object_key,
             size=head.size,
             header_size=head.header_size,
-            arrived_at=arrived_at,
+            arrived_at=run.arrived_at,
             summary=summary,
             tag=delivery.tag,
             verdicts=verdicts,
@@ -278,13 +262,12 @@ def _file_one(
     return ("quarantined", reason) if filed is Filed.FILED else ("duplicate", "")
 
 
-def _unrouted(
-    store: Store, message_id: str, object_key: str, resolution: Resolution
-) -> IngestResult:
+def _unrouted(store: Store, run: _Run) -> IngestResult:
     """No recipient reaches a mailbox: record it (so reconcile leaves it alone and gc may delete
     the object) and log why. Nothing else is written."""
-    store.intake.record_unrouted(message_id, object_key, now_ms(), {"unknown": 1})
-    result = IngestResult(message_id, object_key, unknown=resolution.unknown)
+    message_id = run.message_id
+    store.intake.record_unrouted(message_id, run.object_key, now_ms(), {"unknown": 1})
+    result = IngestResult(message_id, run.object_key, unknown=run.resolution.unknown)
     log_event(
         logger,
         "ingest.message",
@@ -297,9 +280,12 @@ def _unrouted(
     return result
 
 
-def _duplicate(message_id: str, object_key: str, resolution: Resolution) -> IngestResult:
-    mailboxes = tuple(delivery.mailbox for delivery in resolution.deliveries)
-    result = IngestResult(message_id, object_key, duplicate=mailboxes, unknown=resolution.unknown)
+def _duplicate(run: _Run) -> IngestResult:
+    message_id = run.message_id
+    mailboxes = tuple(delivery.mailbox for delivery in run.resolution.deliveries)
+    result = IngestResult(
+        message_id, run.object_key, duplicate=mailboxes, unknown=run.resolution.unknown
+    )
     log_event(
         logger,
         "ingest.message",

@@ -15,7 +15,7 @@ gc reads the record to tell "ingested, since deleted" (done) from "never ingeste
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -24,6 +24,7 @@ from popdrop.store import codec, references, schema, transactions
 from popdrop.store.aws import aws_errors
 from popdrop.store.errors import MailboxNotFound
 from popdrop.store.mailboxes import OPEN, Condition, counters
+from popdrop.store.messages import put_new
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,8 +38,6 @@ FINISHED_AT: Final = "finished_at"
 OUTCOME: Final = "outcome"
 REASON: Final = "reason"
 QUARANTINED_AT: Final = "quarantined_at"
-_NEW: Final = "attribute_not_exists(#pk)"
-_PK_NAME: Final = {"#pk": schema.PK}
 
 
 RECIPIENTS: Final = "recipients"
@@ -107,7 +106,7 @@ class Intake:
         )
 
     def begin(
-        self, message_id: str, object_key: str, now_ms: int, recipients: Sequence[str]
+        self, message_id: str, object_key: str, now_ms: int, recipients: Iterable[str]
     ) -> str | None:
         """Create the record and take the hold; None when this call did, else the status an
         earlier (or concurrent) run left: `ingesting` (continue: the hold is still taken) or
@@ -119,7 +118,7 @@ class Intake:
             STARTED_AT: codec.n(now_ms),
             RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
         }
-        items = [_put_new(self._table, record), references.count(self._table, object_key, 1)]
+        items = [put_new(self._table, record), references.count(self._table, object_key, 1)]
         if transactions.transact(self._db, items) is None:
             return None
         return self.status(message_id) or INGESTING
@@ -167,7 +166,7 @@ class Intake:
             OUTCOME: _outcome(outcome),
         }
         # A replay finds the record: it must not overwrite a delivery's record, so put if new.
-        transactions.transact(self._db, [_put_new(self._table, record)])
+        transactions.transact(self._db, [put_new(self._table, record)])
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
         """Add the entry to the maildrop (as `Messages.add`) unless that exceeds the quota.
@@ -192,18 +191,8 @@ class Intake:
             **update["Update"]["ExpressionAttributeValues"],
             **values,
         }
-        items = [
-            _put_new(self._table, codec.entry_item(entry)),
-            _put_new(self._table, codec.marker_item(entry)),
-            update,
-            references.count(self._table, entry.object_key, 1),
-        ]
-        codes = transactions.transact(self._db, items)
-        if codes is None:
-            return Filed.FILED
-        if transactions.CONDITION_FAILED in codes[:2]:
-            return Filed.DUPLICATE
-        return self._why_refused(entry.mailbox, policy)
+        filed = self._file(codec.entry_item(entry), codec.marker_item(entry), update, entry)
+        return filed or self._why_refused(entry.mailbox, policy)
 
     def quarantine(self, quarantined: Quarantined) -> Filed:
         """Keep the message out of the maildrop (`QUA#` items are never listed by POP3). Its uid
@@ -211,17 +200,33 @@ class Intake:
         entry = quarantined.entry
         item = quarantine_item(quarantined)
         marker = {**codec.marker_item(entry), codec.ENTRY_SK: item[schema.SK]}
-        items: list[TransactWriteItemTypeDef] = [
-            _put_new(self._table, item),
-            _put_new(self._table, marker),
-            {
-                "ConditionCheck": {
-                    "TableName": self._table,
-                    "Key": codec.profile_key(entry.mailbox),
-                    "ConditionExpression": OPEN.expression,
-                    "ExpressionAttributeNames": OPEN.names,
-                }
-            },
+        profile_open: TransactWriteItemTypeDef = {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": codec.profile_key(entry.mailbox),
+                "ConditionExpression": OPEN.expression,
+                "ExpressionAttributeNames": OPEN.names,
+            }
+        }
+        filed = self._file(item, marker, profile_open, entry)
+        if filed is None:
+            raise MailboxNotFound(entry.mailbox)
+        return filed
+
+    def _file(
+        self,
+        item: codec.Item,
+        marker: codec.Item,
+        profile: TransactWriteItemTypeDef,
+        entry: MessageEntry,
+    ) -> Filed | None:
+        """Put the item and its uid marker (both if absent), check or update the profile, and
+        reference the object: FILED, DUPLICATE (the uid is there already), or None when the
+        profile's condition failed."""
+        items = [
+            put_new(self._table, item),
+            put_new(self._table, marker),
+            profile,
             references.count(self._table, entry.object_key, 1),
         ]
         codes = transactions.transact(self._db, items)
@@ -229,7 +234,7 @@ class Intake:
             return Filed.FILED
         if transactions.CONDITION_FAILED in codes[:2]:
             return Filed.DUPLICATE
-        raise MailboxNotFound(entry.mailbox)
+        return None
 
     def _why_refused(self, address: str, policy: Policy) -> Filed:
         with aws_errors():
@@ -245,17 +250,6 @@ class Intake:
             if policy.max_messages and count >= policy.max_messages
             else (Filed.OVER_OCTETS)
         )
-
-
-def _put_new(table: str, item: codec.Item) -> TransactWriteItemTypeDef:
-    return {
-        "Put": {
-            "TableName": table,
-            "Item": item,
-            "ConditionExpression": _NEW,
-            "ExpressionAttributeNames": _PK_NAME,
-        }
-    }
 
 
 def _outcome(outcome: dict[str, int]) -> AttributeValueTypeDef:

@@ -149,3 +149,6 @@ def _put(table: str, item: codec.Item) -> TransactWriteItemTypeDef:
             "ExpressionAttributeNames": _PK_NAME,
         }
     }
+
+
+put_new = _put  # a transaction item putting `item` only if absent (the ingest side's writes too)

@@ -172,7 +172,12 @@ def test_reconcile_may_also_list_only_the_incoming_prefix(resources: Resources) 
     assert listing["Condition"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${IncomingPrefix}*"}}}
 
 
-def test_reconcile_runs_on_a_schedule_with_the_deployed_names(resources: Resources) -> None:
+def test_reconcile_runs_on_a_schedule_with_the_deployed_names(
+    resources: Resources, template_path: Path
+) -> None:
+    assert resources["ReconcileFunction"]["Metadata"] == {"BuildMethod": "makefile"}
+    makefile = (template_path.parent / "infra" / "lambda.mk").read_text(encoding="utf-8")
+    assert "\nbuild-ReconcileFunction:" in makefile
     function = props(resources, "ReconcileFunction")
     assert function["Handler"] == "functions.reconcile.app.handler"
     assert function["Events"]["Sweep"] == {
