@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 from popdrop.model import MessageEntry, Policy, Quarantined
 from popdrop.store import codec, references, schema, transactions
 from popdrop.store.aws import aws_errors
-from popdrop.store.errors import MailboxNotFound
+from popdrop.store.errors import MailboxNotFound, StorageUnavailable
 from popdrop.store.mailboxes import OPEN, Condition, counters
 from popdrop.store.messages import put_new
 
@@ -192,7 +192,7 @@ class Intake:
             **values,
         }
         filed = self._file(codec.entry_item(entry), codec.marker_item(entry), update, entry)
-        return filed or self._why_refused(entry.mailbox, policy)
+        return filed or self._why_refused(entry.mailbox, entry.size, policy)
 
     def quarantine(self, quarantined: Quarantined) -> Filed:
         """Keep the message out of the maildrop (`QUA#` items are never listed by POP3). Its uid
@@ -236,7 +236,7 @@ class Intake:
             return Filed.DUPLICATE
         return None
 
-    def _why_refused(self, address: str, policy: Policy) -> Filed:
+    def _why_refused(self, address: str, size: int, policy: Policy) -> Filed:
         with aws_errors():
             response = self._db.get_item(
                 TableName=self._table, Key=codec.profile_key(address), ConsistentRead=True
@@ -244,12 +244,14 @@ class Intake:
         item = response.get("Item")
         if item is None or codec.CLOSING in item:
             raise MailboxNotFound(address)
-        count = int(item[codec.MESSAGE_COUNT]["N"])
-        return (
-            Filed.OVER_MESSAGES
-            if policy.max_messages and count >= policy.max_messages
-            else (Filed.OVER_OCTETS)
-        )
+        count, octets = int(item[codec.MESSAGE_COUNT]["N"]), int(item[codec.OCTETS]["N"])
+        if policy.max_messages and count >= policy.max_messages:
+            return Filed.OVER_MESSAGES
+        if policy.max_octets and octets + size > policy.max_octets:
+            return Filed.OVER_OCTETS
+        # Mail was deleted between the refusal and this read: the quota has room again. Let the
+        # caller's retry (Lambda's, or the sweep's) deliver it rather than quarantine it.
+        raise StorageUnavailable(f"quota of {address} changed during delivery, retry")
 
 
 def _outcome(outcome: dict[str, int]) -> AttributeValueTypeDef:

@@ -4,13 +4,16 @@ ingests them; it is idempotent and reports what it did. Also `popdrop reconcile`
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
+from functions.reconcile import app
 from popdrop.events import ses_event
 from popdrop.ingest import ingest_ses_event
 from popdrop.ingest.reconcile import reconcile
 from popdrop.logfmt import now_ms
+from popdrop.settings import get_settings
 from popdrop.store import Store
 from tests.integration.cli.test_cli import popdrop
 from tests.integration.ingest.conftest import Crash, CrashAt
@@ -96,5 +99,26 @@ def test_popdrop_reconcile_prints_its_report(store: Store) -> None:
 
     assert ran.returncode == 0, ran.stderr
     report = json.loads(ran.stdout)
+    assert (report["ingested"], report["failed"]) == (["lost"], [])
+    assert len(store.list_messages(ALICE)) == 1
+
+
+def test_the_scheduled_function_runs_the_sweep_with_the_configured_grace(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    monkeypatch.setenv("POPDROP_RECONCILE_GRACE_SECONDS", "0")
+    get_settings.cache_clear()
+    app.store.cache_clear()
+    store.put_incoming("lost", b"To: alice@example.test\r\n\r\nhello\r\n")
+    try:
+        report = app.handler({"source": "aws.events"}, object())
+    finally:
+        app.store.cache_clear()
+        get_settings.cache_clear()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
     assert (report["ingested"], report["failed"]) == (["lost"], [])
     assert len(store.list_messages(ALICE)) == 1
