@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     # Bad command lines a session may send before the server closes it.
     bad_command_budget: int = Field(default=10, ge=1)
 
+    # How old an unhandled object under the incoming prefix must be before the reconcile sweep
+    # ingests it (docs/ingest.md, "Lost events").
+    reconcile_grace_seconds: int = Field(default=900, ge=0)
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
     # The admin bearer token for the REST API; an empty token disables admin access entirely.

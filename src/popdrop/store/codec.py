@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from popdrop.model import AppPassword, Mailbox, MessageEntry, ScramKeys, Summary
+from popdrop.model import (
+    VERDICT_KINDS,
+    AppPassword,
+    Mailbox,
+    MessageEntry,
+    ScramKeys,
+    Summary,
+    Verdicts,
+)
 from popdrop.store import schema
 
 if TYPE_CHECKING:
@@ -32,6 +40,8 @@ DIGEST: Final = "digest"
 LAST_USED_AT: Final = "last_used_at"
 LAST_ADDRESS: Final = "last_address"
 SCRAM: Final = "scram_sha256"  # a map: salt, iterations, stored_key, server_key
+TAG: Final = "tag"
+VERDICTS: Final = "verdicts"
 
 # Summary fields as stored (a map attribute; empty fields are left out to keep listings small).
 _SUMMARY_FIELDS: Final = ("sender", "to", "subject", "date", "message_id")
@@ -146,7 +156,14 @@ def entry_item(entry: MessageEntry) -> Item:
         HEADER_SIZE: n(entry.header_size),
         ARRIVED_AT: n(entry.arrived_at),
         SUMMARY: {"M": {name: value for name, value in summary.items() if value["S"]}},
+        **({TAG: s(entry.tag)} if entry.tag else {}),
+        VERDICTS: {"M": verdicts_map(entry.verdicts)},
     }
+
+
+def verdicts_map(verdicts: Verdicts) -> Item:
+    """The reported verdicts only (absent ones are left out)."""
+    return {kind: s(value) for kind in VERDICT_KINDS if (value := getattr(verdicts, kind))}
 
 
 def entry_from_item(address: str, item: Item) -> MessageEntry:
@@ -159,6 +176,10 @@ def entry_from_item(address: str, item: Item) -> MessageEntry:
         header_size=_int(item, HEADER_SIZE),
         arrived_at=_int(item, ARRIVED_AT),
         summary=Summary(**{name: value["S"] for name, value in summary.items()}),
+        tag=item.get(TAG, {}).get("S", ""),
+        verdicts=Verdicts(
+            **{name: value["S"] for name, value in item.get(VERDICTS, {}).get("M", {}).items()}
+        ),
     )
 
 

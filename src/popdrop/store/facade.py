@@ -18,10 +18,14 @@ from popdrop.model import AppPassword, Mailbox, MessageEntry, ScramKeys, normali
 from popdrop.store import resources
 from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.aws import batched
+from popdrop.store.incoming import Incoming
+from popdrop.store.intake import Intake
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
 from popdrop.store.objects import Objects
+from popdrop.store.quarantine import Quarantine
 from popdrop.store.references import release_unreferenced
+from popdrop.store.routes import Routes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -53,6 +57,12 @@ class Store:
         self.table: Final = table
         self.bucket: Final = bucket
         self.incoming_prefix: Final = incoming_prefix
+        # The ingest pipeline's parts (aliases and policies, ingest records and filing, quarantine,
+        # the incoming prefix), used as they are by popdrop.ingest, the CLI and the API.
+        self.routes: Final = Routes(dynamodb, table)
+        self.intake: Final = Intake(dynamodb, table)
+        self.quarantine: Final = Quarantine(dynamodb, table)
+        self.incoming: Final = Incoming(s3, bucket, incoming_prefix)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -109,6 +119,9 @@ class Store:
         address = normalize_address(address)
         self._mailboxes.close(address)
         removed = self._delete_entries(address, self._messages.listing(address, now=None))
+        for held in self.quarantine.listing(address):
+            self.discard_quarantined(address, held.entry.uid)
+        self.routes.delete_policy(address)
         self._mailboxes.delete(address)
         return removed
 
@@ -156,6 +169,16 @@ class Store:
         Raises `MailboxNotFound` when the mailbox does not exist (or is being removed).
         """
         return self._messages.add(_canonical(entry))
+
+    def discard_quarantined(self, address: str, uid: str) -> bool:
+        """Delete a quarantined message (an authorised API call or CLI command, DESIGN invariant
+        2), and its object when nothing else refers to it. False when there is no such message."""
+        quarantined = self.quarantine.get(normalize_address(address), uid)
+        if quarantined is None or not self.quarantine.discard(quarantined):
+            return False
+        key = quarantined.entry.object_key
+        self._objects.delete(release_unreferenced(self._dynamodb, self.table, [key]))
+        return True
 
     def _delete_entries(self, address: str, entries: Sequence[MessageEntry]) -> int:
         unique = list({entry.uid: _canonical(entry) for entry in entries}.values())
