@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from popd import sasl as sasl_mechanisms
 from popd.maildrops import Maildrops
+from popdrop.auth.tokens import IssuerUnavailable
 from popdrop.logfmt import log_event
 from popdrop.model import Maildrop
 from popdrop.pop3.actions import (
@@ -24,12 +26,14 @@ from popdrop.pop3.actions import (
     Commit,
     LoginOutcome,
     Release,
+    SaslStep,
     Send,
     SendMessage,
     StartTLS,
 )
 from popdrop.pop3.dotstuff import Stuffer
 from popdrop.pop3.session import Session
+from popdrop.proxy_protocol import looks_like_proxy_header
 from popdrop.store.errors import StorageUnavailable, StoreError
 
 logger = logging.getLogger("popd.session")
@@ -51,6 +55,7 @@ class SessionStats:
     top: int = 0
     deleted: int = 0
     bytes_sent: int = 0
+    bytes_received: int = 0
     outcome: str = "disconnected"
 
 
@@ -69,6 +74,7 @@ class Connection:
         idle_timeout: float,
         max_session: float,
         tls_context: Callable[[], ssl.SSLContext | None],
+        sasl: Callable[[str, bool], sasl_mechanisms.Exchange | None],
         peer: str,
     ) -> None:
         self._reader = reader
@@ -78,6 +84,8 @@ class Connection:
         self._idle_timeout = idle_timeout
         self._max_session = max_session
         self._tls_context = tls_context
+        self._sasl = sasl
+        self._exchange: sasl_mechanisms.Exchange | None = None
         self._peer = peer
         self.stats = SessionStats()
 
@@ -101,6 +109,13 @@ class Connection:
                     self.stats.outcome = "session-limit" if limit else "idle-timeout"
                     await self._perform(self._session.timed_out(session_limit=limit))
                     continue
+                if self.stats.bytes_received == 0 and looks_like_proxy_header(data):
+                    # A PROXY header that reaches the session came from an untrusted address (the
+                    # listener consumes trusted ones): it is an attempt to choose our idea of the
+                    # client's address. Close without a reply.
+                    self.stats.outcome = "untrusted-proxy-header"
+                    break
+                self.stats.bytes_received += len(data)
                 self._session.receive_data(data)
         except (*PEER_GONE, _PeerGone):
             await self._perform_quietly(self._session.connection_lost())
@@ -137,11 +152,13 @@ class Connection:
                 case Send(data):
                     self._write(data)
                 case Authenticate(username, password):
-                    outcome, maildrop = await self._maildrops.login(username, password)
+                    outcome, maildrop = await self._maildrops.login(username, password, self._peer)
                     await self._logged_in("pass", outcome, maildrop)
                 case AuthenticateApop(username, timestamp, digest):
-                    login = self._maildrops.login_apop(username, timestamp, digest)
+                    login = self._maildrops.login_apop(username, timestamp, digest, self._peer)
                     await self._logged_in("apop", *await login)
+                case SaslStep(mechanism, response, first):
+                    await self._sasl_step(mechanism, response, first=first)
                 case SendMessage():
                     await self._send_message(action)
                 case Commit(maildrop, deletions):
@@ -179,6 +196,31 @@ class Connection:
         except TimeoutError:
             self.stats.outcome = "write-timeout"
             raise _PeerGone("the client stopped reading") from None
+
+    async def _sasl_step(self, mechanism: str, response: bytes | None, *, first: bool) -> None:
+        """Run one step of the SASL exchange (RFC 5034 §4) and report it to the session."""
+        if first:
+            self._exchange = self._sasl(mechanism, self._session.tls_active)
+        try:
+            if self._exchange is None:
+                step: sasl_mechanisms.Step = sasl_mechanisms.Refused()
+            else:
+                step = await self._exchange.step(response)
+        except (StoreError, IssuerUnavailable) as error:
+            log_event(logger, "sasl.unavailable", logging.WARNING, error=type(error).__name__)
+            self._exchange = None
+            await self._perform(self._session.login_result(LoginOutcome.TEMPORARY_FAILURE))
+            return
+        match step:
+            case sasl_mechanisms.Challenge(data):
+                await self._perform(self._session.sasl_challenge(data))
+            case sasl_mechanisms.Granted(mailbox):
+                self._exchange = None
+                outcome, maildrop = await self._maildrops.open(mailbox)
+                await self._logged_in(f"sasl:{mechanism.lower()}", outcome, maildrop)
+            case sasl_mechanisms.Refused():
+                self._exchange = None
+                await self._perform(self._session.login_result(LoginOutcome.DENIED))
 
     def _write(self, data: bytes) -> None:
         self.stats.bytes_sent += len(data)

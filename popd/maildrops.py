@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 
-from popdrop.auth.apop import verify_apop
-from popdrop.auth.passwords import verify_against_dummy, verify_password
+from popd.authenticator import Authenticator
 from popdrop.logfmt import log_event
-from popdrop.model import InvalidAddress, Maildrop, MessageEntry, normalize_address
+from popdrop.model import Mailbox, Maildrop, MessageEntry
 from popdrop.pop3.actions import LoginOutcome
 from popdrop.store import Store
 from popdrop.store.errors import StorageUnavailable, StoreError
@@ -27,60 +26,47 @@ Login = tuple[LoginOutcome, Maildrop | None]
 
 
 class Maildrops:
-    def __init__(self, store: Store, *, login_delay: int = 0) -> None:
+    def __init__(self, store: Store, authenticator: Authenticator, *, login_delay: int = 0) -> None:
         self._store = store
+        self._authenticator = authenticator
         self._login_delay = login_delay  # RFC 2449 §6.8 LOGIN-DELAY, seconds; 0 = not enforced
 
-    async def login(self, username: str, password: str) -> Login:
+    async def login(self, username: str, password: str, client: str) -> Login:
         """Check the credentials and snapshot the maildrop (RFC 1939 §8: fixed at login)."""
-        return await self._guarded(self._login, username, password)
-
-    async def login_apop(self, username: str, timestamp: str, digest: str) -> Login:
-        """RFC 1939 §7 APOP: check the digest against the mailbox's APOP secret, then as `login`."""
-        return await self._guarded(self._login_apop, username, timestamp, digest)
-
-    async def _guarded(self, login: Callable[..., Login], *args: str) -> Login:
         try:
-            return await asyncio.to_thread(login, *args)
+            mailbox = await self._authenticator.authenticate(username, password, client)
         except StoreError as error:
-            log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)
-            # RFC 3206 §4: [SYS/TEMP] when retrying may help, [SYS/PERM] when an operator must act.
-            if isinstance(error, StorageUnavailable):
-                return LoginOutcome.TEMPORARY_FAILURE, None
-            return LoginOutcome.PERMANENT_FAILURE, None
-
-    def _login_apop(self, username: str, timestamp: str, digest: str) -> Login:
-        try:
-            address: str | None = normalize_address(username)
-        except InvalidAddress:
-            address = None
-        secret = self._store.get_apop_secret(address) if address else None
-        # Unknown mailbox, no APOP secret and a wrong digest: the same work, the same reply.
-        if not verify_apop(timestamp, digest, secret) or address is None:
+            return _storage_failed(error)
+        if mailbox is None:
             return LoginOutcome.DENIED, None
-        return self._open(address)
+        return await self.open(mailbox)
+
+    async def login_apop(self, username: str, timestamp: str, digest: str, client: str) -> Login:
+        """RFC 1939 §7 APOP: check the digest against the mailbox's APOP secret, then as `login`."""
+        try:
+            mailbox = await self._authenticator.authenticate_apop(
+                username, timestamp, digest, client
+            )
+        except StoreError as error:
+            return _storage_failed(error)
+        if mailbox is None:
+            return LoginOutcome.DENIED, None
+        return await self.open(mailbox)
+
+    async def open(self, mailbox: Mailbox) -> Login:
+        """Take the authenticated mailbox's maildrop and snapshot it (RFC 1939 §8), unless it
+        logged in less than LOGIN-DELAY ago (RFC 2449 §6.8)."""
+        try:
+            return await asyncio.to_thread(self._open, mailbox.address)
+        except StoreError as error:
+            return _storage_failed(error)
 
     def _open(self, address: str) -> Login:
-        """The credentials held: enforce LOGIN-DELAY, then snapshot the maildrop."""
         if self._login_delay and not self._store.record_login(
             address, int(time.time()), self._login_delay
         ):
             return LoginOutcome.LOGIN_DELAY, None
         return LoginOutcome.OK, Maildrop(address, self._store.list_messages(address))
-
-    def _login(self, username: str, password: str) -> Login:
-        try:
-            address = normalize_address(username)
-        except InvalidAddress:
-            address = None
-        mailbox = self._store.get_mailbox(address) if address else None
-        if mailbox is None:
-            # Same work as a wrong password, so the reply time does not reveal which it was.
-            verify_against_dummy(password)
-            return LoginOutcome.DENIED, None
-        if not verify_password(password, mailbox.password_hash):
-            return LoginOutcome.DENIED, None
-        return self._open(mailbox.address)
 
     async def chunks(
         self, entry: MessageEntry, *, chunk_size: int = 65536
@@ -117,3 +103,11 @@ class Maildrops:
         Exclusive access across replicas (a DynamoDB lease) is the maildrop engine's next step;
         until it lands there is nothing to give back.
         """
+
+
+def _storage_failed(error: StoreError) -> Login:
+    """RFC 3206 §4: [SYS/TEMP] when retrying may help, [SYS/PERM] when an operator must act."""
+    log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)
+    if isinstance(error, StorageUnavailable):
+        return LoginOutcome.TEMPORARY_FAILURE, None
+    return LoginOutcome.PERMANENT_FAILURE, None

@@ -86,6 +86,7 @@ def daemon_settings(ca: trustme.CA, tmp_path: Path, **overrides: Any) -> Setting
         "tls_key": key_file,
         "plaintext_auth": PlaintextAuth.LOOPBACK,
         "idle_timeout": 30,
+        "auth_penalty_base": 0,  # failures answered at once unless a test wants delays
     }
     return Settings(**{**defaults, **overrides})
 

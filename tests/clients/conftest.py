@@ -56,7 +56,8 @@ class Server:
 @pytest.fixture
 def server(store: Store, ca: trustme.CA, tmp_path: Path) -> Iterator[Server]:
     """The daemon (STLS, POP3S with a trustme CA, plaintext allowed from loopback) and a mailbox."""
-    settings = daemon_settings(ca, tmp_path, idle_timeout=60)
+    # curl opens a connection per command: no per-address connection rate for these tests.
+    settings = daemon_settings(ca, tmp_path, idle_timeout=60, connection_rate=0)
     store.create_mailbox(ADDRESS, hash_password(PASSWORD))
     with running_daemon(settings, store) as endpoints:
         yield Server(endpoints, store, tmp_path / "ca.pem")

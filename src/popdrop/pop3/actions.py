@@ -45,6 +45,20 @@ class AuthenticateApop:
 
 
 @dataclass(frozen=True, slots=True)
+class SaslStep:
+    """Advance a SASL exchange (RFC 5034 §4): `first` starts a new one for `mechanism`;
+    `response` is the client's decoded response (None: AUTH carried no initial response).
+
+    Answer with `Session.sasl_challenge(data)` to continue, or `Session.login_result(...)` to end
+    it (DENIED for a refused exchange). `mechanism` is one the session offered on this connection.
+    """
+
+    mechanism: str
+    response: bytes | None = field(repr=False)
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SendMessage:
     """Stream one stored message to the client, preceded by its `+OK` line, `status`.
 
@@ -92,7 +106,17 @@ class Close:
     """Close the connection after writing everything emitted before this action."""
 
 
-Action = Send | Authenticate | AuthenticateApop | SendMessage | Commit | StartTLS | Release | Close
+Action = (
+    Send
+    | Authenticate
+    | AuthenticateApop
+    | SaslStep
+    | SendMessage
+    | Commit
+    | StartTLS
+    | Release
+    | Close
+)
 
 
 class LoginOutcome(enum.Enum):
@@ -115,6 +139,7 @@ __all__ = [
     "LoginOutcome",
     "Maildrop",
     "Release",
+    "SaslStep",
     "Send",
     "SendMessage",
     "StartTLS",

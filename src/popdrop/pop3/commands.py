@@ -2,7 +2,7 @@
 
 Every argument is validated here, once (RFC 1939 §3: keywords case-insensitive, arguments
 separated by spaces); the session receives either a well-formed command or a `CommandError`
-whose message is safe to send after "-ERR ". A new command (AUTH, say) is a dataclass here, an
+whose message is safe to send after "-ERR ". A new command is a dataclass here, an
 entry in `_PARSERS`, a row in `states.ALLOWED`, and a case in the session.
 
 User names and passwords must be valid UTF-8. Credentials are set through the API and CLI as
@@ -12,6 +12,8 @@ every `str` the session hands on encodes to UTF-8 without error.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,6 +159,15 @@ class Stls:
 
 
 @dataclass(frozen=True, slots=True)
+class Auth:
+    """AUTH [mechanism [initial-response]] (RFC 5034 §4). Without a mechanism, the client asks
+    for the list (as RFC 1734 clients still do); `initial_response` is already base64-decoded."""
+
+    mechanism: str | None = None
+    initial_response: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Utf8:
     """UTF8 (RFC 6856 §2): enter UTF-8 mode."""
 
@@ -189,6 +200,7 @@ Command = (
     | Stls
     | Utf8
     | Lang
+    | Auth
 )
 
 
@@ -336,6 +348,36 @@ def _parse_pass(rest: bytes) -> Command | CommandError:
         return CommandError("Password is not valid UTF-8.")
 
 
+# RFC 4422 §3.1: a mechanism name is 1 to 20 upper-case letters, digits, hyphens or underscores.
+_MECHANISM_RE = re.compile(rb"[A-Za-z0-9_-]{1,20}")
+
+
+def decode_sasl(text: bytes) -> bytes | None:
+    """A SASL response or initial response: base64, or "=" for an empty one (RFC 5034 §4).
+    None when it is not strict base64."""
+    if text == b"=":
+        return b""
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        return None
+
+
+def _parse_auth(rest: bytes) -> Command | CommandError:
+    match _arguments(rest):
+        case []:
+            return Auth()
+        case [name, *initial] if len(initial) <= 1:
+            if not _MECHANISM_RE.fullmatch(name):
+                return CommandError("Invalid mechanism name.")
+            response = decode_sasl(initial[0]) if initial else None
+            if initial and response is None:
+                return CommandError("Invalid base64 in the initial response.")
+            return Auth(name.decode("ascii").upper(), response)
+        case _:
+            return _TOO_MANY
+
+
 _PARSERS: dict[bytes, _Parser] = {
     b"USER": _parse_user,
     b"PASS": _parse_pass,
@@ -353,6 +395,7 @@ _PARSERS: dict[bytes, _Parser] = {
     b"STLS": _without_arguments(Stls()),
     b"UTF8": _without_arguments(Utf8()),
     b"LANG": _parse_lang,
+    b"AUTH": _parse_auth,
 }
 
 

@@ -26,3 +26,11 @@ class MailboxNotFound(StoreError):
 
 class ObjectNotFound(StoreError):
     """The S3 object a message refers to does not exist."""
+
+
+class AppPasswordConflict(StoreError):
+    """The app password cannot be added (the name is taken, or the mailbox holds the maximum)."""
+
+
+class AppPasswordNotFound(StoreError):
+    """The mailbox has no app password with this name."""

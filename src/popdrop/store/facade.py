@@ -14,14 +14,19 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
-from popdrop.model import Mailbox, MessageEntry, normalize_address
+from popdrop.model import AppPassword, Mailbox, MessageEntry, ScramKeys, normalize_address
 from popdrop.store import resources
+from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.aws import batched
+from popdrop.store.incoming import Incoming
+from popdrop.store.intake import Intake
 from popdrop.store.logins import Logins
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
 from popdrop.store.objects import Objects
+from popdrop.store.quarantine import Quarantine
 from popdrop.store.references import release_unreferenced
+from popdrop.store.routes import Routes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,11 +53,18 @@ class Store:
         self._dynamodb = dynamodb
         self._mailboxes = Mailboxes(dynamodb, table)
         self._logins = Logins(dynamodb, table)
+        self._app_passwords = AppPasswords(dynamodb, table)
         self._messages = Messages(dynamodb, table)
         self._objects = Objects(s3, bucket)
         self.table: Final = table
         self.bucket: Final = bucket
         self.incoming_prefix: Final = incoming_prefix
+        # The ingest pipeline's parts (aliases and policies, ingest records and filing, quarantine,
+        # the incoming prefix), used as they are by popdrop.ingest, the CLI and the API.
+        self.routes: Final = Routes(dynamodb, table)
+        self.intake: Final = Intake(dynamodb, table)
+        self.quarantine: Final = Quarantine(dynamodb, table)
+        self.incoming: Final = Incoming(s3, bucket, incoming_prefix)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -73,8 +85,10 @@ class Store:
 
     # mailboxes
 
-    def create_mailbox(self, address: str, password_hash: str) -> Mailbox:
-        return self._mailboxes.create(normalize_address(address), password_hash)
+    def create_mailbox(
+        self, address: str, password_hash: str, scram: ScramKeys | None = None
+    ) -> Mailbox:
+        return self._mailboxes.create(normalize_address(address), password_hash, scram)
 
     def get_mailbox(self, address: str) -> Mailbox | None:
         return self._mailboxes.get(normalize_address(address))
@@ -82,8 +96,21 @@ class Store:
     def list_mailboxes(self) -> list[Mailbox]:
         return self._mailboxes.directory()
 
-    def set_password(self, address: str, password_hash: str) -> None:
-        self._mailboxes.set_password(normalize_address(address), password_hash)
+    def set_password(
+        self, address: str, password_hash: str, scram: ScramKeys | None = None
+    ) -> None:
+        self._mailboxes.set_password(normalize_address(address), password_hash, scram)
+
+    def add_app_password(self, address: str, app_password: AppPassword) -> None:
+        """Raises AppPasswordConflict (name taken, or the maximum reached) or MailboxNotFound."""
+        self._app_passwords.add(normalize_address(address), app_password)
+
+    def revoke_app_password(self, address: str, name: str) -> None:
+        """Raises AppPasswordNotFound."""
+        self._app_passwords.revoke(normalize_address(address), name)
+
+    def record_app_password_use(self, address: str, name: str, at: int, client: str) -> None:
+        self._app_passwords.record_use(normalize_address(address), name, at, client)
 
     def remove_mailbox(self, address: str) -> int:
         """Delete the mailbox and its messages; return how many messages were removed.
@@ -94,6 +121,9 @@ class Store:
         address = normalize_address(address)
         self._mailboxes.close(address)
         removed = self._delete_entries(address, self._messages.listing(address, now=None))
+        for held in self.quarantine.listing(address):
+            self.discard_quarantined(address, held.entry.uid)
+        self.routes.delete_policy(address)
         self._mailboxes.delete(address)
         return removed
 
@@ -153,6 +183,16 @@ class Store:
         Raises `MailboxNotFound` when the mailbox does not exist (or is being removed).
         """
         return self._messages.add(_canonical(entry))
+
+    def discard_quarantined(self, address: str, uid: str) -> bool:
+        """Delete a quarantined message (an authorised API call or CLI command, DESIGN invariant
+        2), and its object when nothing else refers to it. False when there is no such message."""
+        quarantined = self.quarantine.get(normalize_address(address), uid)
+        if quarantined is None or not self.quarantine.discard(quarantined):
+            return False
+        key = quarantined.entry.object_key
+        self._objects.delete(release_unreferenced(self._dynamodb, self.table, [key]))
+        return True
 
     def _delete_entries(self, address: str, entries: Sequence[MessageEntry]) -> int:
         unique = list({entry.uid: _canonical(entry) for entry in entries}.values())

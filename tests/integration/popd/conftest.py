@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -24,10 +26,25 @@ class Daemon:
     ca_file: Path
 
 
+DaemonFactory = Callable[..., Daemon]
+
+
 @pytest.fixture
-def daemon(store: Store, ca: trustme.CA, tmp_path: Path) -> Iterator[Daemon]:
-    """The daemon on free loopback ports, a trustme certificate, and one mailbox (ADDRESS)."""
-    settings = daemon_settings(ca, tmp_path)
+def daemon_factory(store: Store, ca: trustme.CA, tmp_path: Path) -> Iterator[DaemonFactory]:
+    """Start daemons on free loopback ports with a trustme certificate, one mailbox (ADDRESS),
+    and any Settings fields overridden; all are stopped after the test."""
     store.create_mailbox(ADDRESS, hash_password(PASSWORD))
-    with running_daemon(settings, store) as endpoints:
-        yield Daemon(endpoints, store, ca, tmp_path / "ca.pem")
+    with contextlib.ExitStack() as running:
+
+        def start(**overrides: Any) -> Daemon:
+            settings = daemon_settings(ca, tmp_path, **overrides)
+            endpoints = running.enter_context(running_daemon(settings, store))
+            return Daemon(endpoints, store, ca, tmp_path / "ca.pem")
+
+        yield start
+
+
+@pytest.fixture
+def daemon(daemon_factory: DaemonFactory) -> Daemon:
+    """The daemon with the default test settings."""
+    return daemon_factory()

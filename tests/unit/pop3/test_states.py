@@ -14,7 +14,7 @@ from popdrop.pop3.session import Session, SessionConfig, UnexpectedCallback
 from popdrop.pop3.states import ALLOWED, REFUSALS, State
 from tests.unit.pop3.transcript import Client, maildrop
 
-AUTHORIZATION = {c.User, c.Pass, c.Apop, c.Quit, c.Capa, c.Stls, c.Utf8, c.Lang}
+AUTHORIZATION = {c.User, c.Pass, c.Apop, c.Quit, c.Capa, c.Stls, c.Auth, c.Utf8, c.Lang}
 TRANSACTION = {
     c.Stat, c.List, c.Uidl, c.Retr, c.Top, c.Dele, c.Rset, c.Noop, c.Quit, c.Capa, c.Lang,
 }  # fmt: skip
@@ -57,9 +57,13 @@ LINES = {
     c.Stls: "STLS",
     c.Utf8: "UTF8",
     c.Lang: "LANG",
+    c.Auth: "AUTH",
 }
 CONFIG = SessionConfig(
-    plaintext_allowed=True, stls_available=True, apop_timestamp="<1896.697170952@dbc.mtview.ca.us>"
+    plaintext_allowed=True,
+    stls_available=True,
+    sasl_mechanisms=("PLAIN",),
+    apop_timestamp="<1896.697170952@dbc.mtview.ca.us>",
 )
 
 
@@ -88,7 +92,10 @@ def test_each_command_after_login_is_run_or_refused_rfc1939_s5(command: type[c.C
 # How to reach each state through the protocol: log in first?, then these lines.
 PATHS: dict[State, tuple[bool, list[str]]] = {
     State.AUTHORIZATION: (False, []),
-    State.AUTHENTICATING: (False, ["USER alice@example.test", "PASS secret"]),
+    # AUTH (not PASS) reaches it, so that both of its outcomes (sasl_challenge, login_result)
+    # are awaited there.
+    State.AUTHENTICATING: (False, ["AUTH PLAIN"]),
+    State.SASL_RESPONSE: (False, ["AUTH PLAIN"]),
     State.STARTING_TLS: (False, ["STLS"]),
     State.TRANSACTION: (True, []),
     State.SENDING: (True, ["RETR 1"]),
@@ -104,6 +111,8 @@ def into(state: State) -> Session:
         client.login()
     for line in lines:
         client.send(line)
+    if state is State.SASL_RESPONSE:
+        client.session.sasl_challenge(b"")
     assert client.session.state is state
     return client.session
 
@@ -114,6 +123,7 @@ def test_every_state_is_reachable() -> None:
 
 CALLBACKS: dict[str, tuple[State, Callable[[Session], list[Action]]]] = {
     "login_result": (State.AUTHENTICATING, lambda s: s.login_result(LoginOutcome.DENIED)),
+    "sasl_challenge": (State.AUTHENTICATING, lambda s: s.sasl_challenge(b"")),
     "message_sent": (State.SENDING, lambda s: s.message_sent()),
     "storage_failed": (State.SENDING, lambda s: s.storage_failed()),
     "commit_result": (State.UPDATE, lambda s: s.commit_result(True)),
