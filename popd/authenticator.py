@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from popdrop.auth import app_passwords
-from popdrop.auth.apop import verify_apop
+from popdrop.auth.apop import verify_apop, verify_cram_md5
 from popdrop.auth.cache import CredentialCache
 from popdrop.auth.identity import resolve_login
 from popdrop.auth.passwords import verify_against_dummy, verify_password
@@ -53,17 +54,30 @@ class Authenticator:
     async def authenticate_apop(
         self, username: str, timestamp: str, digest: str, client: str
     ) -> Mailbox | None:
-        """RFC 1939 §7 APOP: the mailbox whose APOP secret makes `digest` from `timestamp`.
+        """RFC 1939 §7 APOP: the mailbox whose shared secret makes `digest` from `timestamp`."""
+        return await self._shared_secret(
+            username, lambda secret: verify_apop(timestamp, digest, secret), client
+        )
 
-        An unknown mailbox, one without an APOP secret and a wrong digest cost the same two
-        reads, one MD5 and one constant-time comparison, then the same failure penalty.
-        """
+    async def authenticate_cram_md5(
+        self, username: str, challenge: str, digest: str, client: str
+    ) -> Mailbox | None:
+        """RFC 2195 CRAM-MD5: the mailbox whose shared secret makes `digest` from `challenge`."""
+        return await self._shared_secret(
+            username, lambda secret: verify_cram_md5(challenge, digest, secret), client
+        )
+
+    async def _shared_secret(
+        self, username: str, verify: Callable[[str | None], bool], client: str
+    ) -> Mailbox | None:
+        """An unknown mailbox, one without a shared secret and a wrong digest cost the same two
+        reads, one digest and one constant-time comparison, then the same failure penalty."""
         address = resolve_login(username, self._default_domain)
         mailbox = secret = None
         if address:
             mailbox = await asyncio.to_thread(self._store.get_mailbox, address)
             secret = await asyncio.to_thread(self._store.get_apop_secret, address)
-        if verify_apop(timestamp, digest, secret) and mailbox is not None:
+        if verify(secret) and mailbox is not None:
             return mailbox
         await self.penalize(client, address or username.lower())
         return None

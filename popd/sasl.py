@@ -20,6 +20,7 @@ from typing import Any, Final, Protocol
 from scramp import ScramException, ScramMechanism
 
 from popd.authenticator import Authenticator
+from popdrop.auth.apop import new_timestamp
 from popdrop.auth.identity import resolve_login
 from popdrop.auth.tokens import TokenValidator
 from popdrop.model import Mailbox, ScramKeys
@@ -182,6 +183,35 @@ def _decoy_keys(username: str) -> ScramKeys:
     )
 
 
+class CramMd5:
+    """CRAM-MD5 (RFC 2195): the server sends a fresh msg-id challenge; the client answers
+    "user SP hex(HMAC-MD5(secret, challenge))". It needs the mailbox's shared (APOP) secret."""
+
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self._challenge: str | None = None
+
+    async def step(self, response: bytes | None) -> Step:
+        if self._challenge is None:
+            if response is not None:  # RFC 2195: the server speaks first; no initial response
+                return Refused()
+            self._challenge = new_timestamp(CHALLENGE_HOST)
+            return Challenge(self._challenge.encode("ascii"))
+        try:
+            username, digest = (response or b"").decode("utf-8").rsplit(" ", 1)
+        except (UnicodeDecodeError, ValueError):
+            return Refused()
+        authenticate = self._context.authenticator.authenticate_cram_md5
+        mailbox = await authenticate(
+            username, self._challenge, digest.lower(), self._context.client
+        )
+        return Granted(mailbox) if mailbox is not None else Refused()
+
+
+# The host part of a CRAM-MD5 challenge (RFC 2195 §2: a msg-id); only its uniqueness matters.
+CHALLENGE_HOST: Final = "popdrop"
+
+
 class Bearer:
     """OAUTHBEARER (RFC 7628) and XOAUTH2: a JWT from the configured issuer names the mailbox.
 
@@ -251,11 +281,12 @@ def parse_xoauth2(message: bytes) -> tuple[str, str] | None:
     return pairs["user"], token
 
 
-def enabled_mechanisms(*, tokens: bool) -> tuple[str, ...]:
+def enabled_mechanisms(*, tokens: bool, cram_md5: bool = False) -> tuple[str, ...]:
     """The mechanisms this deployment runs, strongest first (the session offers on each
     connection those that suit it: -PLUS under TLS, secret-carrying ones where USER is allowed)."""
     bearer = ("OAUTHBEARER", "XOAUTH2") if tokens else ()
-    return ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", *bearer, "PLAIN", "LOGIN")
+    cram = ("CRAM-MD5",) if cram_md5 else ()
+    return ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", *bearer, *cram, "PLAIN", "LOGIN")
 
 
 def start(mechanism: str, context: Context) -> Exchange | None:
@@ -273,4 +304,6 @@ def start(mechanism: str, context: Context) -> Exchange | None:
             return Bearer(context, parse=parse_oauthbearer)
         case "XOAUTH2":
             return Bearer(context, parse=parse_xoauth2)
+        case "CRAM-MD5":
+            return CramMd5(context)
     return None

@@ -61,7 +61,9 @@ class Pop3Daemon:
         self._authenticator = Authenticator(store, settings)
         self._maildrops = Maildrops(store, self._authenticator, login_delay=settings.login_delay)
         self._tokens = _token_validator(settings)
-        self._mechanisms = sasl.enabled_mechanisms(tokens=self._tokens is not None)
+        self._mechanisms = sasl.enabled_mechanisms(
+            tokens=self._tokens is not None, cram_md5=settings.cram_md5
+        )
         self._certificate: str | None = None
         self._connections = ConnectionRate(settings.connection_rate, settings.connection_burst)
         self._tls: ssl.SSLContext | None = None

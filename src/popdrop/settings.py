@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     max_sessions_per_address: int = Field(default=20, ge=1)
     # RFC 1939 §7 APOP: off by default, because it needs a plaintext-equivalent secret per mailbox.
     apop: bool = False
+    # RFC 2195 CRAM-MD5 in AUTH: off by default; it uses the same shared secret as APOP.
+    cram_md5: bool = False
     # RFC 2449 §6.8 LOGIN-DELAY: seconds a mailbox must wait between logins; 0 disables it.
     login_delay: int = Field(default=0, ge=0, le=86400)
 

@@ -1,8 +1,9 @@
-"""APOP digests (RFC 1939 §7): MD5 over the greeting's timestamp followed by a shared secret.
+"""Shared-secret digests: APOP (RFC 1939 §7: MD5 over the greeting's timestamp followed by the
+secret) and CRAM-MD5 (RFC 2195: HMAC-MD5 of a challenge keyed with the secret).
 
-The secret is plaintext-equivalent: whoever reads it can log in. That is APOP's price, which is
-why popdrop keeps it apart from the scrypt password hash and offers APOP only when an operator
-enables it.
+Both use one per-mailbox secret, and it is plaintext-equivalent: whoever reads it can log in.
+That is their price, which is why popdrop keeps it apart from the scrypt password hash and offers
+either mechanism only when an operator enables it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,21 @@ def apop_digest(timestamp: str, secret: str) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+def cram_md5_digest(challenge: str, secret: str) -> str:
+    """RFC 2195 §2: lower-case hex HMAC-MD5 of the challenge, keyed with the secret."""
+    key = secret.encode("utf-8", "surrogatepass")
+    return hmac.new(key, challenge.encode("ascii"), hashlib.md5).hexdigest()
+
+
 def verify_apop(timestamp: str, digest: str, secret: str | None) -> bool:
     """True if `digest` is right for `secret`; False, after the same work, when there is none."""
     expected = apop_digest(timestamp, _DUMMY_SECRET if secret is None else secret)
+    return hmac.compare_digest(expected, digest) and secret is not None
+
+
+def verify_cram_md5(challenge: str, digest: str, secret: str | None) -> bool:
+    """Like `verify_apop`, for a CRAM-MD5 response."""
+    expected = cram_md5_digest(challenge, _DUMMY_SECRET if secret is None else secret)
     return hmac.compare_digest(expected, digest) and secret is not None
 
 

@@ -281,3 +281,36 @@ def test_scram_with_a_wrong_password_is_refused(sasl_daemon: Daemon) -> None:
 def test_scram_for_an_unknown_mailbox_looks_the_same_until_the_proof(sasl_daemon: Daemon) -> None:
     sasl_daemon.store.remove_mailbox(ADDRESS)
     assert scram_login(sasl_daemon, "SCRAM-SHA-256", PASSWORD).startswith(b"-ERR [AUTH]")
+
+
+SECRET = "a shared secret"
+
+
+@pytest.fixture
+def cram_daemon(daemon_factory: DaemonFactory) -> Daemon:
+    daemon = daemon_factory(cram_md5=True)
+    daemon.store.set_apop_secret(ADDRESS, SECRET)
+    deliver(daemon.store, MESSAGE, ADDRESS)
+    return daemon
+
+
+def test_curl_cram_md5_with_the_shared_secret_rfc2195(cram_daemon: Daemon) -> None:
+    result = curl(cram_daemon, "--user", f"{ADDRESS}:{SECRET}", "--login-options", "AUTH=CRAM-MD5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == MESSAGE
+
+
+def test_cram_md5_with_the_wrong_secret_fails(cram_daemon: Daemon) -> None:
+    result = curl(cram_daemon, "--user", f"{ADDRESS}:wrong", "--login-options", "AUTH=CRAM-MD5")
+    assert result.returncode != 0
+
+
+@needs_mpop
+def test_mpop_cram_md5(cram_daemon: Daemon, tmp_path: Path) -> None:
+    result = mpop(cram_daemon, tmp_path, "cram-md5", SECRET, tls=False)
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_cram_md5_is_off_unless_enabled(sasl_daemon: Daemon) -> None:
+    result = curl(sasl_daemon, "--user", f"{ADDRESS}:{SECRET}", "--login-options", "AUTH=CRAM-MD5")
+    assert result.returncode != 0

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-from popdrop.auth.apop import apop_digest, new_timestamp, verify_apop
+from popdrop.auth.apop import (
+    apop_digest,
+    cram_md5_digest,
+    new_timestamp,
+    verify_apop,
+    verify_cram_md5,
+)
 
 # RFC 1939 §7's example.
 TIMESTAMP = "<1896.697170952@dbc.mtview.ca.us>"
@@ -37,3 +43,10 @@ def test_timestamps_are_msg_ids_and_never_repeat_rfc1939_s7() -> None:
     stamps = {new_timestamp("popdrop") for _ in range(100)}
     assert len(stamps) == 100
     assert all(re.fullmatch(r"<\d+\.[0-9a-f]{16}\.\d+@popdrop>", stamp) for stamp in stamps)
+
+
+def test_the_cram_md5_digest_of_rfc2195_s2() -> None:
+    challenge = "<1896.697170952@postoffice.reston.mci.net>"
+    assert cram_md5_digest(challenge, "tanstaaftanstaaf") == "b913a602c7eda7a495b4e6e7334d3890"
+    assert verify_cram_md5(challenge, "b913a602c7eda7a495b4e6e7334d3890", "tanstaaftanstaaf")
+    assert not verify_cram_md5(challenge, "b913a602c7eda7a495b4e6e7334d3890", None)
