@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from popd.maildrops import Maildrops
 from popdrop.logfmt import log_event
+from popdrop.model import MessageEntry
 from popdrop.pop3.actions import (
     Action,
     Authenticate,
@@ -69,6 +70,8 @@ class Connection:
         self._writer = writer
         self._session = session
         self._maildrops = maildrops
+        self._messages = maildrops.reader()
+        self._listing: tuple[MessageEntry, ...] = ()  # the maildrop at login, for read-ahead
         self._idle_timeout = idle_timeout
         self._tls_context = tls_context
         self._peer = peer
@@ -98,6 +101,7 @@ class Connection:
             raise
         finally:
             self._writer.close()
+            await self._messages.close()
             log_event(
                 logger,
                 "pop3.logout",
@@ -125,6 +129,7 @@ class Connection:
                 case Authenticate(username, password):
                     outcome, maildrop = await self._maildrops.login(username, password)
                     self.stats.user = username if maildrop else self.stats.user
+                    self._listing = maildrop.messages if maildrop else self._listing
                     await self._perform(self._session.login_result(outcome, maildrop))
                 case SendMessage():
                     await self._send_message(action)
@@ -152,7 +157,7 @@ class Connection:
         """Stream one message (RFC 1939 §7 RETR/TOP), writing the +OK line only once the first
         chunk is in hand, so a storage fault can still be answered with -ERR [SYS/TEMP]."""
         stuffer = Stuffer(action.top_lines)
-        chunks = self._maildrops.chunks(action.message)
+        chunks = self._messages.chunks(action.message, action.top_lines)
         try:
             first = await anext(chunks, b"")
         except StoreError:
@@ -179,6 +184,9 @@ class Connection:
         finally:
             await chunks.aclose()
         self._write(stuffer.finish())
+        if action.top_lines is None and action.number < len(self._listing):
+            # RFC 1939 §7 numbers from 1: the next message is listing[number].
+            self._messages.read_ahead(self._listing[action.number])
         await self._perform(self._session.message_sent())
 
     async def _start_tls(self) -> None:

@@ -1,39 +1,87 @@
-"""The daemon's storage face: login, streaming and commit, run off the event loop.
+"""The daemon's storage face: login, the maildrop lease, streaming and commit, off the event loop.
 
 The store is synchronous boto3; every call here runs in the default thread pool so a slow AWS
-request never blocks other sessions. Password verification (scrypt) runs there too, for the same
-reason.
+request never blocks other sessions (docs/engine.md has the measurement behind that choice).
+Password verification (scrypt) runs there too, for the same reason.
+
+A login takes the maildrop's lease (RFC 1939 §8: exclusive access, across every replica) and a task
+renews it while the session lives. A session whose renewal failed has lost the maildrop: its QUIT
+commits nothing and is answered -ERR [SYS/TEMP]; the store's fencing check makes sure of that even
+when this process does not know yet (it was paused, or partitioned from DynamoDB).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncGenerator, Iterator, Sequence
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
 
+from popd.reader import MessageReader
 from popdrop.auth.passwords import verify_against_dummy, verify_password
 from popdrop.logfmt import log_event
 from popdrop.model import InvalidAddress, Maildrop, MessageEntry, normalize_address
 from popdrop.pop3.actions import LoginOutcome
-from popdrop.store import Store
+from popdrop.store import Lease, LeaseLost, Store
 from popdrop.store.errors import StoreError
 
 logger = logging.getLogger("popd.maildrops")
 
+_LEASE_POLL: Final = 0.1  # seconds between attempts while waiting for a held maildrop
+
+
+@dataclass
+class _Hold:
+    lease: Lease
+    renewal: asyncio.Task[None] | None = None
+    lost: bool = False
+
 
 class Maildrops:
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        lease_seconds: float = 30.0,
+        lease_wait_seconds: float = 2.0,
+        read_ahead_bytes: int = 65536,
+    ) -> None:
         self._store = store
+        self._lease_seconds = lease_seconds
+        self._lease_wait = lease_wait_seconds
+        self._read_ahead_bytes = read_ahead_bytes
+        # Leases this process holds, by mailbox. At most one per mailbox: a second session here
+        # is refused by the lease itself, exactly like one on another replica.
+        self._held: dict[str, _Hold] = {}
+
+    def reader(self) -> MessageReader:
+        """A session's message reader (RETR/TOP streaming with read-ahead)."""
+        return MessageReader(self._store, read_ahead_bytes=self._read_ahead_bytes)
 
     async def login(self, username: str, password: str) -> tuple[LoginOutcome, Maildrop | None]:
-        """Check the credentials and snapshot the maildrop (RFC 1939 §8: fixed at login)."""
+        """Check the credentials, take the maildrop's lease and snapshot the maildrop (RFC 1939
+        §8: the listing is fixed at login)."""
+        owner = secrets.token_hex(16)
         try:
-            return await asyncio.to_thread(self._login, username, password)
+            outcome, maildrop, lease = await asyncio.to_thread(
+                self._login, username, password, owner
+            )
         except StoreError as error:
             log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)
             return LoginOutcome.TEMPORARY_FAILURE, None
+        if lease is not None:
+            hold = _Hold(lease)
+            self._held[lease.mailbox] = hold
+            hold.renewal = asyncio.create_task(self._renew(hold), name=f"lease {lease.mailbox}")
+        return outcome, maildrop
 
-    def _login(self, username: str, password: str) -> tuple[LoginOutcome, Maildrop | None]:
+    def _login(
+        self, username: str, password: str, owner: str
+    ) -> tuple[LoginOutcome, Maildrop | None, Lease | None]:
         try:
             address = normalize_address(username)
         except InvalidAddress:
@@ -42,30 +90,58 @@ class Maildrops:
         if mailbox is None:
             # Same work as a wrong password, so the reply time does not reveal which it was.
             verify_against_dummy(password)
-            return LoginOutcome.DENIED, None
+            return LoginOutcome.DENIED, None, None
         if not verify_password(password, mailbox.password_hash):
-            return LoginOutcome.DENIED, None
-        return LoginOutcome.OK, Maildrop(
-            mailbox.address, self._store.list_messages(mailbox.address)
-        )
+            return LoginOutcome.DENIED, None, None
+        lease = self._acquire(mailbox.address, owner)
+        if lease is None:
+            return LoginOutcome.IN_USE, None, None
+        try:
+            messages = self._store.list_messages(mailbox.address)
+        except BaseException:
+            self._give_back(lease)
+            raise
+        return LoginOutcome.OK, Maildrop(mailbox.address, messages), lease
 
-    async def chunks(
-        self, entry: MessageEntry, *, chunk_size: int = 65536
-    ) -> AsyncGenerator[bytes, None]:
-        """The stored object in chunks; each chunk is read in the thread pool (back-pressure is
-        the caller's: it asks for the next chunk only after the last one was written)."""
-        stream: Iterator[bytes] = await asyncio.to_thread(
-            self._store.iter_object, entry.object_key, chunk_size=chunk_size
-        )
-        while (chunk := await asyncio.to_thread(next, stream, b"")) != b"":
-            yield chunk
+    def _acquire(self, address: str, owner: str) -> Lease | None:
+        """The lease, waiting up to `lease_wait_seconds` for a holder that is just finishing."""
+        deadline = time.monotonic() + self._lease_wait
+        while (
+            lease := self._store.acquire_lease(address, owner, seconds=self._lease_seconds)
+        ) is None:
+            if time.monotonic() + _LEASE_POLL > deadline:
+                return None
+            time.sleep(_LEASE_POLL)
+        return lease
+
+    async def _renew(self, hold: _Hold) -> None:
+        """Renew every third of the lease's duration; give up when the lease is lost or ran out
+        while storage failed (then the session must not commit)."""
+        interval = self._lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                hold.lease = await asyncio.to_thread(self._store.renew_lease, hold.lease)
+            except LeaseLost:
+                break
+            except StoreError as error:
+                log_event(logger, "lease.renew_failed", logging.WARNING, error=type(error).__name__)
+                if time.time() * 1000 + interval * 1000 >= hold.lease.until_ms:
+                    break
+        hold.lost = True
+        log_event(logger, "lease.lost", logging.WARNING, mailbox=hold.lease.mailbox)
 
     async def commit(self, maildrop: str, deletions: Sequence[MessageEntry]) -> bool:
-        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted."""
+        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted, under the lease."""
         if not deletions:
             return True
+        hold = self._held.get(maildrop)
         try:
-            await asyncio.to_thread(self._store.commit_deletions, maildrop, deletions)
+            if hold is None or hold.lost:
+                raise LeaseLost(maildrop)
+            await asyncio.to_thread(
+                self._store.commit_deletions, maildrop, deletions, lease=hold.lease
+            )
         except StoreError as error:
             log_event(
                 logger,
@@ -79,8 +155,25 @@ class Maildrops:
         return True
 
     async def release(self, maildrop: str) -> None:
-        """End a session's hold on the maildrop.
+        """End a session's hold on the maildrop. When storage fails, the lease is left to expire
+        (within `lease_seconds`)."""
+        hold = self._held.pop(maildrop, None)
+        if hold is None:
+            return
+        if hold.renewal is not None:
+            hold.renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hold.renewal
+        await asyncio.to_thread(self._give_back, hold.lease)
 
-        Exclusive access across replicas (a DynamoDB lease) is the maildrop engine's next step;
-        until it lands there is nothing to give back.
-        """
+    def _give_back(self, lease: Lease) -> None:
+        try:
+            self._store.release_lease(lease)
+        except StoreError as error:
+            log_event(
+                logger,
+                "lease.release_failed",
+                logging.WARNING,
+                mailbox=lease.mailbox,
+                error=type(error).__name__,
+            )

@@ -43,7 +43,12 @@ def is_loopback(address: str) -> bool:
 class Pop3Daemon:
     def __init__(self, settings: Settings, store: Store) -> None:
         self._settings = settings
-        self._maildrops = Maildrops(store)
+        self._maildrops = Maildrops(
+            store,
+            lease_seconds=settings.lease_seconds,
+            lease_wait_seconds=settings.lease_wait_seconds,
+            read_ahead_bytes=settings.read_ahead_bytes,
+        )
         self._tls: ssl.SSLContext | None = None
         if settings.tls_cert and settings.tls_key:
             self._tls = server_context(settings.tls_cert, settings.tls_key)

@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     # Bad command lines a session may send before the server closes it.
     bad_command_budget: int = Field(default=10, ge=1)
 
+    # RFC 1939 §8 exclusive access across replicas: how long a session's maildrop lease lasts
+    # without renewal (a live session renews it every third of this). It bounds how long a crashed
+    # daemon keeps its mailboxes locked; it must stay well above clock skew between hosts.
+    lease_seconds: float = Field(default=30.0, ge=3.0, le=60.0)
+    # How long a login waits for a maildrop held by another session (one that is just logging out)
+    # before answering -ERR [IN-USE].
+    lease_wait_seconds: float = Field(default=2.0, ge=0.0, le=30.0)
+    # Per-session memory for reading the next message ahead while the client reads this one;
+    # 0 turns read-ahead off.
+    read_ahead_bytes: int = Field(default=65536, ge=0, le=16 * 1024 * 1024)
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
     # The admin bearer token for the REST API; an empty token disables admin access entirely.

@@ -1,6 +1,7 @@
 """S3 + DynamoDB storage: the only package that talks to AWS (an import-linter contract says so)."""
 
 from popdrop.store.errors import (
+    LeaseLost,
     MailboxExists,
     MailboxNotFound,
     ObjectNotFound,
@@ -8,8 +9,13 @@ from popdrop.store.errors import (
     StoreError,
 )
 from popdrop.store.facade import Store
+from popdrop.store.gc import GcReport
+from popdrop.store.lease import Lease
 
 __all__ = [
+    "GcReport",
+    "Lease",
+    "LeaseLost",
     "MailboxExists",
     "MailboxNotFound",
     "ObjectNotFound",

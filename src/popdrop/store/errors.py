@@ -26,3 +26,8 @@ class MailboxNotFound(StoreError):
 
 class ObjectNotFound(StoreError):
     """The S3 object a message refers to does not exist."""
+
+
+class LeaseLost(StoreError):
+    """The session no longer holds its maildrop lease (it expired or another session took it over):
+    it must not commit (RFC 1939 §8 exclusive access; answer -ERR [SYS/TEMP])."""

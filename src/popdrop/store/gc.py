@@ -1,0 +1,106 @@
+"""Garbage collection: remove S3 objects that no mailbox entry references (DESIGN invariant 8).
+
+Two kinds of garbage exist, both left by an interruption:
+- a reference item whose count reached zero while its object survived: a QUIT commit (or a mailbox
+  removal) deleted the last entry, then crashed or lost S3 before `DeleteObjects`;
+- an object with no reference item at all: SES (or `put_incoming`) stored the message, and ingest
+  never filed it (no recipient was known, or the event was lost for good).
+
+An object of the second kind may also be a message whose ingest is still to come (Lambda retries an
+event for up to six hours; a redriven dead-letter queue later still), so only objects older than a
+grace period are candidates. Each deletion goes through the same conditional delete of the reference
+item that a commit uses (`refs <= 0` or absent), so an ingest that adds a reference meanwhile wins
+and the object stays. Running the sweep again finds nothing more to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from popdrop.store import codec, schema
+from popdrop.store.aws import aws_errors, batched
+from popdrop.store.objects import Objects
+from popdrop.store.references import release_unreferenced
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_KEYS_PER_BATCH_GET: Final = 100  # DynamoDB's limit per BatchGetItem
+_BATCH_GET_ROUNDS: Final = 8  # unprocessed keys are asked again at most this often
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport:
+    """What one sweep found and did."""
+
+    objects_examined: int  # objects under the incoming prefix
+    objects_in_grace: int  # unreferenced but younger than the grace period: left alone
+    deleted: tuple[str, ...]  # object keys removed (or, in a dry run, that would be)
+    dry_run: bool
+
+
+def collect(
+    dynamodb: DynamoDBClient,
+    table: str,
+    objects: Objects,
+    prefix: str,
+    *,
+    now: float,
+    grace_seconds: float,
+    dry_run: bool = False,
+) -> GcReport:
+    examined = 0
+    old: list[str] = []
+    young: list[str] = []
+    for key, written in objects.listing(prefix):
+        examined += 1
+        (old if written <= now - grace_seconds else young).append(key)
+    candidates = set(_zero_counts(dynamodb, table)) | set(_unreferenced(dynamodb, table, old))
+    in_grace = len(set(_unreferenced(dynamodb, table, young)) - candidates)
+    keys = sorted(candidates)
+    if not dry_run:
+        keys = release_unreferenced(dynamodb, table, keys)
+        objects.delete(keys)
+    return GcReport(examined, in_grace, tuple(keys), dry_run)
+
+
+def _zero_counts(dynamodb: DynamoDBClient, table: str) -> Iterator[str]:
+    """Object keys whose reference item counts zero (or less) references."""
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="begins_with(#pk, :objects) AND #refs <= :zero",
+        ExpressionAttributeNames={"#pk": schema.PK, "#refs": codec.REFS},
+        ExpressionAttributeValues={
+            ":objects": codec.s(schema.object_pk("")),
+            ":zero": codec.n(0),
+        },
+        ConsistentRead=True,
+    )
+    with aws_errors():
+        for page in pages:
+            for item in page["Items"]:
+                yield item[schema.PK]["S"].removeprefix(schema.object_pk(""))
+
+
+def _unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> Iterator[str]:
+    """Those of `keys` without a reference item, or whose item counts no reference."""
+    for batch in batched(keys, _KEYS_PER_BATCH_GET):
+        referenced: set[str] = set()
+        request = {
+            table: {"Keys": [codec.reference_key(key) for key in batch], "ConsistentRead": True}
+        }
+        for _ in range(_BATCH_GET_ROUNDS):
+            with aws_errors():
+                response = dynamodb.batch_get_item(RequestItems=request)  # type: ignore[arg-type]
+            for item in response["Responses"].get(table, []):
+                if int(item[codec.REFS]["N"]) > 0:
+                    referenced.add(item[schema.PK]["S"].removeprefix(schema.object_pk("")))
+            request = response.get("UnprocessedKeys") or {}  # type: ignore[assignment]
+            if not request:
+                break
+        else:
+            # Throttled throughout: treat the rest as referenced; the next sweep looks again.
+            referenced.update(batch)
+        yield from (key for key in batch if key not in referenced)
