@@ -21,7 +21,7 @@ from popdrop.store.lease import Lease, Leases
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
 from popdrop.store.objects import Objects
-from popdrop.store.references import release_unreferenced
+from popdrop.store.references import release_unreferenced, unreferenced
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -211,9 +211,13 @@ class Store:
             guard = None if lease is None else self._leases.guard(lease, now_ms=_now_ms())
             deleted += len(self._messages.delete(address, batch, guard))
         # Every given entry's object, not only this run's: an interrupted run may have dereferenced
-        # objects without deleting them.
+        # objects without deleting them. The object goes before its zero-count reference item, so
+        # a crash in between leaves the item for `popdrop gc` to find (never an object nobody
+        # points at).
         keys = sorted({entry.object_key for entry in unique})
-        self._objects.delete(release_unreferenced(self._dynamodb, self.table, keys))
+        garbage = list(unreferenced(self._dynamodb, self.table, keys))
+        self._objects.delete(garbage)
+        release_unreferenced(self._dynamodb, self.table, garbage)
         return deleted
 
 

@@ -15,20 +15,17 @@ and the object stays. Running the sweep again finds nothing more to do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from popdrop.store import codec, schema
-from popdrop.store.aws import aws_errors, batched
+from popdrop.store.aws import aws_errors
 from popdrop.store.objects import Objects
-from popdrop.store.references import release_unreferenced
+from popdrop.store.references import release_unreferenced, unreferenced
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-_KEYS_PER_BATCH_GET: Final = 100  # DynamoDB's limit per BatchGetItem
-_BATCH_GET_ROUNDS: Final = 8  # unprocessed keys are asked again at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +54,14 @@ def collect(
     for key, written in objects.listing(prefix):
         examined += 1
         (old if written <= now - grace_seconds else young).append(key)
-    candidates = set(_zero_counts(dynamodb, table)) | set(_unreferenced(dynamodb, table, old))
-    in_grace = len(set(_unreferenced(dynamodb, table, young)) - candidates)
+    candidates = set(_zero_counts(dynamodb, table)) | set(unreferenced(dynamodb, table, old))
+    in_grace = len(set(unreferenced(dynamodb, table, young)) - candidates)
     keys = sorted(candidates)
     if not dry_run:
-        keys = release_unreferenced(dynamodb, table, keys)
+        # Objects first, reference items after, as a commit does: an interruption between the two
+        # leaves a zero count behind, which the next sweep finds.
         objects.delete(keys)
+        release_unreferenced(dynamodb, table, keys)
     return GcReport(examined, in_grace, tuple(keys), dry_run)
 
 
@@ -82,25 +81,3 @@ def _zero_counts(dynamodb: DynamoDBClient, table: str) -> Iterator[str]:
         for page in pages:
             for item in page["Items"]:
                 yield item[schema.PK]["S"].removeprefix(schema.object_pk(""))
-
-
-def _unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> Iterator[str]:
-    """Those of `keys` without a reference item, or whose item counts no reference."""
-    for batch in batched(keys, _KEYS_PER_BATCH_GET):
-        referenced: set[str] = set()
-        request = {
-            table: {"Keys": [codec.reference_key(key) for key in batch], "ConsistentRead": True}
-        }
-        for _ in range(_BATCH_GET_ROUNDS):
-            with aws_errors():
-                response = dynamodb.batch_get_item(RequestItems=request)  # type: ignore[arg-type]
-            for item in response["Responses"].get(table, []):
-                if int(item[codec.REFS]["N"]) > 0:
-                    referenced.add(item[schema.PK]["S"].removeprefix(schema.object_pk("")))
-            request = response.get("UnprocessedKeys") or {}  # type: ignore[assignment]
-            if not request:
-                break
-        else:
-            # Throttled throughout: treat the rest as referenced; the next sweep looks again.
-            referenced.update(batch)
-        yield from (key for key in batch if key not in referenced)
