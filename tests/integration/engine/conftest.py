@@ -46,7 +46,7 @@ def mailbox(store: Store) -> str:
 
 @pytest.fixture
 def start_daemon(store: Store, mailbox: str) -> StartDaemon:
-    """`with start_daemon(**settings) as endpoints:` the daemon in a thread, on `store`'s clients."""
+    """`with start_daemon(**settings) as endpoints:` a daemon thread using `store`'s clients."""
 
     @contextmanager
     def start(**overrides: Any) -> Iterator[Endpoints]:

@@ -4,6 +4,7 @@ expires, and a holder that lost its lease commits nothing."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -108,7 +109,7 @@ def test_concurrent_sessions_over_two_replicas_never_hold_a_maildrop_together(
     assert all(reply.startswith(b"-ERR [IN-USE]") for reply in refused)
     assert len(held) >= 2
     intervals = sorted(held)
-    overlaps = [(a, b) for a, b in zip(intervals, intervals[1:], strict=False) if b[0] < a[1]]
+    overlaps = [(a, b) for a, b in itertools.pairwise(intervals) if b[0] < a[1]]
     assert overlaps == []
     assert len(store.list_messages(mailbox)) == 1
 
