@@ -4,8 +4,8 @@ it, or the process "dies" just before or just after a chosen call.
 A kill is `ProcessKilled`, a BaseException: no `except Exception` or `except StoreError` in
 popdrop sees it, so none of the process's own recovery runs, exactly as with SIGKILL. Raised in
 `before-call` the request never left; raised in `after-call` it took effect at AWS and the answer
-was lost. Running the step in a subprocess and killing it would show the same two timelines, a hundred
-times slower: the harness needs a thousand scenarios in seconds.
+was lost. Running the step in a subprocess and killing it would show the same two timelines, a
+hundred times slower: the harness needs a thousand scenarios in seconds.
 """
 
 from __future__ import annotations
