@@ -26,7 +26,7 @@ from popdrop.auth.passwords import verify_against_dummy, verify_password
 from popdrop.logfmt import log_event
 from popdrop.model import InvalidAddress, Maildrop, MessageEntry, normalize_address
 from popdrop.pop3.actions import LoginOutcome
-from popdrop.store import Lease, LeaseLost, Store
+from popdrop.store import CleanupPending, Lease, LeaseLost, Store
 from popdrop.store.errors import StoreError
 
 logger = logging.getLogger("popd.maildrops")
@@ -142,6 +142,9 @@ class Maildrops:
             await asyncio.to_thread(
                 self._store.commit_deletions, maildrop, deletions, lease=hold.lease
             )
+        except CleanupPending as error:
+            # The messages are deleted; only their objects wait for the next sweep.
+            log_event(logger, "commit.cleanup_pending", logging.WARNING, error=str(error)[:200])
         except StoreError as error:
             log_event(
                 logger,

@@ -1,6 +1,7 @@
 """S3 + DynamoDB storage: the only package that talks to AWS (an import-linter contract says so)."""
 
 from popdrop.store.errors import (
+    CleanupPending,
     LeaseLost,
     MailboxExists,
     MailboxNotFound,
@@ -13,6 +14,7 @@ from popdrop.store.gc import GcReport
 from popdrop.store.lease import Lease
 
 __all__ = [
+    "CleanupPending",
     "GcReport",
     "Lease",
     "LeaseLost",

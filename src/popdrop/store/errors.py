@@ -31,3 +31,8 @@ class ObjectNotFound(StoreError):
 class LeaseLost(StoreError):
     """The session no longer holds its maildrop lease (it expired or another session took it over):
     it must not commit (RFC 1939 §8 exclusive access; answer -ERR [SYS/TEMP])."""
+
+
+class CleanupPending(StorageUnavailable):
+    """Deleted entries' objects could not be deleted yet. The deletion itself is done (the entries
+    are gone); their reference items stay at zero and the next commit or `popdrop gc` finishes."""

@@ -17,6 +17,7 @@ from botocore.config import Config
 from popdrop.model import Mailbox, MessageEntry, normalize_address
 from popdrop.store import gc, resources
 from popdrop.store.aws import batched
+from popdrop.store.errors import CleanupPending, StoreError
 from popdrop.store.lease import Lease, Leases
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
@@ -215,9 +216,12 @@ class Store:
         # a crash in between leaves the item for `popdrop gc` to find (never an object nobody
         # points at).
         keys = sorted({entry.object_key for entry in unique})
-        garbage = list(unreferenced(self._dynamodb, self.table, keys))
-        self._objects.delete(garbage)
-        release_unreferenced(self._dynamodb, self.table, garbage)
+        try:
+            garbage = list(unreferenced(self._dynamodb, self.table, keys))
+            self._objects.delete(garbage)
+            release_unreferenced(self._dynamodb, self.table, garbage)
+        except StoreError as error:
+            raise CleanupPending(str(error)) from error
         return deleted
 
 

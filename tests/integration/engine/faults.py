@@ -16,7 +16,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+
+from popdrop.store import Store
 
 
 class ProcessKilled(BaseException):
@@ -57,7 +61,8 @@ class FaultInjector:
         self._at = -1
         self._times = 0
         self._fault = Fault.FAIL
-        self._failing = False
+        self._sends = 1
+        self._failing = 0  # attempts (HTTP sends) of the current call still to fail
         for client in clients:
             events = client.meta.events
             service = client.meta.service_model.endpoint_prefix
@@ -65,11 +70,13 @@ class FaultInjector:
             events.register_first("before-send.*.*", functools.partial(self._before_send, service))
             events.register_first("after-call.*.*", self._after_call)
 
-    def arm(self, fault: Fault, at: int, times: int = 1) -> None:
-        self.calls, self._fault, self._at, self._times = 0, fault, at, times
+    def arm(self, fault: Fault, at: int, times: int = 1, sends: int = 1) -> None:
+        """`sends`: how many HTTP attempts of each faulted call fail (botocore's retries are
+        attempts of one call)."""
+        self.calls, self._fault, self._at, self._times, self._sends = 0, fault, at, times, sends
 
     def disarm(self) -> None:
-        self._at = -1
+        self._at, self._failing = -1, 0
 
     def _hit(self) -> bool:
         return 0 <= self._at <= self.calls - 1 < self._at + self._times
@@ -81,14 +88,15 @@ class FaultInjector:
         if self._fault is Fault.KILL_BEFORE:
             self.injected += 1
             raise ProcessKilled(model.name)
-        self._failing = self._fault is Fault.FAIL or (
+        if self._fault is Fault.FAIL or (
             self._fault is Fault.CONFLICT and model.name == "TransactWriteItems"
-        )
+        ):
+            self._failing = self._sends
 
     def _before_send(self, service: str, request: Any, **_: Any) -> AWSResponse | None:
         if not self._failing:
             return None
-        self._failing = False
+        self._failing -= 1
         self.injected += 1
         if self._fault is Fault.CONFLICT:
             return error_response(
@@ -104,3 +112,18 @@ class FaultInjector:
         if self._fault is Fault.KILL_AFTER and self._hit():
             self.injected += 1
             raise ProcessKilled(model.name)
+
+
+def unretried_store(like: Store) -> tuple[Store, FaultInjector]:
+    """A store on `like`'s table and bucket whose clients make one attempt per call (botocore's
+    retries off, as if their budget were spent), and the injector on those clients."""
+    config = Config(retries={"total_max_attempts": 1})
+    s3, dynamodb = boto3.client("s3", config=config), boto3.client("dynamodb", config=config)
+    store = Store(
+        s3=s3,
+        dynamodb=dynamodb,
+        table=like.table,
+        bucket=like.bucket,
+        incoming_prefix=like.incoming_prefix,
+    )
+    return store, FaultInjector(s3, dynamodb)

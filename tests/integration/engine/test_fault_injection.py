@@ -25,7 +25,6 @@ from typing import Final
 
 import boto3
 import pytest
-from botocore.config import Config
 from moto import mock_aws
 
 from popdrop.ingest import ingest, new_message_id, unique_id
@@ -35,7 +34,7 @@ from popdrop.store import Lease, LeaseLost, Store, StoreError, schema
 from popdrop.store import codec as store_codec
 from tests.conftest import AWS_ENV, AwsClients
 
-from .faults import Fault, FaultInjector, ProcessKilled
+from .faults import Fault, FaultInjector, ProcessKilled, unretried_store
 
 # 1,000 scenarios in all; each run starts from an empty table, which keeps moto's scans cheap.
 RUNS: Final = 40
@@ -114,16 +113,8 @@ def test_1000_randomized_sessions_and_ingests_lose_and_duplicate_nothing(
 
 
 def _world(store: Store, clients: AwsClients, seed: int) -> World:
-    config = Config(retries={"total_max_attempts": 1})
-    s3, dynamodb = boto3.client("s3", config=config), boto3.client("dynamodb", config=config)
-    faulty = Store(
-        s3=s3,
-        dynamodb=dynamodb,
-        table=store.table,
-        bucket=store.bucket,
-        incoming_prefix=store.incoming_prefix,
-    )
-    world = World(faulty, store, clients, FaultInjector(s3, dynamodb), random.Random(seed))
+    faulty, faults = unretried_store(store)
+    world = World(faulty, store, clients, faults, random.Random(seed))
     for address in MAILBOXES:
         store.create_mailbox(address, "hash")
         world.expected[address] = {}

@@ -1,0 +1,117 @@
+"""Storage faults end to end through the daemon: a failing call gets -ERR [SYS/TEMP] (RFC 3206 §4),
+the session stays consistent, nothing is lost, and the lease is given back (or left to expire)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from popd.server import Endpoints
+from popdrop.settings import Settings
+from popdrop.store import Store
+from tests.support import deliver, running_daemon, unstuff
+
+from .conftest import ADDRESS, PASSWORD, daemon_settings, login
+from .faults import Fault, FaultInjector, unretried_store
+
+MESSAGE = b"Subject: hi\r\n\r\nHello.\r\n"
+
+
+@contextmanager
+def faulty_daemon(store: Store, mailbox: str) -> Iterator[tuple[Endpoints, FaultInjector]]:
+    """The daemon on clients without botocore retries, as if the retry budget were spent."""
+    faulty, faults = unretried_store(store)
+    with running_daemon(daemon_settings(lease_wait_seconds=0), faulty) as endpoints:
+        yield endpoints, faults
+
+
+def _lease_is_free(store: Store) -> bool:
+    lease = store.acquire_lease(ADDRESS, "checker", seconds=30)
+    return lease is not None and store.release_lease(lease)
+
+
+def test_a_listing_that_fails_at_login_answers_sys_temp_and_frees_the_lease(
+    store: Store, mailbox: str
+) -> None:
+    with faulty_daemon(store, mailbox) as (endpoints, faults):
+        faults.arm(Fault.FAIL, at=2)  # GetItem profile, UpdateItem lease, Query listing
+        client, reply = login(endpoints.pop3_port)
+        assert reply.startswith(b"-ERR [SYS/TEMP]")
+        assert _lease_is_free(store)
+        # RFC 1939 §4: the client may try again, and now it works.
+        faults.disarm()
+        assert client.command(f"USER {ADDRESS}").startswith(b"+OK")
+        assert client.command(f"PASS {PASSWORD}").startswith(b"+OK")
+        client.command("QUIT")
+        client.close()
+
+
+def test_a_lease_write_that_fails_answers_sys_temp(store: Store, mailbox: str) -> None:
+    with faulty_daemon(store, mailbox) as (endpoints, faults):
+        faults.arm(Fault.FAIL, at=1)
+        client, reply = login(endpoints.pop3_port)
+        assert reply.startswith(b"-ERR [SYS/TEMP]")
+        client.close()
+
+
+def test_a_retr_that_fails_answers_sys_temp_and_the_session_goes_on(
+    store: Store, mailbox: str
+) -> None:
+    deliver(store, MESSAGE, mailbox)
+    with faulty_daemon(store, mailbox) as (endpoints, faults):
+        client, _ = login(endpoints.pop3_port)
+        faults.arm(Fault.FAIL, at=0)
+        assert client.command("RETR 1").startswith(b"-ERR [SYS/TEMP]")
+        faults.disarm()
+        assert client.command("RETR 1").startswith(b"+OK")
+        assert unstuff(client.multiline()) == MESSAGE
+        assert client.command("QUIT").startswith(b"+OK")
+        client.close()
+
+
+def test_a_commit_that_fails_answers_sys_temp_deletes_nothing_and_frees_the_lease(
+    store: Store, mailbox: str
+) -> None:
+    for _ in range(3):
+        deliver(store, MESSAGE, mailbox)
+    with faulty_daemon(store, mailbox) as (endpoints, faults):
+        client, _ = login(endpoints.pop3_port)
+        for number in (1, 2, 3):
+            assert client.command(f"DELE {number}").startswith(b"+OK")
+        faults.arm(Fault.FAIL, at=1)  # the lease renewal passes, the entries' transaction fails
+        assert client.command("QUIT").startswith(b"-ERR [SYS/TEMP]")
+        client.close()
+        assert len(store.list_messages(mailbox)) == 3
+        assert _lease_is_free(store)
+
+
+def test_objects_whose_delete_fails_after_the_commit_are_left_to_gc(
+    store: Store, mailbox: str
+) -> None:
+    """The entries are deleted, so QUIT succeeds (RFC 1939 §6); the objects wait for a sweep."""
+    deliver(store, MESSAGE, mailbox)
+    with faulty_daemon(store, mailbox) as (endpoints, faults):
+        client, _ = login(endpoints.pop3_port)
+        assert client.command("DELE 1").startswith(b"+OK")
+        faults.arm(Fault.FAIL, at=3)  # renewal, transaction, reference read, DeleteObjects
+        assert client.command("QUIT").startswith(b"+OK")
+        client.close()
+    assert store.list_messages(mailbox) == ()
+    assert len(store.collect_garbage(grace_seconds=3600).deleted) == 1
+
+
+def test_transient_faults_are_retried_by_botocore_within_a_bound(
+    store: Store, mailbox: str
+) -> None:
+    """The production clients (`Store.from_settings`): two failed attempts of the listing's Query
+    are retried with backoff and the login succeeds."""
+    deliver(store, MESSAGE, mailbox)
+    production = Store.from_settings(Settings(table=store.table, bucket=store.bucket))
+    faults = FaultInjector(production._s3, production._dynamodb)
+    with running_daemon(daemon_settings(), production) as endpoints:
+        faults.arm(Fault.FAIL, at=2, sends=2)
+        client, reply = login(endpoints.pop3_port)
+        assert reply.startswith(b"+OK")
+        assert faults.injected == 2
+        client.command("QUIT")
+        client.close()
