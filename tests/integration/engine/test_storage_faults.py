@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from botocore.response import StreamingBody
+from urllib3.exceptions import ProtocolError
 
 from popd.server import Endpoints
 from popdrop.settings import Settings
 from popdrop.store import Store
+from tests.conftest import AwsClients
 from tests.support import deliver, running_daemon, unstuff
 
-from .conftest import ADDRESS, PASSWORD, daemon_settings, login
+from .conftest import ADDRESS, PASSWORD, StartDaemon, daemon_settings, login
 from .faults import Fault, FaultInjector, unretried_store
 
 MESSAGE = b"Subject: hi\r\n\r\nHello.\r\n"
@@ -115,3 +120,50 @@ def test_transient_faults_are_retried_by_botocore_within_a_bound(
         assert faults.injected == 2
         client.command("QUIT")
         client.close()
+
+
+class _BreakingStream:
+    """A response body whose connection breaks after `limit` octets."""
+
+    def __init__(self, real: Any, limit: int) -> None:
+        self._real, self._left = real, limit
+
+    def read(self, amount: int | None = None) -> bytes:
+        if self._left <= 0:
+            raise ProtocolError("connection broken (injected)")
+        data = self._real.read(min(amount or self._left, self._left))
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._real.close()
+
+
+def test_a_read_ahead_whose_connection_broke_is_resumed_with_a_ranged_get(
+    start_daemon: StartDaemon, store: Store, mailbox: str, aws_clients: AwsClients
+) -> None:
+    """The prefetched response sat idle while the client read message 1; when it breaks part-way
+    through message 2, the rest comes from a ranged GET and the client sees nothing amiss."""
+    bodies = [b"Subject: %d\r\n\r\n" % i + b"z" * 200_000 + b"\r\n" for i in (1, 2)]
+    for body in bodies:
+        deliver(store, body, mailbox)
+    gets: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        gets.append(params)
+
+    def after(parsed: dict[str, Any], **_: Any) -> None:
+        if len(gets) == 2:  # the read-ahead of message 2
+            body = parsed["Body"]
+            parsed["Body"] = StreamingBody(_BreakingStream(body, 100_000), body._content_length)
+
+    aws_clients.s3.meta.events.register("provide-client-params.s3.GetObject", record)
+    aws_clients.s3.meta.events.register("after-call.s3.GetObject", after)
+    with start_daemon() as endpoints:
+        client, _ = login(endpoints.pop3_port)
+        for number, body in enumerate(bodies, start=1):
+            assert client.command(f"RETR {number}").startswith(b"+OK")
+            assert unstuff(client.multiline()) == body
+        client.command("QUIT")
+        client.close()
+    assert [params.get("Range") for params in gets] == [None, None, "bytes=100000-"]
