@@ -65,70 +65,72 @@ class Leases:
         very owner asks again (a retried request whose first reply was lost). Each acquisition
         adds one to the token, so a holder that lost the lease can never again match `guard`.
         """
-        with aws_errors():
-            try:
-                response = self._db.update_item(
-                    TableName=self._table,
-                    Key=lease_key(address),
-                    UpdateExpression="SET #owner = :owner, #until = :until ADD #token :one",
-                    ConditionExpression=(
-                        "attribute_not_exists(#owner) OR #until <= :now OR #owner = :owner"
-                    ),
-                    ExpressionAttributeNames=_NAMES,
-                    ExpressionAttributeValues={
-                        ":owner": codec.s(owner),
-                        ":until": codec.n(now_ms + duration_ms),
-                        ":now": codec.n(now_ms),
-                        ":one": codec.n(1),
-                    },
-                    ReturnValues="ALL_NEW",
-                )
-            except self._db.exceptions.ConditionalCheckFailedException:
-                return None
-        token = int(response["Attributes"][FENCING_TOKEN]["N"])
+        item = self._update(
+            address,
+            "SET #owner = :owner, #until = :until ADD #token :one",
+            "attribute_not_exists(#owner) OR #until <= :now OR #owner = :owner",
+            {
+                ":owner": codec.s(owner),
+                ":until": codec.n(now_ms + duration_ms),
+                ":now": codec.n(now_ms),
+                ":one": codec.n(1),
+            },
+        )
+        if item is None:
+            return None
+        token = int(item[FENCING_TOKEN]["N"])
         return Lease(address, owner, token, now_ms + duration_ms, duration_ms)
 
     def renew(self, lease: Lease, *, now_ms: int) -> Lease:
         """Extend a hold that is still valid; raise `LeaseLost` when it is not (it expired, or
         another session took the maildrop since)."""
         until = now_ms + lease.duration_ms
-        with aws_errors():
-            try:
-                self._db.update_item(
-                    TableName=self._table,
-                    Key=lease_key(lease.mailbox),
-                    UpdateExpression="SET #until = :until",
-                    ConditionExpression=_HELD,
-                    ExpressionAttributeNames=_NAMES,
-                    ExpressionAttributeValues={
-                        **_held_values(lease, now_ms),
-                        ":until": codec.n(until),
-                    },
-                )
-            except self._db.exceptions.ConditionalCheckFailedException:
-                raise LeaseLost(lease.mailbox) from None
+        values = {**_held_values(lease, now_ms), ":until": codec.n(until)}
+        if self._update(lease.mailbox, "SET #until = :until", _HELD, values) is None:
+            raise LeaseLost(lease.mailbox)
         return replace(lease, until_ms=until)
 
     def release(self, lease: Lease) -> bool:
         """Give the maildrop back; False when this lease was no longer the holder (it expired and
         another session took it: that session's hold must not be cleared)."""
+        values = {
+            ":owner": codec.s(lease.owner),
+            ":token": codec.n(lease.token),
+            ":zero": codec.n(0),
+        }
+        return (
+            self._update(
+                lease.mailbox,
+                "REMOVE #owner SET #until = :zero",
+                "#owner = :owner AND #token = :token",
+                values,
+            )
+            is not None
+        )
+
+    def _update(
+        self,
+        address: str,
+        expression: str,
+        condition: str,
+        values: dict[str, AttributeValueTypeDef],
+    ) -> codec.Item | None:
+        """UpdateItem on the lease item under `condition`; its new attributes, or None when the
+        condition failed."""
         with aws_errors():
             try:
-                self._db.update_item(
+                response = self._db.update_item(
                     TableName=self._table,
-                    Key=lease_key(lease.mailbox),
-                    UpdateExpression="REMOVE #owner SET #until = :zero",
-                    ConditionExpression="#owner = :owner AND #token = :token",
+                    Key=lease_key(address),
+                    UpdateExpression=expression,
+                    ConditionExpression=condition,
                     ExpressionAttributeNames=_NAMES,
-                    ExpressionAttributeValues={
-                        ":owner": codec.s(lease.owner),
-                        ":token": codec.n(lease.token),
-                        ":zero": codec.n(0),
-                    },
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
                 )
             except self._db.exceptions.ConditionalCheckFailedException:
-                return False
-        return True
+                return None
+        return response["Attributes"]
 
     def guard(self, lease: Lease, *, now_ms: int) -> TransactWriteItemTypeDef:
         """A transaction item that cancels the transaction unless `lease` still holds the
