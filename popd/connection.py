@@ -69,8 +69,7 @@ class Connection:
         self._reader = reader
         self._writer = writer
         self._session = session
-        self._maildrops = maildrops
-        self._messages = maildrops.reader()
+        self._storage = maildrops.session()  # this session's lease and reads
         self._listing: tuple[MessageEntry, ...] = ()  # the maildrop at login, for read-ahead
         self._idle_timeout = idle_timeout
         self._tls_context = tls_context
@@ -101,7 +100,7 @@ class Connection:
             raise
         finally:
             self._writer.close()
-            await self._messages.close()
+            await self._storage.reader.close()
             log_event(
                 logger,
                 "pop3.logout",
@@ -119,7 +118,7 @@ class Connection:
         """Run what is left after the peer vanished: releasing the maildrop, never a commit."""
         for action in actions:
             if isinstance(action, Release):
-                await self._maildrops.release(action.maildrop)
+                await self._storage.release(action.maildrop)
 
     async def _perform(self, actions: Sequence[Action]) -> None:
         for action in actions:
@@ -127,22 +126,22 @@ class Connection:
                 case Send(data):
                     self._write(data)
                 case Authenticate(username, password):
-                    outcome, maildrop = await self._maildrops.login(username, password)
+                    outcome, maildrop = await self._storage.login(username, password)
                     self.stats.user = username if maildrop else self.stats.user
                     self._listing = maildrop.messages if maildrop else self._listing
                     await self._perform(self._session.login_result(outcome, maildrop))
                 case SendMessage():
                     await self._send_message(action)
                 case Commit(maildrop, deletions):
-                    ok = await self._maildrops.commit(maildrop, deletions)
+                    ok = await self._storage.commit(maildrop, deletions)
                     self.stats.deleted = len(deletions) if ok else 0
                     self.stats.outcome = "quit" if ok else "commit-failed"
-                    await self._maildrops.release(maildrop)
+                    await self._storage.release(maildrop)
                     await self._perform(self._session.commit_result(ok))
                 case StartTLS():
                     await self._start_tls()
                 case Release(maildrop):
-                    await self._maildrops.release(maildrop)
+                    await self._storage.release(maildrop)
                 case Close():
                     if self.stats.outcome == "disconnected":
                         self.stats.outcome = "closed"
@@ -157,7 +156,7 @@ class Connection:
         """Stream one message (RFC 1939 §7 RETR/TOP), writing the +OK line only once the first
         chunk is in hand, so a storage fault can still be answered with -ERR [SYS/TEMP]."""
         stuffer = Stuffer(action.top_lines)
-        chunks = self._messages.chunks(action.message, action.top_lines)
+        chunks = self._storage.reader.chunks(action.message, action.top_lines)
         try:
             first = await anext(chunks, b"")
         except StoreError:
@@ -186,7 +185,7 @@ class Connection:
         self._write(stuffer.finish())
         if action.top_lines is None and action.number < len(self._listing):
             # RFC 1939 §7 numbers from 1: the next message is listing[number].
-            self._messages.read_ahead(self._listing[action.number])
+            self._storage.reader.read_ahead(self._listing[action.number])
         await self._perform(self._session.message_sent())
 
     async def _start_tls(self) -> None:

@@ -8,6 +8,10 @@ A login takes the maildrop's lease (RFC 1939 §8: exclusive access, across every
 renews it while the session lives. A session whose renewal failed has lost the maildrop: its QUIT
 commits nothing and is answered -ERR [SYS/TEMP]; the store's fencing check makes sure of that even
 when this process does not know yet (it was paused, or partitioned from DynamoDB).
+
+`Maildrops` is shared by the daemon; each connection gets its own `MaildropSession`, which holds
+that session's lease and reads, so two sessions of one process never mix up their leases (one whose
+lease expired, and its successor on the same mailbox).
 """
 
 from __future__ import annotations
@@ -41,7 +45,16 @@ class _Hold:
     lost: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    lease_seconds: float
+    lease_wait_seconds: float
+    read_ahead_bytes: int
+
+
 class Maildrops:
+    """The daemon's storage face: a factory of per-connection `MaildropSession`s."""
+
     def __init__(
         self,
         store: Store,
@@ -51,16 +64,20 @@ class Maildrops:
         read_ahead_bytes: int = 65536,
     ) -> None:
         self._store = store
-        self._lease_seconds = lease_seconds
-        self._lease_wait = lease_wait_seconds
-        self._read_ahead_bytes = read_ahead_bytes
-        # Leases this process holds, by mailbox. At most one per mailbox: a second session here
-        # is refused by the lease itself, exactly like one on another replica.
-        self._held: dict[str, _Hold] = {}
+        self._policy = _Policy(lease_seconds, lease_wait_seconds, read_ahead_bytes)
 
-    def reader(self) -> MessageReader:
-        """A session's message reader (RETR/TOP streaming with read-ahead)."""
-        return MessageReader(self._store, read_ahead_bytes=self._read_ahead_bytes)
+    def session(self) -> MaildropSession:
+        return MaildropSession(self._store, self._policy)
+
+
+class MaildropSession:
+    """One connection's storage: its login, its lease, its message reads, its commit."""
+
+    def __init__(self, store: Store, policy: _Policy) -> None:
+        self._store = store
+        self._policy = policy
+        self._hold: _Hold | None = None
+        self.reader = MessageReader(store, read_ahead_bytes=policy.read_ahead_bytes)
 
     async def login(self, username: str, password: str) -> tuple[LoginOutcome, Maildrop | None]:
         """Check the credentials, take the maildrop's lease and snapshot the maildrop (RFC 1939
@@ -74,8 +91,7 @@ class Maildrops:
             log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)
             return LoginOutcome.TEMPORARY_FAILURE, None
         if lease is not None:
-            hold = _Hold(lease)
-            self._held[lease.mailbox] = hold
+            hold = self._hold = _Hold(lease)
             hold.renewal = asyncio.create_task(self._renew(hold), name=f"lease {lease.mailbox}")
         return outcome, maildrop
 
@@ -105,9 +121,10 @@ class Maildrops:
 
     def _acquire(self, address: str, owner: str) -> Lease | None:
         """The lease, waiting up to `lease_wait_seconds` for a holder that is just finishing."""
-        deadline = time.monotonic() + self._lease_wait
+        policy = self._policy
+        deadline = time.monotonic() + policy.lease_wait_seconds
         while (
-            lease := self._store.acquire_lease(address, owner, seconds=self._lease_seconds)
+            lease := self._store.acquire_lease(address, owner, seconds=policy.lease_seconds)
         ) is None:
             if time.monotonic() + _LEASE_POLL > deadline:
                 return None
@@ -117,7 +134,7 @@ class Maildrops:
     async def _renew(self, hold: _Hold) -> None:
         """Renew every third of the lease's duration; give up when the lease is lost or ran out
         while storage failed (then the session must not commit)."""
-        interval = self._lease_seconds / 3
+        interval = self._policy.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
             try:
@@ -135,9 +152,9 @@ class Maildrops:
         """The UPDATE state (RFC 1939 §6): remove the messages marked deleted, under the lease."""
         if not deletions:
             return True
-        hold = self._held.get(maildrop)
+        hold = self._hold
         try:
-            if hold is None or hold.lost:
+            if hold is None or hold.lost or hold.lease.mailbox != maildrop:
                 raise LeaseLost(maildrop)
             await asyncio.to_thread(
                 self._store.commit_deletions, maildrop, deletions, lease=hold.lease
@@ -158,9 +175,9 @@ class Maildrops:
         return True
 
     async def release(self, maildrop: str) -> None:
-        """End a session's hold on the maildrop. When storage fails, the lease is left to expire
-        (within `lease_seconds`)."""
-        hold = self._held.pop(maildrop, None)
+        """End the session's hold on `maildrop` (the one it logged in to). When storage fails, the
+        lease is left to expire (within `lease_seconds`)."""
+        hold, self._hold = self._hold, None
         if hold is None:
             return
         if hold.renewal is not None:

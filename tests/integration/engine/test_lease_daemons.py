@@ -70,6 +70,27 @@ def test_a_holder_that_lost_its_lease_commits_nothing_design_invariant_3(
         assert store.acquire_lease(mailbox, "third", seconds=30, now=time.time() + 1) is None
 
 
+def test_a_stale_holder_cannot_commit_under_its_successors_lease_in_the_same_daemon(
+    start_daemon: StartDaemon, store: Store, mailbox: str
+) -> None:
+    """The first session's lease was lost and a second session on the same daemon holds the
+    maildrop now: the first one's QUIT must fail on its own, stale token."""
+    deliver(store, MESSAGE, mailbox)
+    with start_daemon(lease_wait_seconds=0) as endpoints:
+        stale, _ = login(endpoints.pop3_port)
+        assert stale.command("DELE 1").startswith(b"+OK")
+        taken = store.acquire_lease(mailbox, "interloper", seconds=1, now=time.time() + 31)
+        assert taken is not None and store.release_lease(taken)
+        successor, reply = login(endpoints.pop3_port)
+        assert reply.startswith(b"+OK")
+        assert stale.command("QUIT").startswith(b"-ERR [SYS/TEMP]")
+        assert successor.command("STAT").startswith(b"+OK 1 ")
+        assert successor.command("QUIT").startswith(b"+OK")
+        stale.close()
+        successor.close()
+    assert len(store.list_messages(mailbox)) == 1
+
+
 def test_concurrent_sessions_over_two_replicas_never_hold_a_maildrop_together(
     start_daemon: StartDaemon, store: Store, mailbox: str
 ) -> None:

@@ -14,7 +14,7 @@ from popd.server import Endpoints
 from popdrop.settings import Settings
 from popdrop.store import Store
 from tests.conftest import AwsClients
-from tests.support import deliver, running_daemon, unstuff
+from tests.support import RawClient, deliver, running_daemon, unstuff
 
 from .conftest import ADDRESS, PASSWORD, StartDaemon, daemon_settings, login
 from .faults import Fault, FaultInjector, unretried_store
@@ -28,6 +28,22 @@ def faulty_daemon(store: Store, mailbox: str) -> Iterator[tuple[Endpoints, Fault
     faulty, faults = unretried_store(store)
     with running_daemon(daemon_settings(lease_wait_seconds=0), faulty) as endpoints:
         yield endpoints, faults
+
+
+@contextmanager
+def logged_in(
+    store: Store, mailbox: str, messages: int = 1
+) -> Iterator[tuple[RawClient, FaultInjector]]:
+    """`messages` delivered, and a session logged in to a daemon on the faulty store."""
+    for _ in range(messages):
+        deliver(store, MESSAGE, mailbox)
+    with faulty_daemon(store, mailbox) as (endpoints, faults):
+        client, reply = login(endpoints.pop3_port)
+        assert reply.startswith(b"+OK")
+        try:
+            yield client, faults
+        finally:
+            client.close()
 
 
 def _lease_is_free(store: Store) -> bool:
@@ -62,45 +78,35 @@ def test_a_lease_write_that_fails_answers_sys_temp(store: Store, mailbox: str) -
 def test_a_retr_that_fails_answers_sys_temp_and_the_session_goes_on(
     store: Store, mailbox: str
 ) -> None:
-    deliver(store, MESSAGE, mailbox)
-    with faulty_daemon(store, mailbox) as (endpoints, faults):
-        client, _ = login(endpoints.pop3_port)
+    with logged_in(store, mailbox) as (client, faults):
         faults.arm(Fault.FAIL, at=0)
         assert client.command("RETR 1").startswith(b"-ERR [SYS/TEMP]")
         faults.disarm()
         assert client.command("RETR 1").startswith(b"+OK")
         assert unstuff(client.multiline()) == MESSAGE
         assert client.command("QUIT").startswith(b"+OK")
-        client.close()
 
 
 def test_a_commit_that_fails_answers_sys_temp_deletes_nothing_and_frees_the_lease(
     store: Store, mailbox: str
 ) -> None:
-    for _ in range(3):
-        deliver(store, MESSAGE, mailbox)
-    with faulty_daemon(store, mailbox) as (endpoints, faults):
-        client, _ = login(endpoints.pop3_port)
+    with logged_in(store, mailbox, messages=3) as (client, faults):
         for number in (1, 2, 3):
             assert client.command(f"DELE {number}").startswith(b"+OK")
         faults.arm(Fault.FAIL, at=1)  # the lease renewal passes, the entries' transaction fails
         assert client.command("QUIT").startswith(b"-ERR [SYS/TEMP]")
-        client.close()
-        assert len(store.list_messages(mailbox)) == 3
-        assert _lease_is_free(store)
+    assert len(store.list_messages(mailbox)) == 3
+    assert _lease_is_free(store)
 
 
 def test_objects_whose_delete_fails_after_the_commit_are_left_to_gc(
     store: Store, mailbox: str
 ) -> None:
     """The entries are deleted, so QUIT succeeds (RFC 1939 §6); the objects wait for a sweep."""
-    deliver(store, MESSAGE, mailbox)
-    with faulty_daemon(store, mailbox) as (endpoints, faults):
-        client, _ = login(endpoints.pop3_port)
+    with logged_in(store, mailbox) as (client, faults):
         assert client.command("DELE 1").startswith(b"+OK")
         faults.arm(Fault.FAIL, at=3)  # renewal, transaction, reference read, DeleteObjects
         assert client.command("QUIT").startswith(b"+OK")
-        client.close()
     assert store.list_messages(mailbox) == ()
     assert len(store.collect_garbage(grace_seconds=3600).deleted) == 1
 
