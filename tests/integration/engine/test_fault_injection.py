@@ -37,8 +37,8 @@ from tests.conftest import AWS_ENV, AwsClients
 from .faults import Fault, FaultInjector, ProcessKilled, unretried_store
 
 # 1,000 scenarios in all; each run starts from an empty table, which keeps moto's scans cheap.
-RUNS: Final = 40
-SCENARIOS_PER_RUN: Final = 25
+RUNS: Final = 50
+SCENARIOS_PER_RUN: Final = 20
 MAILBOXES: Final = ("a@example.test", "b@example.test", "c@example.test")
 UNKNOWN: Final = "nobody@example.test"
 LEASE_SECONDS: Final = 30.0

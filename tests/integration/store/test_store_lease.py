@@ -129,7 +129,7 @@ def test_a_lease_lost_between_renewal_and_transaction_cancels_the_transaction(
 def test_every_deleting_transaction_carries_the_lease_check(
     store: Store, alice: str, file_message: FileMessage, aws_clients: AwsClients
 ) -> None:
-    entries = [file_message(alice, f"m{i:03d}") for i in range(120)]
+    entries = [file_message(alice, f"m{i:03d}") for i in range(60)]
     lease = store.acquire_lease(alice, "session", seconds=30)
     assert lease is not None
     transactions: list[list[dict[str, Any]]] = []
@@ -144,7 +144,7 @@ def test_every_deleting_transaction_carries_the_lease_check(
     )
     store.commit_deletions(alice, entries, lease=lease)
     assert store.list_messages(alice) == ()
-    assert len(transactions) == 3  # 120 entries, 49 per transaction
+    assert len(transactions) == 2  # 60 entries, 49 per transaction
     assert all("ConditionCheck" in items[0] for items in transactions)
     assert all(len(items) <= 100 for items in transactions)
 
