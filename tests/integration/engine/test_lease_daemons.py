@@ -9,6 +9,7 @@ import threading
 import time
 
 from popdrop.store import Store
+from tests.conftest import AwsCall
 from tests.support import deliver
 
 from .conftest import ADDRESS, PASSWORD, StartDaemon, login, replica
@@ -68,6 +69,24 @@ def test_a_holder_that_lost_its_lease_commits_nothing_design_invariant_3(
         assert len(store.list_messages(mailbox)) == 1
         # The failed session did not clear its successor's lease.
         assert store.acquire_lease(mailbox, "third", seconds=30, now=time.time() + 1) is None
+
+
+def test_a_session_whose_renewal_failed_does_not_even_try_to_commit(
+    start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
+) -> None:
+    """Renewal (every third of POPDROP_LEASE_SECONDS) found the lease gone: the session knows it
+    lost the maildrop, and its QUIT neither renews nor writes; only the (refused) release is sent."""
+    deliver(store, MESSAGE, mailbox)
+    with start_daemon(lease_seconds=3) as endpoints:
+        holder, _ = login(endpoints.pop3_port)
+        assert holder.command("DELE 1").startswith(b"+OK")
+        assert store.acquire_lease(mailbox, "successor", seconds=60, now=time.time() + 4)
+        time.sleep(1.5)  # one renewal period
+        aws_calls.clear()
+        assert holder.command("QUIT").startswith(b"-ERR [SYS/TEMP]")
+        holder.close()
+    assert [call.operation for call in aws_calls] == ["UpdateItem"]
+    assert len(store.list_messages(mailbox)) == 1
 
 
 def test_a_stale_holder_cannot_commit_under_its_successors_lease_in_the_same_daemon(
