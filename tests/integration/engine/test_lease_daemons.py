@@ -75,7 +75,7 @@ def test_a_session_whose_renewal_failed_does_not_even_try_to_commit(
     start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
 ) -> None:
     """Renewal (every third of POPDROP_LEASE_SECONDS) found the lease gone: the session knows it
-    lost the maildrop, and its QUIT neither renews nor writes; only the (refused) release is sent."""
+    lost the maildrop; its QUIT neither renews nor writes, only the (refused) release is sent."""
     deliver(store, MESSAGE, mailbox)
     with start_daemon(lease_seconds=3) as endpoints:
         holder, _ = login(endpoints.pop3_port)
