@@ -118,6 +118,23 @@ def test_the_next_message_is_read_ahead_and_its_retr_costs_no_second_get(
         client.close()
 
 
+def test_read_ahead_off_fetches_nothing_before_it_is_asked(
+    start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
+) -> None:
+    """POPDROP_READ_AHEAD_BYTES=0: no memory spent on the next message."""
+    for _ in range(2):
+        deliver(store, MESSAGE, mailbox)
+    with start_daemon(read_ahead_bytes=0) as endpoints:
+        client, _ = login(endpoints.pop3_port)
+        aws_calls.clear()
+        assert client.command("RETR 1").startswith(b"+OK")
+        client.multiline()
+        assert client.command("NOOP").startswith(b"+OK")  # the daemon is idle again
+        assert operations(aws_calls) == Counter(GetObject=1)
+        client.command("QUIT")
+        client.close()
+
+
 def test_top_costs_one_ranged_get_rfc1939_s7(
     start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
 ) -> None:
