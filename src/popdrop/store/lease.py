@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
-LEASE_SK: Final = "#LEASE"
 OWNER: Final = "owner"
 UNTIL: Final = "lease_until"
 FENCING_TOKEN: Final = "fencing_token"  # noqa: S105 - an attribute name
@@ -48,7 +47,7 @@ class Lease:
 
 
 def lease_key(address: str) -> codec.Item:
-    return codec.key(schema.mailbox_pk(address), LEASE_SK)
+    return codec.key(schema.mailbox_pk(address), schema.LEASE_SK)
 
 
 class Leases:
