@@ -30,10 +30,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Re-resolve the lock file after changing dependencies in pyproject.toml.
+# Re-resolve the lock files after changing dependencies in pyproject.toml: requirements.lock for
+# development and CI, requirements-runtime.lock (no extras) for the container.
+PIP_COMPILE = $(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url \
+	--no-emit-find-links
 lock: $(STAMP)
-	$(BIN)/pip-compile --quiet --extra dev --extra local --strip-extras --allow-unsafe \
-		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev --extra local -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) -o requirements-runtime.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build *.egg-info

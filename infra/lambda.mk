@@ -20,3 +20,7 @@ build-IngestFunction:
 	$(LAMBDA_PIP) --no-deps .
 	$(LAMBDA_PIP) $(LAMBDA_WHEELS) --constraint requirements.lock $(INGEST_REQUIREMENTS)
 	rm -rf "$(ARTIFACTS_DIR)/bin"
+
+# The reconcile sweep imports exactly what ingest imports.
+.PHONY: build-ReconcileFunction
+build-ReconcileFunction: build-IngestFunction

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import datetime
 import getpass
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from popdrop.auth import app_passwords
 from popdrop.auth.passwords import hash_password
+from popdrop.auth.scram import derive_keys
 from popdrop.canonical import to_canonical
 from popdrop.ingest import ingest, new_message_id
 from popdrop.logfmt import now_ms
-from popdrop.model import normalize_address
+from popdrop.model import AppPassword, normalize_address
 from popdrop.settings import Settings
-from popdrop.store import Store
+from popdrop.store import MailboxNotFound, Store
+from popdrop.store.app_passwords import check_name
 
 # `popdrop gc` leaves unreferenced objects younger than this alone: SES stores a message before the
 # ingest function files it, and Lambda retries a failed event for up to six hours (a redriven
@@ -54,15 +59,56 @@ def mailbox(settings: Settings, action: str, address: str | None, *, password_st
     assert address is not None
     canonical = normalize_address(address)
     if action == "add":
-        store.create_mailbox(canonical, hash_password(read_password(from_stdin=password_stdin)))
+        password = read_password(from_stdin=password_stdin)
+        store.create_mailbox(canonical, hash_password(password), derive_keys(password))
         print(f"created {canonical}")
     elif action == "passwd":
-        store.set_password(canonical, hash_password(read_password(from_stdin=password_stdin)))
+        password = read_password(from_stdin=password_stdin)
+        store.set_password(canonical, hash_password(password), derive_keys(password))
         print(f"password changed for {canonical}")
     elif action == "remove":
         removed = store.remove_mailbox(canonical)
         print(f"removed {canonical} and its {removed} messages")
     return 0
+
+
+def app_password(settings: Settings, action: str, address: str, name: str | None) -> int:
+    """`popdrop mailbox app-password add|list|revoke`."""
+    store = Store.from_settings(settings)
+    canonical = normalize_address(address)
+    if action == "add":
+        assert name is not None
+        try:
+            check_name(name)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        password, digest = app_passwords.generate()
+        entry = AppPassword(name=name, digest=digest, created_at=int(time.time()))
+        store.add_app_password(canonical, entry)
+        print(
+            f"app password {name!r} for {canonical} (shown only now; spaces and dashes optional):"
+        )
+        print(password)
+    elif action == "list":
+        mailbox = store.get_mailbox(canonical)
+        if mailbox is None:
+            raise MailboxNotFound(canonical)
+        for entry in mailbox.app_passwords:
+            used = (
+                f"last used {_iso(entry.last_used_at)} from {entry.last_address}"
+                if entry.last_used_at is not None
+                else "never used"
+            )
+            print(f"{entry.name}\tcreated {_iso(entry.created_at)}\t{used}")
+    elif action == "revoke":
+        assert name is not None
+        store.revoke_app_password(canonical, name)
+        print(f"revoked app password {name!r} of {canonical}")
+    return 0
+
+
+def _iso(epoch: int) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def deliver(settings: Settings, recipients: Sequence[str], files: Sequence[str]) -> int:

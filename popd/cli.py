@@ -15,8 +15,7 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
-from popd import admin
-from popd.devstack import DevOptions, run_dev
+from popd import admin, ingest_admin
 from popd.server import serve_forever
 from popdrop.api.app import create_app
 from popdrop.logfmt import configure as configure_logging
@@ -66,10 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true")
     remove = actions.add_parser("remove", help="remove a mailbox and its messages")
     remove.add_argument("address")
+    apps = actions.add_parser("app-password", help="per-device passwords: add, list, revoke")
+    app_actions = apps.add_subparsers(dest="app_action", required=True, metavar="ACTION")
+    app_add = app_actions.add_parser("add", help="generate a named app password (shown once)")
+    app_add.add_argument("address")
+    app_add.add_argument("name", help="the device, e.g. phone (letters, digits, . _ -)")
+    app_list = app_actions.add_parser("list", help="app passwords and their last use")
+    app_list.add_argument("address")
+    app_revoke = app_actions.add_parser("revoke", help="revoke an app password")
+    app_revoke.add_argument("address")
+    app_revoke.add_argument("name")
 
     deliver = commands.add_parser("deliver", help="deliver message files through ingest")
     deliver.add_argument("--to", action="append", required=True, metavar="ADDRESS")
     deliver.add_argument("files", nargs="+", metavar="FILE", help="message files, or - for stdin")
+    _add_ingest_commands(commands, actions)
 
     gc = commands.add_parser("gc", help="delete stored messages that no mailbox references")
     gc.add_argument(
@@ -80,6 +90,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gc.add_argument("--dry-run", action="store_true", help="report, delete nothing")
     return parser
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _add_ingest_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    mailbox_actions: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    policy = mailbox_actions.add_parser(
+        "policy", help="show or set a mailbox's verdict policy and quotas"
+    )
+    policy.add_argument("address")
+    for kind in ("spam", "virus", "spf", "dkim", "dmarc"):
+        policy.add_argument(
+            f"--{kind}", choices=ingest_admin.ACTIONS, help=f"what {kind}=FAIL does"
+        )
+    policy.add_argument("--max-messages", type=_count, help="message quota (0: unlimited)")
+    policy.add_argument("--max-octets", type=_count, help="octet quota (0: unlimited)")
+
+    reconcile = commands.add_parser(
+        "reconcile", help="ingest stored messages whose event was lost; print a report"
+    )
+    reconcile.add_argument("--grace", type=_count, metavar="SECONDS", help="minimum object age")
+    reconcile.add_argument("--limit", type=_count, default=1000, help="objects ingested per run")
+
+    alias = commands.add_parser("alias", help="manage aliases and catch-alls (@domain)")
+    alias_actions = alias.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = alias_actions.add_parser("add", help="create or replace an alias or catch-all")
+    add.add_argument("address", help="user@domain, or @domain for the domain's catch-all")
+    add.add_argument("targets", nargs="+", metavar="MAILBOX")
+    alias_actions.add_parser("list", help="list aliases and catch-alls")
+    remove = alias_actions.add_parser("remove", help="remove an alias or catch-all")
+    remove.add_argument("address")
+
+    quarantine = commands.add_parser("quarantine", help="quarantined messages of a mailbox")
+    q_actions = quarantine.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q_list = q_actions.add_parser("list", help="list quarantined messages with their reasons")
+    q_list.add_argument("address")
+    for name, text in (("release", "into the maildrop"), ("discard", "and delete it")):
+        q_action = q_actions.add_parser(name, help=f"take a message out of quarantine {text}")
+        q_action.add_argument("address")
+        q_action.add_argument("uid")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,6 +165,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     }
     match args.command:
         case "dev":
+            # The local stack needs the `local` extra (moto, aiosmtpd); a production install
+            # (the container) has neither, and every other subcommand must work there.
+            from popd.devstack import DevOptions, run_dev  # noqa: PLC0415
+
             options = DevOptions(
                 host=args.host,
                 pop3_port=args.pop3_port,
@@ -129,6 +190,15 @@ def _dispatch(args: argparse.Namespace) -> int:
                 port=settings.api_port if args.port is None else args.port,
             )
             return 0
+        case "mailbox" if args.action == "app-password":
+            return admin.app_password(
+                Settings(), args.app_action, args.address, args.name if "name" in args else None
+            )
+        case "mailbox" if args.action == "policy":
+            kinds = ("spam", "virus", "spf", "dkim", "dmarc", "max_messages", "max_octets")
+            return ingest_admin.policy(
+                Settings(), args.address, {name: getattr(args, name) for name in kinds}
+            )
         case "mailbox":
             return admin.mailbox(
                 Settings(),
@@ -141,6 +211,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         case "gc":
             return admin.collect_garbage(
                 Settings(), grace_seconds=args.grace_seconds, dry_run=args.dry_run
+            )
+        case "reconcile":
+            return ingest_admin.reconcile(Settings(), grace_seconds=args.grace, limit=args.limit)
+        case "alias":
+            return ingest_admin.alias(
+                Settings(),
+                args.action,
+                getattr(args, "address", None),
+                getattr(args, "targets", ()),
+            )
+        case "quarantine":
+            return ingest_admin.quarantine(
+                Settings(), args.action, args.address, getattr(args, "uid", None)
             )
     raise AssertionError(args.command)
 

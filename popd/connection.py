@@ -13,21 +13,25 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from popd import sasl as sasl_mechanisms
 from popd.maildrops import Maildrops
+from popdrop.auth.tokens import IssuerUnavailable
 from popdrop.logfmt import log_event
-from popdrop.model import MessageEntry
 from popdrop.pop3.actions import (
     Action,
     Authenticate,
     Close,
     Commit,
+    LoginOutcome,
     Release,
+    SaslStep,
     Send,
     SendMessage,
     StartTLS,
 )
 from popdrop.pop3.dotstuff import Stuffer
 from popdrop.pop3.session import Session
+from popdrop.proxy_protocol import looks_like_proxy_header
 from popdrop.store.errors import StoreError
 
 logger = logging.getLogger("popd.session")
@@ -47,6 +51,7 @@ class SessionStats:
     top: int = 0
     deleted: int = 0
     bytes_sent: int = 0
+    bytes_received: int = 0
     outcome: str = "disconnected"
 
 
@@ -64,15 +69,17 @@ class Connection:
         *,
         idle_timeout: float,
         tls_context: Callable[[], ssl.SSLContext | None],
+        sasl: Callable[[str, bool], sasl_mechanisms.Exchange | None],
         peer: str,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._session = session
         self._storage = maildrops.session()  # this session's lease and reads
-        self._listing: tuple[MessageEntry, ...] = ()  # the maildrop at login, for read-ahead
         self._idle_timeout = idle_timeout
         self._tls_context = tls_context
+        self._sasl = sasl
+        self._exchange: sasl_mechanisms.Exchange | None = None
         self._peer = peer
         self.stats = SessionStats()
 
@@ -91,6 +98,13 @@ class Connection:
                     self.stats.outcome = "idle-timeout"
                     await self._perform(self._session.timed_out())
                     continue
+                if self.stats.bytes_received == 0 and looks_like_proxy_header(data):
+                    # A PROXY header that reaches the session came from an untrusted address (the
+                    # listener consumes trusted ones): it is an attempt to choose our idea of the
+                    # client's address. Close without a reply.
+                    self.stats.outcome = "untrusted-proxy-header"
+                    break
+                self.stats.bytes_received += len(data)
                 self._session.receive_data(data)
         except (*PEER_GONE, _PeerGone):
             await self._perform_quietly(self._session.connection_lost())
@@ -126,10 +140,11 @@ class Connection:
                 case Send(data):
                     self._write(data)
                 case Authenticate(username, password):
-                    outcome, maildrop = await self._storage.login(username, password)
+                    outcome, maildrop = await self._storage.login(username, password, self._peer)
                     self.stats.user = username if maildrop else self.stats.user
-                    self._listing = maildrop.messages if maildrop else self._listing
                     await self._perform(self._session.login_result(outcome, maildrop))
+                case SaslStep(mechanism, response, first):
+                    await self._sasl_step(mechanism, response, first=first)
                 case SendMessage():
                     await self._send_message(action)
                 case Commit(maildrop, deletions):
@@ -147,6 +162,32 @@ class Connection:
                         self.stats.outcome = "closed"
                     await self._writer.drain()
                     return
+
+    async def _sasl_step(self, mechanism: str, response: bytes | None, *, first: bool) -> None:
+        """Run one step of the SASL exchange (RFC 5034 §4) and report it to the session."""
+        if first:
+            self._exchange = self._sasl(mechanism, self._session.tls_active)
+        try:
+            if self._exchange is None:
+                step: sasl_mechanisms.Step = sasl_mechanisms.Refused()
+            else:
+                step = await self._exchange.step(response)
+        except (StoreError, IssuerUnavailable) as error:
+            log_event(logger, "sasl.unavailable", logging.WARNING, error=type(error).__name__)
+            self._exchange = None
+            await self._perform(self._session.login_result(LoginOutcome.TEMPORARY_FAILURE))
+            return
+        match step:
+            case sasl_mechanisms.Challenge(data):
+                await self._perform(self._session.sasl_challenge(data))
+            case sasl_mechanisms.Granted(mailbox):
+                self._exchange = None
+                outcome, maildrop = await self._storage.open(mailbox)
+                self.stats.user = mailbox.address if maildrop else self.stats.user
+                await self._perform(self._session.login_result(outcome, maildrop))
+            case sasl_mechanisms.Refused():
+                self._exchange = None
+                await self._perform(self._session.login_result(LoginOutcome.DENIED))
 
     def _write(self, data: bytes) -> None:
         self.stats.bytes_sent += len(data)
@@ -183,9 +224,8 @@ class Connection:
         finally:
             await chunks.aclose()
         self._write(stuffer.finish())
-        if action.top_lines is None and action.number < len(self._listing):
-            # RFC 1939 §7 numbers from 1: the next message is listing[number].
-            self._storage.reader.read_ahead(self._listing[action.number])
+        if action.top_lines is None:
+            self._storage.read_ahead_after(action.number)
         await self._perform(self._session.message_sent())
 
     async def _start_tls(self) -> None:

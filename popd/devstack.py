@@ -26,6 +26,7 @@ from popd.smtp_ingress import start_smtp
 from popd.tls import write_self_signed
 from popdrop.api.app import create_app
 from popdrop.auth.passwords import hash_password
+from popdrop.auth.scram import derive_keys
 from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
 from popdrop.store.errors import MailboxExists
@@ -106,9 +107,13 @@ async def run_dev(options: DevOptions, out: TextIO = sys.stdout) -> int:
         await asyncio.to_thread(store.create_resources)
         password = secrets.token_urlsafe(12)
         try:
-            await asyncio.to_thread(store.create_mailbox, DEMO_ADDRESS, hash_password(password))
+            await asyncio.to_thread(
+                store.create_mailbox, DEMO_ADDRESS, hash_password(password), derive_keys(password)
+            )
         except MailboxExists:  # an --aws-port shared with a previous run keeps its state
-            await asyncio.to_thread(store.set_password, DEMO_ADDRESS, hash_password(password))
+            await asyncio.to_thread(
+                store.set_password, DEMO_ADDRESS, hash_password(password), derive_keys(password)
+            )
         environment |= {"POPDROP_DEMO_ADDRESS": DEMO_ADDRESS, "POPDROP_DEMO_PASSWORD": password}
         return await _serve(options, settings, store, environment, out)
     finally:

@@ -2,7 +2,7 @@
 
 The store is synchronous boto3; every call here runs in the default thread pool so a slow AWS
 request never blocks other sessions (docs/engine.md has the measurement behind that choice).
-Password verification (scrypt) runs there too, for the same reason.
+Credentials are checked by `popd.authenticator` (which does the same with its slow hashes).
 
 A login takes the maildrop's lease (RFC 1939 §8: exclusive access, across every replica) and a task
 renews it while the session lives. A session whose renewal failed has lost the maildrop: its QUIT
@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from popd.authenticator import Authenticator
 from popd.reader import MessageReader
-from popdrop.auth.passwords import verify_against_dummy, verify_password
 from popdrop.logfmt import log_event
-from popdrop.model import InvalidAddress, Maildrop, MessageEntry, normalize_address
+from popdrop.model import Mailbox, Maildrop, MessageEntry
 from popdrop.pop3.actions import LoginOutcome
 from popdrop.store import CleanupPending, Lease, LeaseLost, Store
 from popdrop.store.errors import StoreError
@@ -58,66 +58,75 @@ class Maildrops:
     def __init__(
         self,
         store: Store,
+        authenticator: Authenticator,
         *,
         lease_seconds: float = 30.0,
         lease_wait_seconds: float = 2.0,
         read_ahead_bytes: int = 65536,
     ) -> None:
         self._store = store
+        self._authenticator = authenticator
         self._policy = _Policy(lease_seconds, lease_wait_seconds, read_ahead_bytes)
 
     def session(self) -> MaildropSession:
-        return MaildropSession(self._store, self._policy)
+        return MaildropSession(self._store, self._authenticator, self._policy)
 
 
 class MaildropSession:
     """One connection's storage: its login, its lease, its message reads, its commit."""
 
-    def __init__(self, store: Store, policy: _Policy) -> None:
+    def __init__(self, store: Store, authenticator: Authenticator, policy: _Policy) -> None:
         self._store = store
+        self._authenticator = authenticator
         self._policy = policy
         self._hold: _Hold | None = None
+        self._listing: tuple[MessageEntry, ...] = ()  # the snapshot, to know what comes next
         self.reader = MessageReader(store, read_ahead_bytes=policy.read_ahead_bytes)
 
-    async def login(self, username: str, password: str) -> tuple[LoginOutcome, Maildrop | None]:
-        """Check the credentials, take the maildrop's lease and snapshot the maildrop (RFC 1939
-        §8: the listing is fixed at login)."""
-        owner = secrets.token_hex(16)
+    async def login(
+        self, username: str, password: str, client: str
+    ) -> tuple[LoginOutcome, Maildrop | None]:
+        """Check the credentials, then `open` the maildrop."""
         try:
-            outcome, maildrop, lease = await asyncio.to_thread(
-                self._login, username, password, owner
-            )
+            mailbox = await self._authenticator.authenticate(username, password, client)
         except StoreError as error:
             log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)
             return LoginOutcome.TEMPORARY_FAILURE, None
-        if lease is not None:
-            hold = self._hold = _Hold(lease)
-            hold.renewal = asyncio.create_task(self._renew(hold), name=f"lease {lease.mailbox}")
-        return outcome, maildrop
-
-    def _login(
-        self, username: str, password: str, owner: str
-    ) -> tuple[LoginOutcome, Maildrop | None, Lease | None]:
-        try:
-            address = normalize_address(username)
-        except InvalidAddress:
-            address = None
-        mailbox = self._store.get_mailbox(address) if address else None
         if mailbox is None:
-            # Same work as a wrong password, so the reply time does not reveal which it was.
-            verify_against_dummy(password)
-            return LoginOutcome.DENIED, None, None
-        if not verify_password(password, mailbox.password_hash):
-            return LoginOutcome.DENIED, None, None
-        lease = self._acquire(mailbox.address, owner)
-        if lease is None:
-            return LoginOutcome.IN_USE, None, None
+            return LoginOutcome.DENIED, None
+        return await self.open(mailbox)
+
+    async def open(self, mailbox: Mailbox) -> tuple[LoginOutcome, Maildrop | None]:
+        """Take the authenticated mailbox's lease and snapshot its maildrop (RFC 1939 §8: the
+        listing is fixed at login)."""
+        owner = secrets.token_hex(16)
         try:
-            messages = self._store.list_messages(mailbox.address)
+            lease, listing = await asyncio.to_thread(self._open, mailbox.address, owner)
+        except StoreError as error:
+            log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)
+            return LoginOutcome.TEMPORARY_FAILURE, None
+        if lease is None:
+            return LoginOutcome.IN_USE, None
+        hold = self._hold = _Hold(lease)
+        hold.renewal = asyncio.create_task(self._renew(hold), name=f"lease {lease.mailbox}")
+        self._listing = listing
+        return LoginOutcome.OK, Maildrop(mailbox.address, listing)
+
+    def _open(self, address: str, owner: str) -> tuple[Lease | None, tuple[MessageEntry, ...]]:
+        lease = self._acquire(address, owner)
+        if lease is None:
+            return None, ()
+        try:
+            return lease, self._store.list_messages(address)
         except BaseException:
             self._give_back(lease)
             raise
-        return LoginOutcome.OK, Maildrop(mailbox.address, messages), lease
+
+    def read_ahead_after(self, number: int) -> None:
+        """RETR `number` was sent: start reading the next message (RFC 1939 §7 numbers from 1,
+        so it is listing[number]), for a client that downloads in order."""
+        if number < len(self._listing):
+            self.reader.read_ahead(self._listing[number])
 
     def _acquire(self, address: str, owner: str) -> Lease | None:
         """The lease, waiting up to `lease_wait_seconds` for a holder that is just finishing."""

@@ -9,19 +9,21 @@ import logging
 import ssl
 from dataclasses import dataclass
 
+from popd import sasl
+from popd.authenticator import Authenticator
 from popd.connection import Connection
+from popd.listener import Listener
 from popd.maildrops import Maildrops
 from popd.signals import until_stop_signal
-from popd.tls import server_context
+from popd.tls import leaf_certificate, server_context
+from popdrop.auth.penalty import ConnectionRate
+from popdrop.auth.tokens import OAuthConfig, TokenValidator
 from popdrop.logfmt import log_event
 from popdrop.pop3.session import Session, SessionConfig
 from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
 
 logger = logging.getLogger("popd.server")
-
-# How long a TLS handshake on the implicit-TLS port may take before the connection is dropped.
-TLS_HANDSHAKE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,60 +45,87 @@ def is_loopback(address: str) -> bool:
 class Pop3Daemon:
     def __init__(self, settings: Settings, store: Store) -> None:
         self._settings = settings
+        self._store = store
+        self._authenticator = Authenticator(store, settings)
         self._maildrops = Maildrops(
             store,
+            self._authenticator,
             lease_seconds=settings.lease_seconds,
             lease_wait_seconds=settings.lease_wait_seconds,
             read_ahead_bytes=settings.read_ahead_bytes,
         )
+        self._tokens = _token_validator(settings)
+        self._mechanisms = sasl.enabled_mechanisms(tokens=self._tokens is not None)
+        self._certificate: str | None = None
+        self._connections = ConnectionRate(settings.connection_rate, settings.connection_burst)
         self._tls: ssl.SSLContext | None = None
-        if settings.tls_cert and settings.tls_key:
-            self._tls = server_context(settings.tls_cert, settings.tls_key)
-        self._servers: list[asyncio.Server] = []
+        self.reload_tls()
+        self._listeners: list[Listener] = []
         self._sessions: set[asyncio.Task[None]] = set()
+
+    def reload_tls(self) -> None:
+        """(Re)read the certificate and key (SIGHUP): new connections and STLS use the new pair,
+        sessions already under TLS keep theirs. A pair that fails to load keeps the old one."""
+        settings = self._settings
+        if not (settings.tls_cert and settings.tls_key):
+            return
+        try:
+            self._tls = server_context(settings.tls_cert, settings.tls_key)
+            self._certificate = leaf_certificate(settings.tls_cert)
+        except (OSError, ssl.SSLError) as error:
+            if self._tls is None:
+                raise
+            log_event(logger, "tls.reload_failed", logging.ERROR, error=str(error))
+            return
+        log_event(logger, "tls.loaded", cert=str(settings.tls_cert))
 
     async def start(self) -> Endpoints:
         settings = self._settings
-        plain = await asyncio.start_server(
-            self._accept_plain, settings.host, settings.pop3_port, reuse_address=True
-        )
-        self._servers.append(plain)
+        trusted = settings.proxy_trusted_networks
+        admit = self._connections.allow
+        plain = Listener(self._accept_plain, tls=None, trusted_proxies=trusted, admit=admit)
+        self._listeners.append(plain)
+        pop3_port = await plain.start(settings.host, settings.pop3_port)
         pop3s_port = None
         if self._tls is not None:
-            secure = await asyncio.start_server(
-                self._accept_tls,
-                settings.host,
-                settings.pop3s_port,
-                reuse_address=True,
-                ssl=self._tls,
-                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
+            secure = Listener(
+                self._accept_tls, tls=lambda: self._tls, trusted_proxies=trusted, admit=admit
             )
-            self._servers.append(secure)
-            pop3s_port = secure.sockets[0].getsockname()[1]
+            self._listeners.append(secure)
+            pop3s_port = await secure.start(settings.host, settings.pop3s_port)
         else:
             log_event(logger, "pop3s.disabled", logging.WARNING, reason="no certificate configured")
-        endpoints = Endpoints(settings.host, plain.sockets[0].getsockname()[1], pop3s_port)
+        endpoints = Endpoints(settings.host, pop3_port, pop3s_port)
         log_event(
             logger,
             "popd.listening",
             host=endpoints.host,
             pop3=endpoints.pop3_port,
             pop3s=endpoints.pop3s_port,
+            proxy_protocol_from=[str(network) for network in trusted],
         )
         return endpoints
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting; give open sessions `grace` seconds, then cut them (uncommitted)."""
-        for server in self._servers:
-            server.close()
+        for listener in self._listeners:
+            await listener.close()
         if self._sessions:
             _, pending = await asyncio.wait(self._sessions, timeout=grace)
             for task in pending:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*pending, return_exceptions=True)
-        for server in self._servers:
-            await server.wait_closed()
+
+    def _sasl_context(self, peer: str, tls: bool) -> sasl.Context:
+        return sasl.Context(
+            authenticator=self._authenticator,
+            store=self._store,
+            client=peer,
+            default_domain=self._settings.default_domain,
+            tokens=self._tokens,
+            server_certificate=self._certificate if tls else None,
+        )
 
     def _plaintext_allowed(self, peer: str) -> bool:
         policy = self._settings.plaintext_auth
@@ -105,27 +134,34 @@ class Pop3Daemon:
         )
 
     async def _accept_plain(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
     ) -> None:
-        await self._serve(reader, writer, tls_active=False)
+        await self._serve(reader, writer, peer, tls_active=False)
 
-    async def _accept_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._serve(reader, writer, tls_active=True)
+    async def _accept_tls(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
+        await self._serve(reader, writer, peer, tls_active=True)
 
     async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls_active: bool
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: str,
+        *,
+        tls_active: bool,
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._sessions.add(task)
         try:
-            peername = writer.get_extra_info("peername")
-            peer = str(peername[0]) if peername else ""
             config = SessionConfig(
                 tls_active=tls_active,
                 stls_available=self._tls is not None and not tls_active,
                 plaintext_allowed=self._plaintext_allowed(peer),
                 bad_command_budget=self._settings.bad_command_budget,
+                sasl_mechanisms=self._mechanisms,
+                max_auth_failures=self._settings.max_auth_failures,
             )
             connection = Connection(
                 reader,
@@ -134,6 +170,7 @@ class Pop3Daemon:
                 self._maildrops,
                 idle_timeout=self._settings.idle_timeout,
                 tls_context=lambda: self._tls,
+                sasl=lambda mechanism, tls: sasl.start(mechanism, self._sasl_context(peer, tls)),
                 peer=peer,
             )
             await connection.run()
@@ -141,12 +178,26 @@ class Pop3Daemon:
             self._sessions.discard(task)
 
 
+def _token_validator(settings: Settings) -> TokenValidator | None:
+    if not settings.oauth_issuer:
+        return None
+    issuer = settings.oauth_issuer.rstrip("/")
+    return TokenValidator(
+        OAuthConfig(
+            issuer=issuer,
+            audience=settings.oauth_audience,
+            jwks_url=settings.oauth_jwks_url or f"{issuer}/.well-known/jwks.json",
+            mailbox_claim=settings.oauth_mailbox_claim,
+        )
+    )
+
+
 async def serve_forever(settings: Settings) -> int:
     """`popdrop serve`: run until SIGTERM/SIGINT, then drain open sessions (ECS sends SIGTERM and
     waits stopTimeout seconds before SIGKILL)."""
     daemon = Pop3Daemon(settings, Store.from_settings(settings))
     await daemon.start()
-    await until_stop_signal()
+    await until_stop_signal(reload=daemon.reload_tls)
     log_event(logger, "popd.stopping")
     await daemon.stop(grace=settings.drain_seconds)
     return 0

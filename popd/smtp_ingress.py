@@ -1,9 +1,11 @@
 """The local stand-in for SES inbound: an SMTP listener (aiosmtpd) for `popdrop dev`.
 
-It behaves like SES at the SMTP level: it refuses unknown recipients at RCPT TO, enforces SES's
-message size limit, prepends the Return-Path and Received headers SES adds, stores the raw message
-under the incoming prefix (SES's S3 action) and then runs the same ingest code with an SES-shaped
-event (SES's Lambda action). It is the only code path that exists only for local mode.
+It behaves like SES at the SMTP level: it refuses recipients that reach no mailbox at RCPT TO
+(550; a mailbox, an alias, a plus-address or the domain's catch-all is accepted: the same
+resolution ingest uses), enforces SES's message size limit (552, by aiosmtpd's data_size_limit),
+prepends the Return-Path and Received headers SES adds, stores the raw message under the incoming
+prefix (SES's S3 action) and then runs the same ingest code with an SES-shaped event (SES's
+Lambda action). It is the only code path that exists only for local mode.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from popdrop.canonical import to_canonical
 from popdrop.events import ses_event
-from popdrop.ingest import ingest_ses_event, new_message_id
+from popdrop.ingest import MAX_MESSAGE_SIZE, ingest_ses_event, new_message_id
+from popdrop.ingest.addressing import resolve
 from popdrop.logfmt import log_event, now_ms
 from popdrop.model import InvalidAddress, normalize_address
 from popdrop.store import Store
@@ -28,7 +31,7 @@ from popdrop.store.errors import StoreError
 logger = logging.getLogger("popd.smtp")
 
 # SES accepts messages up to 40 MB including headers (SES developer guide, receiving quotas).
-SES_MAX_MESSAGE_SIZE = 40 * 1024 * 1024
+SES_MAX_MESSAGE_SIZE = MAX_MESSAGE_SIZE
 SES_HOSTNAME = "inbound-smtp.local.popdrop"
 
 
@@ -48,12 +51,12 @@ class SesStandIn:
     ) -> str:
         try:
             mailbox = normalize_address(address)
-            known = await asyncio.to_thread(self._store.get_mailbox, mailbox)
+            resolution = await asyncio.to_thread(resolve, self._store, [mailbox])
         except InvalidAddress:
             return "553 5.1.3 Invalid recipient address"
         except StoreError:
             return "451 4.3.0 Temporary failure, try again later"
-        if known is None:
+        if not resolution.deliveries:
             return "550 5.1.1 Mailbox does not exist"
         envelope.rcpt_tos.append(mailbox)
         return "250 2.1.5 Ok"
@@ -94,14 +97,17 @@ def _ses_trace_headers(envelope: Envelope, session: SmtpSession, message_id: str
     ).encode("utf-8", "replace")
 
 
-async def start_smtp(store: Store, host: str, port: int) -> asyncio.Server:
-    """Listen for SMTP on host:port (0 picks a free port) in the running loop."""
+async def start_smtp(
+    store: Store, host: str, port: int, *, max_size: int = SES_MAX_MESSAGE_SIZE
+) -> asyncio.Server:
+    """Listen for SMTP on host:port (0 picks a free port) in the running loop; messages over
+    `max_size` octets are refused with 552 (RFC 5321 §4.5.3.1.10, advertised by EHLO SIZE)."""
     handler = SesStandIn(store)
     return await asyncio.get_running_loop().create_server(
         lambda: SMTP(
             handler,
             hostname=SES_HOSTNAME,
-            data_size_limit=SES_MAX_MESSAGE_SIZE,
+            data_size_limit=max_size,
             enable_SMTPUTF8=True,
         ),
         host,

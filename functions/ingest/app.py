@@ -1,10 +1,14 @@
-"""The ingest Lambda: SES's receipt rule invokes it (asynchronously) after storing the message.
+"""The ingest Lambda: SES's receipt rule invokes it (asynchronously) after storing the message, or
+S3 notifies it of a new object under the incoming prefix. One handler serves both shapes.
 
 Thin by design: read the event, run `popdrop.ingest`, log, return a summary. Failures raise, so
-Lambda's asynchronous retries (and the on-failure destination or DLQ, where configured) keep the
-event: a storage fault heals on retry, and a replay delivers nothing twice (DESIGN invariant 1).
-A malformed event raises too, after a clear log line, so it is kept for inspection rather than
-dropped; retrying it is cheap and harmless.
+Lambda's asynchronous retries (and the on-failure destination) keep the event: a storage fault
+heals on retry, and a replay delivers nothing twice (DESIGN invariant 1). A malformed event raises
+too, after a clear log line, so it is kept for inspection rather than dropped.
+
+Logging is popdrop's stdlib JSON formatter (`popdrop.logfmt`), not Powertools' Logger: the same
+one-line JSON shape as the daemon and the API, no dependency, and nothing to import at cold start
+(docs/ingest.md, "Logging").
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from typing import Any
 
 from popdrop import logfmt
 from popdrop.events import InvalidEvent
-from popdrop.ingest import ingest_ses_event
+from popdrop.ingest import ingest_event
 from popdrop.settings import get_settings
 from popdrop.store import Store, StoreError
 
 logger = logging.getLogger("popdrop.functions.ingest")
+_COUNTED = ("delivered", "duplicate", "unknown", "quarantined", "dropped")
 
 
 @cache
@@ -32,16 +37,13 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     logfmt.configure()  # idempotent; here rather than at import, so importing has no effect
     request_id = getattr(context, "aws_request_id", None)
     try:
-        results = ingest_ses_event(store(), event)
+        results = ingest_event(store(), event)
     except (InvalidEvent, StoreError) as error:
         kind = "ingest.invalid_event" if isinstance(error, InvalidEvent) else "ingest.failed"
         logfmt.log_event(logger, kind, logging.ERROR, request_id=request_id, error=str(error))
         raise
-    summary: dict[str, Any] = {
-        "message_ids": [result.message_id for result in results],
-        "delivered": sum(len(result.delivered) for result in results),
-        "duplicate": sum(len(result.duplicate) for result in results),
-        "unknown": sum(len(result.unknown) for result in results),
-    }
+    summary: dict[str, Any] = {"message_ids": [result.message_id for result in results]}
+    for name in _COUNTED:
+        summary[name] = sum(len(getattr(result, name)) for result in results)
     logfmt.log_event(logger, "ingest.done", request_id=request_id, **summary)
     return summary

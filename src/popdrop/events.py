@@ -2,7 +2,8 @@
 
 SES invokes the function with `{"Records": [{"eventSource": "aws:ses", "ses": {"mail": ...,
 "receipt": ...}}]}` (SES developer guide, "Lambda action" event; Powertools' `SESEvent` reads the
-same shape). `parse_ses_event` validates what ingest uses and nothing else; `ses_event` builds the
+same shape), and the S3 `ObjectCreated` notification for set-ups without the Lambda action.
+`parse_ses_event` validates what ingest uses and nothing else; `ses_event` builds the
 whole shape, for the local SMTP stand-in and tests. Pure: no IO.
 """
 
@@ -12,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
+from urllib.parse import quote_plus, unquote_plus
+
+from popdrop.model import Verdicts
 
 EVENT_SOURCE: Final = "aws:ses"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,18 +38,6 @@ T = TypeVar("T")
 
 class InvalidEvent(ValueError):
     """The event is not an SES receipt event ingest can process; the message says where and why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Verdicts:
-    """SES's checks of a message: PASS, FAIL, GRAY, PROCESSING_FAILED or DISABLED; None when the
-    event does not report it."""
-
-    spam: str | None = None
-    virus: str | None = None
-    spf: str | None = None
-    dkim: str | None = None
-    dmarc: str | None = None
 
 
 ALL_PASS: Final = Verdicts(spam="PASS", virus="PASS", spf="PASS", dkim="PASS", dmarc="PASS")
@@ -203,6 +195,130 @@ def ses_event(
                             "invocationType": "Event",
                         },
                     },
+                },
+            }
+        ]
+    }
+
+
+# S3 `ObjectCreated` notifications (S3 user guide, "Event message structure", version 2.1).
+S3_EVENT_SOURCE: Final = "aws:s3"
+_EVENTBRIDGE_SOURCE: Final = "aws.s3"
+
+
+@dataclass(frozen=True, slots=True)
+class S3Object:
+    """One object an S3 `ObjectCreated` notification reports."""
+
+    bucket: str
+    key: str  # URL-decoded: S3 sends keys form-encoded
+    size: int
+    timestamp_ms: int  # eventTime
+
+
+def event_source(event: object) -> str:
+    """The first record's eventSource ("aws:ses" or "aws:s3"; an EventBridge event from S3 counts
+    as "aws:s3"), or raise InvalidEvent."""
+    if not isinstance(event, Mapping):
+        raise InvalidEvent(f"event: expected an object, got {type(event).__name__}")
+    if event.get("source") == _EVENTBRIDGE_SOURCE:
+        return S3_EVENT_SOURCE
+    records = _get(event, "Records", list, "event")
+    if not records or not isinstance(records[0], Mapping):
+        raise InvalidEvent("event.Records: no records")
+    source = records[0].get("eventSource")
+    if source not in {EVENT_SOURCE, S3_EVENT_SOURCE}:
+        raise InvalidEvent(f"Records[0].eventSource: expected aws:ses or aws:s3, got {source!r}")
+    return str(source)
+
+
+def parse_s3_event(event: Mapping[str, Any]) -> list[S3Object]:
+    """Read every `ObjectCreated` record of an S3 notification, or raise InvalidEvent.
+
+    Other records (S3's `s3:TestEvent` has no Records at all) are refused, not skipped: the
+    notification is configured for ObjectCreated only, so anything else is a misconfiguration.
+    An EventBridge "Object Created" event (what template.yaml routes) is read the same way.
+    """
+    if event.get("source") == _EVENTBRIDGE_SOURCE:
+        return [_parse_eventbridge(event)]
+    records = _get(event, "Records", list, "event")
+    if not records:
+        raise InvalidEvent("event.Records: no records")
+    objects = []
+    for index, record in enumerate(records):
+        path = f"Records[{index}]"
+        if not isinstance(record, Mapping) or record.get("eventSource") != S3_EVENT_SOURCE:
+            raise InvalidEvent(f"{path}.eventSource: expected {S3_EVENT_SOURCE!r}")
+        name = _get(record, "eventName", str, path)
+        if not name.startswith("ObjectCreated:"):
+            raise InvalidEvent(f"{path}.eventName: expected ObjectCreated:*, got {name[:40]!r}")
+        s3 = _get(record, "s3", dict, path)
+        bucket = _get(_get(s3, "bucket", dict, f"{path}.s3"), "name", str, f"{path}.s3.bucket")
+        obj = _get(s3, "object", dict, f"{path}.s3")
+        key = unquote_plus(_get(obj, "key", str, f"{path}.s3.object"))
+        size = obj.get("size", 0)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidEvent(f"{path}.s3.object.size: expected a non-negative integer")
+        moment = _timestamp_ms(_get(record, "eventTime", str, path), path)
+        objects.append(S3Object(bucket=bucket, key=key, size=size, timestamp_ms=moment))
+    return objects
+
+
+def _parse_eventbridge(event: Mapping[str, Any]) -> S3Object:
+    """S3's EventBridge event (S3 user guide, "EventBridge message structure"): the key is given
+    as stored, not form-encoded."""
+    kind = _get(event, "detail-type", str, "event")
+    if kind != "Object Created":
+        raise InvalidEvent(f"event.detail-type: expected 'Object Created', got {kind[:40]!r}")
+    detail = _get(event, "detail", dict, "event")
+    bucket = _get(_get(detail, "bucket", dict, "event.detail"), "name", str, "event.detail.bucket")
+    obj = _get(detail, "object", dict, "event.detail")
+    size = obj.get("size", 0)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InvalidEvent("event.detail.object.size: expected a non-negative integer")
+    return S3Object(
+        bucket=bucket,
+        key=_get(obj, "key", str, "event.detail.object"),
+        size=size,
+        timestamp_ms=_timestamp_ms(_get(event, "time", str, "event"), "event"),
+    )
+
+
+def eventbridge_s3_event(bucket: str, key: str, size: int, *, timestamp_ms: int) -> dict[str, Any]:
+    """An event shaped like S3's "Object Created" event on EventBridge for one object."""
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": _EVENTBRIDGE_SOURCE,
+        "account": "000000000000",
+        "time": _iso(timestamp_ms),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": size},
+            "reason": "PutObject",
+        },
+    }
+
+
+def s3_event(bucket: str, key: str, size: int, *, timestamp_ms: int) -> dict[str, Any]:
+    """An event shaped like S3's `ObjectCreated:Put` notification for one object."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": S3_EVENT_SOURCE,
+                "awsRegion": "us-east-1",
+                "eventTime": _iso(timestamp_ms),
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "popdrop-incoming",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": quote_plus(key, safe="/"), "size": size},
                 },
             }
         ]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import enum
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class PlaintextAuth(enum.StrEnum):
@@ -36,6 +38,34 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     plaintext_auth: PlaintextAuth = PlaintextAuth.NEVER
 
+    # Load balancers whose PROXY protocol (v1 or v2) header is believed: comma-separated CIDRs,
+    # e.g. the NLB's subnets. Connections from them must start with a header; from anywhere else
+    # a header is refused (it would let a client choose the address used for limits and logs).
+    proxy_trusted_networks: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+
+    # A bare user name ("alice") logs in to alice@<default domain>; empty: full addresses only.
+    default_domain: str = ""
+    # Verified credentials are remembered this long (0 disables), so a client polling every
+    # minute pays the scrypt hash once per period; a password change invalidates at once.
+    credential_cache_seconds: float = Field(default=300.0, ge=0.0)
+    # A failed authentication is answered after base * 2**(failures-1) seconds, capped at max,
+    # counting recent failures per client address and per account (the larger of the two).
+    auth_penalty_base: float = Field(default=2.0, ge=0.0)
+    auth_penalty_max: float = Field(default=15.0, ge=0.0)
+    # New connections per client address: `burst` at once, then `rate` per second (0: no limit).
+    connection_rate: float = Field(default=2.0, ge=0.0)
+    connection_burst: int = Field(default=20, ge=1)
+
+    # Failed logins one connection may make before it is closed.
+    max_auth_failures: int = Field(default=3, ge=1)
+    # OAUTHBEARER / XOAUTH2: JWTs from this OIDC issuer (e.g. a Cognito user pool,
+    # https://cognito-idp.<region>.amazonaws.com/<pool id>), for this audience (app client id),
+    # naming the mailbox in this claim. Empty issuer: the mechanisms are not offered.
+    oauth_issuer: str = ""
+    oauth_audience: str = ""
+    oauth_jwks_url: str = ""  # default: <issuer>/.well-known/jwks.json
+    oauth_mailbox_claim: str = "email"
+
     # RFC 1939 §3: the autologout timer must be at least 10 minutes.
     idle_timeout: float = Field(default=600.0, ge=1.0)
     # On SIGTERM, how long open sessions may run on before they are cut (uncommitted). ECS waits
@@ -54,11 +84,21 @@ class Settings(BaseSettings):
     # Per-session memory for reading the next message ahead while the client reads this one;
     # 0 turns read-ahead off.
     read_ahead_bytes: int = Field(default=65536, ge=0, le=16 * 1024 * 1024)
+    # How old an unhandled object under the incoming prefix must be before the reconcile sweep
+    # ingests it (docs/ingest.md, "Lost events").
+    reconcile_grace_seconds: int = Field(default=900, ge=0)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
     # The admin bearer token for the REST API; an empty token disables admin access entirely.
     api_token: str = ""
+
+    @field_validator("proxy_trusted_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("incoming_prefix")
     @classmethod

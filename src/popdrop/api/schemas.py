@@ -10,7 +10,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel
 
-from popdrop.model import Mailbox, MessageEntry, Summary
+from popdrop.model import Mailbox, MessageEntry, Quarantined, Summary, Verdicts
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -45,6 +45,8 @@ class MessageOut(BaseModel):
     header_size: int
     arrived_at: datetime
     summary: Summary  # the headers recorded at ingest; empty strings for absent ones
+    tag: str = ""  # the plus-address tag it was sent to (user+tag@domain), "" when none
+    verdicts: Verdicts = Verdicts()  # SES's verdicts; null for those not reported
 
     @classmethod
     def of(cls, entry: MessageEntry) -> MessageOut:
@@ -54,4 +56,20 @@ class MessageOut(BaseModel):
             header_size=entry.header_size,
             arrived_at=_EPOCH + timedelta(milliseconds=entry.arrived_at),
             summary=entry.summary,
+            tag=entry.tag,
+            verdicts=entry.verdicts,
+        )
+
+
+class QuarantinedOut(BaseModel):
+    message: MessageOut
+    reason: str  # e.g. "spam=FAIL", "over quota: 100 messages", "too large: 42000000 octets"
+    quarantined_at: datetime
+
+    @classmethod
+    def of(cls, held: Quarantined) -> QuarantinedOut:
+        return cls(
+            message=MessageOut.of(held.entry),
+            reason=held.reason,
+            quarantined_at=_EPOCH + timedelta(milliseconds=held.quarantined_at),
         )

@@ -32,6 +32,20 @@ class Authenticate:
 
 
 @dataclass(frozen=True, slots=True)
+class SaslStep:
+    """Advance a SASL exchange (RFC 5034 §4): `first` starts a new one for `mechanism`;
+    `response` is the client's decoded response (None: AUTH carried no initial response).
+
+    Answer with `Session.sasl_challenge(data)` to continue, or `Session.login_result(...)` to end
+    it (DENIED for a refused exchange). `mechanism` is one the session offered on this connection.
+    """
+
+    mechanism: str
+    response: bytes | None = field(repr=False)
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SendMessage:
     """Stream one stored message to the client, preceded by its `+OK` line, `status`.
 
@@ -79,7 +93,7 @@ class Close:
     """Close the connection after writing everything emitted before this action."""
 
 
-Action = Send | Authenticate | SendMessage | Commit | StartTLS | Release | Close
+Action = Send | Authenticate | SaslStep | SendMessage | Commit | StartTLS | Release | Close
 
 
 class LoginOutcome(enum.Enum):
@@ -99,6 +113,7 @@ __all__ = [
     "LoginOutcome",
     "Maildrop",
     "Release",
+    "SaslStep",
     "Send",
     "SendMessage",
     "StartTLS",

@@ -12,6 +12,9 @@ every `str` the session hands on encodes to UTF-8 without error.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -136,7 +139,18 @@ class Stls:
     """STLS (RFC 2595 §4)."""
 
 
-Command = User | Pass | Stat | List | Uidl | Retr | Top | Dele | Rset | Noop | Quit | Capa | Stls
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """AUTH [mechanism [initial-response]] (RFC 5034 §4). Without a mechanism, the client asks
+    for the list (as RFC 1734 clients still do); `initial_response` is already base64-decoded."""
+
+    mechanism: str | None = None
+    initial_response: bytes | None = field(default=None, repr=False)
+
+
+Command = (
+    User | Pass | Stat | List | Uidl | Retr | Top | Dele | Rset | Noop | Quit | Capa | Stls | Auth
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +263,36 @@ def _parse_pass(rest: bytes) -> Command | CommandError:
         return CommandError("Password is not valid UTF-8.")
 
 
+# RFC 4422 §3.1: a mechanism name is 1 to 20 upper-case letters, digits, hyphens or underscores.
+_MECHANISM_RE = re.compile(rb"[A-Za-z0-9_-]{1,20}")
+
+
+def decode_sasl(text: bytes) -> bytes | None:
+    """A SASL response or initial response: base64, or "=" for an empty one (RFC 5034 §4).
+    None when it is not strict base64."""
+    if text == b"=":
+        return b""
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        return None
+
+
+def _parse_auth(rest: bytes) -> Command | CommandError:
+    match _arguments(rest):
+        case []:
+            return Auth()
+        case [name, *initial] if len(initial) <= 1:
+            if not _MECHANISM_RE.fullmatch(name):
+                return CommandError("Invalid mechanism name.")
+            response = decode_sasl(initial[0]) if initial else None
+            if initial and response is None:
+                return CommandError("Invalid base64 in the initial response.")
+            return Auth(name.decode("ascii").upper(), response)
+        case _:
+            return _TOO_MANY
+
+
 _PARSERS: dict[bytes, _Parser] = {
     b"USER": _parse_user,
     b"PASS": _parse_pass,
@@ -263,6 +307,7 @@ _PARSERS: dict[bytes, _Parser] = {
     b"QUIT": _without_arguments(Quit()),
     b"CAPA": _without_arguments(Capa()),
     b"STLS": _without_arguments(Stls()),
+    b"AUTH": _parse_auth,
 }
 
 

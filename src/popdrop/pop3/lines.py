@@ -80,6 +80,17 @@ class LineSplitter:
         del self._buffer[: end + 1 if end >= 0 else len(self._buffer)]
         return LINE_TOO_LONG
 
+    @property
+    def max_line(self) -> int:
+        return self._max_line
+
+    @max_line.setter
+    def max_line(self, value: int) -> None:
+        """Change the limit for lines not yet fed (a SASL response may be longer than a command)."""
+        if value < 1:
+            raise ValueError("max_line must be at least 1")
+        self._max_line = value
+
     def discard(self) -> None:
         """Drop everything buffered (RFC 2595 §4: nothing sent before TLS counts after it)."""
         self._buffer.clear()

@@ -10,6 +10,7 @@ bad-command budget; the caller's mistakes (reporting an outcome nobody waits for
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from popdrop.pop3.actions import (
     Commit,
     LoginOutcome,
     Release,
+    SaslStep,
     Send,
     SendMessage,
     StartTLS,
@@ -52,12 +54,19 @@ class SessionConfig:
     bad_command_budget: int = 10
     # RFC 2449 §4: clients may send lines of 255 octets, so the limit is never lower.
     max_line: int = DEFAULT_MAX_LINE
+    # SASL mechanisms the operator enabled, strongest first; each connection offers those that
+    # suit it (see `_offered_mechanisms`).
+    sasl_mechanisms: tuple[str, ...] = ()
+    # Failed logins (USER/PASS, APOP or AUTH) one connection may make before it is closed.
+    max_auth_failures: int = 3
 
     def __post_init__(self) -> None:
         if not _HOSTNAME_RE.fullmatch(self.hostname):
             raise ValueError(f"hostname must be printable ASCII without spaces: {self.hostname!r}")
         if self.bad_command_budget < 1:
             raise ValueError("bad_command_budget must be at least 1")
+        if self.max_auth_failures < 1:
+            raise ValueError("max_auth_failures must be at least 1")
         if self.max_line < DEFAULT_MAX_LINE:
             raise ValueError(f"max_line must be at least {DEFAULT_MAX_LINE} (RFC 2449 §4)")
 
@@ -67,6 +76,13 @@ class UnexpectedCallback(RuntimeError):
 
 
 _PLAINTEXT_REFUSED = "Plaintext authentication disallowed on non-secure connections"
+# Mechanisms that hand the server a reusable secret (a password or a bearer token): like USER/PASS,
+# only where plaintext login is permitted.
+_SECRET_CARRYING = frozenset({"PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"})
+# RFC 5034 §4 bounds AUTH's command line, not the responses: an OAUTHBEARER response carries a
+# JWT of a few KiB, base64-encoded. Responses may be this long, and so may an AUTH line with an
+# initial response (mpop, Thunderbird and others send the token there, beyond RFC 5034's 255).
+SASL_MAX_LINE = 24 * 1024
 # Also the reply for a message marked deleted: RFC 1939 §5 makes those invisible.
 _NO_SUCH_MESSAGE = replies.err("No such message.")
 
@@ -75,6 +91,7 @@ class Session:
     """One POP3 connection's protocol state; see the module docstring for how to drive it."""
 
     __slots__ = (
+        "_auth_failures",
         "_bad_commands",
         "_config",
         "_deleted",
@@ -82,6 +99,7 @@ class Session:
         "_lines",
         "_mailbox",
         "_messages",
+        "_sasl_mechanism",
         "_state",
         "_tls_active",
         "_username",
@@ -89,12 +107,14 @@ class Session:
 
     def __init__(self, config: SessionConfig) -> None:
         self._config = config
-        self._lines = LineSplitter(config.max_line)
+        self._lines = LineSplitter(self._authorization_limit(config))
         self._state = State.AUTHORIZATION
         self._tls_active = config.tls_active
         self._eof = False
         self._bad_commands = 0
+        self._auth_failures = 0
         self._username: str | None = None
+        self._sasl_mechanism: str | None = None
         # The maildrop, fixed at login (RFC 1939 §8). `_mailbox` is set while this session holds
         # it and must release it; `_deleted` holds one deletion mark per message (RFC 1939 §6).
         self._mailbox: str | None = None
@@ -138,12 +158,16 @@ class Session:
         None when no complete line is buffered, while an outcome is awaited, or once closed.
         After end of input with nothing left to process: the actions of `connection_lost()`.
         """
-        if self._state not in ALLOWED:
+        if self._state not in ALLOWED and self._state is not State.SASL_RESPONSE:
             return None
         line = self._lines.next_line()
         if line is None:
             return self.connection_lost() if self._eof else None
-        if isinstance(line, LineTooLong):
+        if self._state is State.SASL_RESPONSE:
+            return self._sasl_response(line)
+        if isinstance(line, LineTooLong) or (
+            len(line) + 2 > self._config.max_line and line[:5].upper() != b"AUTH "
+        ):
             return self._refuse("Line too long.")
         command = c.parse_command(line)
         if isinstance(command, c.CommandError):
@@ -164,6 +188,7 @@ class Session:
         if (outcome is LoginOutcome.OK) != (maildrop is not None):
             raise ValueError("a Maildrop accompanies LoginOutcome.OK, and only it")
         self._username = None
+        self._sasl_mechanism = None
         self._state = State.AUTHORIZATION  # RFC 1939 §4: after -ERR the client may try again
         match outcome:
             case LoginOutcome.OK:
@@ -171,10 +196,16 @@ class Session:
                 self._mailbox = maildrop.mailbox
                 self._messages = maildrop.messages
                 self._deleted = bytearray(len(maildrop.messages))
+                self._lines.max_line = self._config.max_line
                 self._state = State.TRANSACTION
                 return [Send(replies.ok("Logged in."))]
             case LoginOutcome.DENIED:
                 # RFC 3206 §5; the same reply for an unknown mailbox and a wrong password.
+                self._auth_failures += 1
+                if self._auth_failures >= self._config.max_auth_failures:
+                    return self._close(
+                        replies.err("Authentication failed; too many attempts.", ResponseCode.AUTH)
+                    )
                 return [Send(replies.err("Authentication failed.", ResponseCode.AUTH))]
             case LoginOutcome.IN_USE:
                 return [Send(replies.err("Maildrop is in use.", ResponseCode.IN_USE))]
@@ -182,6 +213,16 @@ class Session:
                 return [Send(replies.err("Try again later.", ResponseCode.SYS_TEMP))]
             case _:
                 assert_never(outcome)
+
+    def sasl_challenge(self, data: bytes) -> list[Action]:
+        """The mechanism needs another response: send `data` as a continuation (RFC 5034 §4)."""
+        if self._state is State.CLOSED:
+            return []
+        self._expect(State.AUTHENTICATING, "sasl_challenge")
+        if self._sasl_mechanism is None:
+            raise UnexpectedCallback("sasl_challenge() after PASS")
+        self._state = State.SASL_RESPONSE
+        return [Send(b"+ " + base64.b64encode(data) + b"\r\n")]
 
     def message_sent(self) -> list[Action]:
         """The `SendMessage` stream finished, terminator included."""
@@ -266,6 +307,54 @@ class Session:
             return self._close(replies.err("Too many bad commands."))
         return [Send(replies.err(text, code))]
 
+    def _sasl_response(self, line: bytes | LineTooLong) -> list[Action]:
+        """RFC 5034 §4: a continuation line is a base64 response, or "*" to cancel; either way a
+        malformed one ends the exchange with -ERR."""
+        mechanism = self._sasl_mechanism
+        assert mechanism is not None
+        self._state = State.AUTHORIZATION
+        self._sasl_mechanism = None
+        if isinstance(line, LineTooLong):
+            return self._refuse("Response too long; authentication aborted.")
+        if line == b"*":
+            return [Send(replies.err("Authentication cancelled."))]
+        response = c.decode_sasl(line) if line else b""
+        if response is None:
+            return self._refuse("Invalid base64; authentication aborted.")
+        self._sasl_mechanism = mechanism
+        self._state = State.AUTHENTICATING
+        return [SaslStep(mechanism, response, first=False)]
+
+    @staticmethod
+    def _authorization_limit(config: SessionConfig) -> int:
+        """Before login, lines may be as long as a SASL response where AUTH is on offer; the
+        session itself refuses any other command line over `max_line` (RFC 2449 §4)."""
+        return max(config.max_line, SASL_MAX_LINE) if config.sasl_mechanisms else config.max_line
+
+    def _offered_mechanisms(self) -> list[str]:
+        """RFC 5034 §6 / RFC 4422 §3.1: the configured mechanisms this connection can use.
+        Channel binding (-PLUS, RFC 5802 §6) needs TLS; secret-carrying ones need what USER
+        needs."""
+        return [
+            name
+            for name in self._config.sasl_mechanisms
+            if (self._tls_active or not name.endswith("-PLUS"))
+            and (self._plaintext_permitted() or name not in _SECRET_CARRYING)
+        ]
+
+    def _auth(self, mechanism: str | None, initial: bytes | None) -> list[Action]:
+        offered = self._offered_mechanisms()
+        if mechanism is None:
+            return [Send(replies.multiline(replies.ok("Mechanisms follow."), offered))]
+        if mechanism not in offered:
+            if mechanism in _SECRET_CARRYING and mechanism in self._config.sasl_mechanisms:
+                return self._refuse_plaintext()
+            return self._refuse("Unsupported authentication mechanism.")
+        self._username = None
+        self._sasl_mechanism = mechanism
+        self._state = State.AUTHENTICATING
+        return [SaslStep(mechanism, initial, first=True)]
+
     def _plaintext_permitted(self) -> bool:
         return self._tls_active or self._config.plaintext_allowed
 
@@ -319,6 +408,8 @@ class Session:
                 return [Send(replies.multiline(status, self._capabilities()))]
             case c.Stls():
                 return self._stls()
+            case c.Auth(mechanism, initial):
+                return self._auth(mechanism, initial)
             case _:
                 assert_never(command)
 
@@ -351,6 +442,8 @@ class Session:
         capabilities = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
         if self._plaintext_permitted():
             capabilities.append("USER")
+        if mechanisms := self._offered_mechanisms():
+            capabilities.append("SASL " + " ".join(mechanisms))
         if (
             self._state is State.AUTHORIZATION
             and self._config.stls_available

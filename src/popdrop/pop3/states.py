@@ -16,7 +16,8 @@ from popdrop.pop3 import commands as c
 
 class State(enum.Enum):
     AUTHORIZATION = "authorization"  # RFC 1939 §4
-    AUTHENTICATING = "authenticating"  # PASS accepted; waiting for login_result
+    AUTHENTICATING = "authenticating"  # PASS or an AUTH step; waiting for the caller's verdict
+    SASL_RESPONSE = "sasl-response"  # AUTH sent a challenge; the next line is the response
     STARTING_TLS = "starting-tls"  # STLS accepted; waiting for tls_started (RFC 2595 §4)
     TRANSACTION = "transaction"  # RFC 1939 §5
     SENDING = "sending"  # RETR/TOP streaming; waiting for message_sent or storage_failed
@@ -26,7 +27,8 @@ class State(enum.Enum):
 
 ALLOWED: Mapping[State, frozenset[type[c.Command]]] = {
     # RFC 1939 §4 (USER, PASS, QUIT), RFC 2449 §5 (CAPA in both states), RFC 2595 §4 (STLS).
-    State.AUTHORIZATION: frozenset({c.User, c.Pass, c.Quit, c.Capa, c.Stls}),
+    # RFC 5034 §4 (AUTH).
+    State.AUTHORIZATION: frozenset({c.User, c.Pass, c.Quit, c.Capa, c.Stls, c.Auth}),
     # RFC 1939 §5 and §7.
     State.TRANSACTION: frozenset(
         {c.Stat, c.List, c.Uidl, c.Retr, c.Top, c.Dele, c.Rset, c.Noop, c.Quit, c.Capa}

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from popdrop.model import Mailbox, MessageEntry, Summary
+from popdrop.model import (
+    VERDICT_KINDS,
+    AppPassword,
+    Mailbox,
+    MessageEntry,
+    ScramKeys,
+    Summary,
+    Verdicts,
+)
 from popdrop.store import schema
 
 if TYPE_CHECKING:
@@ -27,6 +35,13 @@ ARRIVED_AT: Final = "arrived_at"
 SUMMARY: Final = "summary"
 ENTRY_SK: Final = "entry_sk"
 REFS: Final = "refs"
+APP_PASSWORDS: Final = "app_passwords"  # a map: name -> {digest, created_at, last_used_at, ...}
+DIGEST: Final = "digest"
+LAST_USED_AT: Final = "last_used_at"
+LAST_ADDRESS: Final = "last_address"
+SCRAM: Final = "scram_sha256"  # a map: salt, iterations, stored_key, server_key
+TAG: Final = "tag"
+VERDICTS: Final = "verdicts"
 
 # Summary fields as stored (a map attribute; empty fields are left out to keep listings small).
 _SUMMARY_FIELDS: Final = ("sender", "to", "subject", "date", "message_id")
@@ -75,7 +90,30 @@ def profile_item(mailbox: Mailbox) -> Item:
         CREATED_AT: n(mailbox.created_at),
         MESSAGE_COUNT: n(mailbox.message_count),
         OCTETS: n(mailbox.octets),
+        APP_PASSWORDS: {"M": {ap.name: app_password_item(ap) for ap in mailbox.app_passwords}},
+        **({SCRAM: scram_item(mailbox.scram)} if mailbox.scram else {}),
     }
+
+
+def scram_item(keys: ScramKeys) -> AttributeValueTypeDef:
+    return {
+        "M": {
+            "salt": {"B": keys.salt},
+            "iterations": n(keys.iterations),
+            "stored_key": {"B": keys.stored_key},
+            "server_key": {"B": keys.server_key},
+        }
+    }
+
+
+def scram_from_item(value: AttributeValueTypeDef) -> ScramKeys:
+    fields = value["M"]
+    return ScramKeys(
+        salt=bytes(fields["salt"]["B"]),
+        iterations=int(fields["iterations"]["N"]),
+        stored_key=bytes(fields["stored_key"]["B"]),
+        server_key=bytes(fields["server_key"]["B"]),
+    )
 
 
 def mailbox_from_item(item: Item) -> Mailbox:
@@ -85,6 +123,26 @@ def mailbox_from_item(item: Item) -> Mailbox:
         created_at=_int(item, CREATED_AT),
         message_count=_int(item, MESSAGE_COUNT),
         octets=_int(item, OCTETS),
+        app_passwords=tuple(
+            app_password_from_item(name, value["M"])
+            for name, value in sorted(item.get(APP_PASSWORDS, {}).get("M", {}).items())
+        ),
+        scram=scram_from_item(item[SCRAM]) if SCRAM in item else None,
+    )
+
+
+def app_password_item(app_password: AppPassword) -> AttributeValueTypeDef:
+    return {"M": {DIGEST: s(app_password.digest), CREATED_AT: n(app_password.created_at)}}
+
+
+def app_password_from_item(name: str, fields: dict[str, AttributeValueTypeDef]) -> AppPassword:
+    last_used = fields.get(LAST_USED_AT)
+    return AppPassword(
+        name=name,
+        digest=fields[DIGEST]["S"],
+        created_at=int(fields[CREATED_AT]["N"]),
+        last_used_at=int(last_used["N"]) if last_used else None,
+        last_address=fields.get(LAST_ADDRESS, {}).get("S", ""),
     )
 
 
@@ -98,7 +156,14 @@ def entry_item(entry: MessageEntry) -> Item:
         HEADER_SIZE: n(entry.header_size),
         ARRIVED_AT: n(entry.arrived_at),
         SUMMARY: {"M": {name: value for name, value in summary.items() if value["S"]}},
+        **({TAG: s(entry.tag)} if entry.tag else {}),
+        VERDICTS: {"M": verdicts_map(entry.verdicts)},
     }
+
+
+def verdicts_map(verdicts: Verdicts) -> Item:
+    """The reported verdicts only (absent ones are left out)."""
+    return {kind: s(value) for kind in VERDICT_KINDS if (value := getattr(verdicts, kind))}
 
 
 def entry_from_item(address: str, item: Item) -> MessageEntry:
@@ -111,6 +176,10 @@ def entry_from_item(address: str, item: Item) -> MessageEntry:
         header_size=_int(item, HEADER_SIZE),
         arrived_at=_int(item, ARRIVED_AT),
         summary=Summary(**{name: value["S"] for name, value in summary.items()}),
+        tag=item.get(TAG, {}).get("S", ""),
+        verdicts=Verdicts(
+            **{name: value["S"] for name, value in item.get(VERDICTS, {}).get("M", {}).items()}
+        ),
     )
 
 

@@ -36,3 +36,11 @@ class LeaseLost(StoreError):
 class CleanupPending(StorageUnavailable):
     """Deleted entries' objects could not be deleted yet. The deletion itself is done (the entries
     are gone); their reference items stay at zero and the next commit or `popdrop gc` finishes."""
+
+
+class AppPasswordConflict(StoreError):
+    """The app password cannot be added (the name is taken, or the mailbox holds the maximum)."""
+
+
+class AppPasswordNotFound(StoreError):
+    """The mailbox has no app password with this name."""

@@ -14,15 +14,20 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
-from popdrop.model import Mailbox, MessageEntry, normalize_address
+from popdrop.model import AppPassword, Mailbox, MessageEntry, ScramKeys, normalize_address
 from popdrop.store import gc, resources
+from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.aws import batched
 from popdrop.store.errors import CleanupPending, StoreError
+from popdrop.store.incoming import Incoming
+from popdrop.store.intake import Intake
 from popdrop.store.lease import Lease, Leases
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
 from popdrop.store.objects import Objects
+from popdrop.store.quarantine import Quarantine
 from popdrop.store.references import release_unreferenced, unreferenced
+from popdrop.store.routes import Routes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -55,12 +60,19 @@ class Store:
         self._s3 = s3
         self._dynamodb = dynamodb
         self._mailboxes = Mailboxes(dynamodb, table)
+        self._app_passwords = AppPasswords(dynamodb, table)
         self._messages = Messages(dynamodb, table)
         self._objects = Objects(s3, bucket)
         self._leases = Leases(dynamodb, table)
         self.table: Final = table
         self.bucket: Final = bucket
         self.incoming_prefix: Final = incoming_prefix
+        # The ingest pipeline's parts (aliases and policies, ingest records and filing, quarantine,
+        # the incoming prefix), used as they are by popdrop.ingest, the CLI and the API.
+        self.routes: Final = Routes(dynamodb, table)
+        self.intake: Final = Intake(dynamodb, table)
+        self.quarantine: Final = Quarantine(dynamodb, table)
+        self.incoming: Final = Incoming(s3, bucket, incoming_prefix)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -86,8 +98,10 @@ class Store:
 
     # mailboxes
 
-    def create_mailbox(self, address: str, password_hash: str) -> Mailbox:
-        return self._mailboxes.create(normalize_address(address), password_hash)
+    def create_mailbox(
+        self, address: str, password_hash: str, scram: ScramKeys | None = None
+    ) -> Mailbox:
+        return self._mailboxes.create(normalize_address(address), password_hash, scram)
 
     def get_mailbox(self, address: str) -> Mailbox | None:
         return self._mailboxes.get(normalize_address(address))
@@ -95,8 +109,21 @@ class Store:
     def list_mailboxes(self) -> list[Mailbox]:
         return self._mailboxes.directory()
 
-    def set_password(self, address: str, password_hash: str) -> None:
-        self._mailboxes.set_password(normalize_address(address), password_hash)
+    def set_password(
+        self, address: str, password_hash: str, scram: ScramKeys | None = None
+    ) -> None:
+        self._mailboxes.set_password(normalize_address(address), password_hash, scram)
+
+    def add_app_password(self, address: str, app_password: AppPassword) -> None:
+        """Raises AppPasswordConflict (name taken, or the maximum reached) or MailboxNotFound."""
+        self._app_passwords.add(normalize_address(address), app_password)
+
+    def revoke_app_password(self, address: str, name: str) -> None:
+        """Raises AppPasswordNotFound."""
+        self._app_passwords.revoke(normalize_address(address), name)
+
+    def record_app_password_use(self, address: str, name: str, at: int, client: str) -> None:
+        self._app_passwords.record_use(normalize_address(address), name, at, client)
 
     def remove_mailbox(self, address: str) -> int:
         """Delete the mailbox and its messages; return how many messages were removed.
@@ -107,6 +134,9 @@ class Store:
         address = normalize_address(address)
         self._mailboxes.close(address)
         removed = self._delete_entries(address, self._messages.listing(address, now=None))
+        for held in self.quarantine.listing(address):
+            self.discard_quarantined(address, held.entry.uid)
+        self.routes.delete_policy(address)
         self._mailboxes.delete(address)
         return removed
 
@@ -199,6 +229,15 @@ class Store:
         """
         return self._messages.add(_canonical(entry))
 
+    def discard_quarantined(self, address: str, uid: str) -> bool:
+        """Delete a quarantined message (an authorised API call or CLI command, DESIGN invariant
+        2), and its object when nothing else refers to it. False when there is no such message."""
+        quarantined = self.quarantine.get(normalize_address(address), uid)
+        if quarantined is None or not self.quarantine.discard(quarantined):
+            return False
+        self._delete_unreferenced([quarantined.entry.object_key])
+        return True
+
     def _delete_entries(
         self, address: str, entries: Sequence[MessageEntry], lease: Lease | None = None
     ) -> int:
@@ -212,17 +251,20 @@ class Store:
             guard = None if lease is None else self._leases.guard(lease, now_ms=_now_ms())
             deleted += len(self._messages.delete(address, batch, guard))
         # Every given entry's object, not only this run's: an interrupted run may have dereferenced
-        # objects without deleting them. The object goes before its zero-count reference item, so
-        # a crash in between leaves the item for `popdrop gc` to find (never an object nobody
-        # points at).
-        keys = sorted({entry.object_key for entry in unique})
+        # objects without deleting them.
         try:
-            garbage = list(unreferenced(self._dynamodb, self.table, keys))
-            self._objects.delete(garbage)
-            release_unreferenced(self._dynamodb, self.table, garbage)
+            self._delete_unreferenced(sorted({entry.object_key for entry in unique}))
         except StoreError as error:
             raise CleanupPending(str(error)) from error
         return deleted
+
+    def _delete_unreferenced(self, keys: Sequence[str]) -> None:
+        """Delete those of these objects that nothing references: the object goes before its
+        zero-count reference item, so a crash in between leaves the item for `popdrop gc` to
+        find (never an object nobody points at)."""
+        garbage = list(unreferenced(self._dynamodb, self.table, keys))
+        self._objects.delete(garbage)
+        release_unreferenced(self._dynamodb, self.table, garbage)
 
 
 def _now_ms(now: float | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from popdrop.model import Mailbox
+from popdrop.model import Mailbox, ScramKeys
 from popdrop.store import codec, schema
 from popdrop.store.aws import aws_errors
 from popdrop.store.errors import MailboxExists, MailboxNotFound
@@ -58,8 +58,10 @@ class Mailboxes:
         self._db = dynamodb
         self._table = table
 
-    def create(self, address: str, password_hash: str) -> Mailbox:
-        mailbox = Mailbox(address=address, password_hash=password_hash, created_at=int(time.time()))
+    def create(self, address: str, password_hash: str, scram: ScramKeys | None = None) -> Mailbox:
+        mailbox = Mailbox(
+            address=address, password_hash=password_hash, created_at=int(time.time()), scram=scram
+        )
         with aws_errors():
             try:
                 self._db.put_item(
@@ -93,14 +95,27 @@ class Mailboxes:
         with aws_errors():
             return [codec.mailbox_from_item(item) for page in pages for item in page["Items"]]
 
-    def set_password(self, address: str, password_hash: str) -> None:
-        self._update(
-            address,
-            "SET #hash = :hash",
-            OPEN,
-            {"#hash": codec.PASSWORD_HASH},
-            {":hash": codec.s(password_hash)},
-        )
+    def set_password(
+        self, address: str, password_hash: str, scram: ScramKeys | None = None
+    ) -> None:
+        """Replace the password hash and the SCRAM verifier together (none: SCRAM is removed, so
+        an old verifier never outlives the password it was derived from)."""
+        if scram is None:
+            self._update(
+                address,
+                "SET #hash = :hash REMOVE #scram",
+                OPEN,
+                {"#hash": codec.PASSWORD_HASH, "#scram": codec.SCRAM},
+                {":hash": codec.s(password_hash)},
+            )
+        else:
+            self._update(
+                address,
+                "SET #hash = :hash, #scram = :scram",
+                OPEN,
+                {"#hash": codec.PASSWORD_HASH, "#scram": codec.SCRAM},
+                {":hash": codec.s(password_hash), ":scram": codec.scram_item(scram)},
+            )
 
     def close(self, address: str) -> None:
         """Start removing the mailbox: no delivery, login or listing reaches it from now on."""

@@ -58,7 +58,8 @@ class Messages:
         if not is_valid_uid(uid):
             return None
         marker = self._get_item(codec.marker_key(address, uid))
-        if marker is None:
+        # A quarantined message's marker points at its `QUA#` item: it is not in the maildrop.
+        if marker is None or not marker[codec.ENTRY_SK]["S"].startswith(schema.MESSAGE_PREFIX):
             return None
         item = self._get_item(codec.key(schema.mailbox_pk(address), marker[codec.ENTRY_SK]["S"]))
         if item is None or codec.is_expired(item, now):
@@ -161,3 +162,6 @@ def _put(table: str, item: codec.Item) -> TransactWriteItemTypeDef:
             "ExpressionAttributeNames": _PK_NAME,
         }
     }
+
+
+put_new = _put  # a transaction item putting `item` only if absent (the ingest side's writes too)

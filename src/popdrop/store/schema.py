@@ -88,3 +88,25 @@ TABLE_DEFINITION: Final[dict[str, Any]] = {
     "BillingMode": "PAY_PER_REQUEST",
 }
 TIME_TO_LIVE: Final[dict[str, Any]] = {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+
+
+# Items added by the ingest pipeline (docs/data-model.md, "Ingest items").
+POLICY_SK: Final = "#POLICY"
+QUARANTINE_PREFIX: Final = "QUA#"
+ROUTE_SK: Final = "#ROUTE"
+INGEST_SK: Final = "#INGEST"
+DIRECTORY_ROUTE: Final = "ROUTE"
+
+
+def route_pk(address: str) -> str:
+    """An alias (`ROUTE#user@domain`) or a domain's catch-all (`ROUTE#@domain`)."""
+    return f"ROUTE#{address}"
+
+
+def ingest_pk(message_id: str) -> str:
+    """The per-message ingest record that gc and reconcile read (the MSGID contract)."""
+    return f"MSGID#{message_id}"
+
+
+def quarantine_sk(arrived_at: int, uid: str) -> str:
+    return f"{QUARANTINE_PREFIX}{arrived_at:013d}#{uid}"

@@ -87,6 +87,8 @@ def test_messages_are_listed_in_arrival_order_with_their_metadata(
             "date": "",
             "message_id": "",
         },
+        "tag": "",
+        "verdicts": dict.fromkeys(("spam", "virus", "spf", "dkim", "dmarc")),
     }
 
 

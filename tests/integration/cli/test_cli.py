@@ -141,3 +141,36 @@ def test_deliver_to_an_unknown_mailbox_stores_nothing(store: Store, tmp_path: Pa
     assert result.returncode == 2
     assert b"nobody@example.test" in result.stderr
     assert store.list_messages("i@example.test") == ()
+
+
+def test_app_passwords_are_added_listed_used_and_revoked(store: Store) -> None:
+    popdrop(store, "mailbox", "add", "j@example.test", "--password-stdin", stdin="pw\n")
+    added = popdrop(store, "mailbox", "app-password", "add", "j@example.test", "phone")
+    assert added.returncode == 0, added.stderr
+    password = added.stdout.decode().strip().splitlines()[-1]
+    mailbox = store.get_mailbox("j@example.test")
+    assert mailbox is not None
+    assert [entry.name for entry in mailbox.app_passwords] == ["phone"]
+    assert password not in repr(mailbox)  # only a digest is stored
+
+    store.record_app_password_use("j@example.test", "phone", 1_800_000_000, "198.51.100.7")
+    listed = popdrop(store, "mailbox", "app-password", "list", "j@example.test")
+    assert b"phone\tcreated" in listed.stdout
+    assert b"198.51.100.7" in listed.stdout
+
+    again = popdrop(store, "mailbox", "app-password", "add", "j@example.test", "phone")
+    assert again.returncode == 1 and b"already has an app password" in again.stderr
+
+    revoked = popdrop(store, "mailbox", "app-password", "revoke", "j@example.test", "phone")
+    assert revoked.returncode == 0, revoked.stderr
+    mailbox = store.get_mailbox("j@example.test")
+    assert mailbox is not None and mailbox.app_passwords == ()
+    missing = popdrop(store, "mailbox", "app-password", "revoke", "j@example.test", "phone")
+    assert missing.returncode == 1
+
+
+def test_an_invalid_app_password_name_is_a_usage_error(store: Store) -> None:
+    popdrop(store, "mailbox", "add", "k@example.test", "--password-stdin", stdin="pw\n")
+    result = popdrop(store, "mailbox", "app-password", "add", "k@example.test", "my phone!")
+    assert result.returncode == 2
+    assert b"invalid app password name" in result.stderr

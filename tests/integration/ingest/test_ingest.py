@@ -9,10 +9,11 @@ import logging
 import pytest
 
 from popdrop.events import ses_event
-from popdrop.ingest import HEAD_READ, HEADER_LIMIT, IngestResult, ingest, ingest_ses_event
+from popdrop.ingest import HEAD_READ, HEADER_LIMIT, IngestResult, ingest_ses_event
 from popdrop.model import Summary
 from popdrop.store import ObjectNotFound, Store
 from tests.conftest import AwsCall
+from tests.integration.ingest.conftest import Crash, CrashAt
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
 MESSAGE = (
@@ -63,14 +64,18 @@ def test_a_message_for_one_mailbox_becomes_one_entry_with_sizes_and_summary(
 def test_ingest_reads_only_the_head_with_one_ranged_get(
     store: Store, mailboxes: list[str], aws_calls: list[AwsCall]
 ) -> None:
-    """Cost: one ranged GET per message, one transaction per recipient, nothing else."""
-    event = _event(store, "msg-1", MESSAGE + b"x" * 500_000, ALICE, BOB)
+    """Cost: one lookup of the recipients, one ranged GET per message, a transaction to begin
+    (ingest record + hold), one per recipient, one to finish; nothing else."""
+    event = _event(store, "msg-1", MESSAGE + b"x\r\n" * 200_000, ALICE, BOB)
     aws_calls.clear()
 
     ingest_ses_event(store, event)
 
     assert [(call.operation, call.headers.get("Range")) for call in aws_calls] == [
+        ("BatchGetItem", None),
         ("GetObject", f"bytes=0-{HEAD_READ - 1}"),
+        ("TransactWriteItems", None),
+        ("TransactWriteItems", None),
         ("TransactWriteItems", None),
         ("TransactWriteItems", None),
     ]
@@ -107,11 +112,9 @@ def test_unknown_recipients_are_skipped_and_logged_with_the_message_id(
 
     assert result.delivered == (ALICE,)
     assert result.unknown == ("not an address", CAROL)
-    logged = [r.fields for r in caplog.records if r.getMessage() == "ingest.unknown"]
-    assert logged == [
-        {"message_id": "msg-1", "mailbox": "not an address"},
-        {"message_id": "msg-1", "mailbox": CAROL},
-    ]
+    [logged] = [r.fields for r in caplog.records if r.getMessage() == "ingest.message"]
+    assert logged["correlation_id"] == logged["message_id"] == "msg-1"
+    assert (logged["delivered"], logged["unknown"]) == ([ALICE], ["not an address", CAROL])
 
 
 def test_a_replayed_event_delivers_nothing_twice(store: Store, mailboxes: list[str]) -> None:
@@ -128,17 +131,13 @@ def test_a_replayed_event_delivers_nothing_twice(store: Store, mailboxes: list[s
 
 
 def test_a_replay_after_a_partial_run_finishes_the_delivery(
-    store: Store, mailboxes: list[str]
+    store: Store, mailboxes: list[str], crash_at: CrashAt
 ) -> None:
     """A run that crashed after Alice's entry is retried: Alice is a duplicate, Bob gets his."""
     event = _event(store, "msg-1", MESSAGE, ALICE, BOB)
-    ingest(
-        store,
-        message_id="msg-1",
-        object_key="incoming/msg-1",
-        recipients=[ALICE],
-        arrived_at=ARRIVED,
-    )
+    crash_at("TransactWriteItems", 3)  # begin, Alice, then Bob's write never happens
+    with pytest.raises(Crash):
+        ingest_ses_event(store, event)
 
     [retry] = ingest_ses_event(store, event)
 
@@ -250,10 +249,13 @@ def test_a_message_whose_object_is_missing_raises(store: Store, mailboxes: list[
     assert store.list_messages(ALICE) == ()
 
 
-def test_recipients_that_are_no_address_cost_no_request(
+def test_recipients_that_are_no_address_cost_only_the_ingest_record(
     store: Store, mailboxes: list[str], aws_calls: list[AwsCall]
 ) -> None:
+    """No lookup and no read: only the record that tells reconcile and gc it was handled."""
     [result] = ingest_ses_event(store, _event(store, "msg-1", MESSAGE, "bad address"))
 
     assert result == IngestResult("msg-1", "incoming/msg-1", unknown=("bad address",))
-    assert [call.operation for call in aws_calls] == ["PutObject"]  # the test's own upload
+    operations = [call.operation for call in aws_calls]
+    assert operations == ["PutObject", "TransactWriteItems"]  # the test's upload, the record
+    assert store.intake.status("msg-1") == "done"

@@ -41,7 +41,14 @@ def test_the_handler_files_an_ses_event_and_returns_a_summary(store: Store) -> N
 
     summary = app.handler(event, CONTEXT)
 
-    assert summary == {"message_ids": ["msg-1"], "delivered": 1, "duplicate": 0, "unknown": 1}
+    assert summary == {
+        "message_ids": ["msg-1"],
+        "delivered": 1,
+        "duplicate": 0,
+        "unknown": 1,
+        "quarantined": 0,
+        "dropped": 0,
+    }
     [entry] = store.list_messages(ALICE)
     assert (entry.uid, entry.summary.subject) == ("msg-1", "hi")
 

@@ -70,9 +70,12 @@ def test_ses_may_only_put_objects_under_the_incoming_prefix(resources: Resources
 
 
 def test_the_receipt_rule_stores_the_message_then_invokes_ingest(resources: Resources) -> None:
-    """DESIGN: the S3 action runs first, so the object exists when the function reads it."""
-    rule = props(resources, "ReceiptRule")["Rule"]
-    store, invoke = rule["Actions"]
+    """DESIGN: the S3 action runs first, so the object exists when the function reads it. With
+    IngestTrigger=s3 the rule only stores: the Object Created event invokes ingest instead."""
+    condition, s3_only, both = props(resources, "ReceiptRule")["Rule"]["Actions"]["Fn::If"]
+    assert condition == "IngestFromS3Events"
+    store, invoke = both
+    assert s3_only == [store]
 
     assert store == {
         "S3Action": {
@@ -128,23 +131,91 @@ def test_ingest_is_configured_with_the_deployed_bucket_table_and_prefix(
     assert function["Runtime"] == "python3.12"
 
 
-def test_ingest_may_only_read_incoming_mail_and_write_table_items(resources: Resources) -> None:
-    """Least privilege: the ranged GET of the header block, the Put and Update items of the
-    per-mailbox transaction; nothing on other keys, nothing on the index, no deletes."""
-    policies = props(resources, "IngestFunction")["Policies"]
-    grants = {
+def grants_of(resources: Resources, function: str) -> set[tuple[str, str]]:
+    return {
         (action, json.dumps(statement["Resource"], sort_keys=True))
-        for policy in policies
+        for policy in props(resources, function)["Policies"]
         for statement in policy["Statement"]
         if statement["Effect"] == "Allow"
         for action in as_list(statement["Action"])
     }
-    incoming = json.dumps({"Fn::Sub": "${MailBucket.Arn}/${IncomingPrefix}*"})
-    table = json.dumps({"Fn::GetAtt": ["MailTable", "Arn"]})
-    assert grants == {
-        ("s3:GetObject", incoming),
-        ("dynamodb:PutItem", table),
-        ("dynamodb:UpdateItem", table),
+
+
+INCOMING = json.dumps({"Fn::Sub": "${MailBucket.Arn}/${IncomingPrefix}*"})
+TABLE = json.dumps({"Fn::GetAtt": ["MailTable", "Arn"]})
+FILING = {
+    ("s3:GetObject", INCOMING),
+    ("s3:PutObject", INCOMING),  # the one rewrite of a non-canonical object
+    ("dynamodb:BatchGetItem", TABLE),
+    ("dynamodb:GetItem", TABLE),
+    ("dynamodb:PutItem", TABLE),
+    ("dynamodb:UpdateItem", TABLE),
+    ("dynamodb:ConditionCheckItem", TABLE),
+}
+
+
+def test_ingest_may_only_read_incoming_mail_and_write_table_items(resources: Resources) -> None:
+    """Least privilege: reads and the one canonical rewrite under the incoming prefix, the item
+    writes of its transactions; nothing on other keys, nothing on the index, no deletes."""
+    assert grants_of(resources, "IngestFunction") == FILING
+
+
+def test_reconcile_may_also_list_only_the_incoming_prefix(resources: Resources) -> None:
+    bucket = json.dumps({"Fn::GetAtt": ["MailBucket", "Arn"]})
+    assert grants_of(resources, "ReconcileFunction") == FILING | {("s3:ListBucket", bucket)}
+    [listing] = [
+        statement
+        for policy in props(resources, "ReconcileFunction")["Policies"]
+        for statement in policy["Statement"]
+        if statement["Action"] == "s3:ListBucket"
+    ]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${IncomingPrefix}*"}}}
+
+
+def test_reconcile_runs_on_a_schedule_with_the_deployed_names(
+    resources: Resources, template_path: Path
+) -> None:
+    assert resources["ReconcileFunction"]["Metadata"] == {"BuildMethod": "makefile"}
+    makefile = (template_path.parent / "infra" / "lambda.mk").read_text(encoding="utf-8")
+    assert "\nbuild-ReconcileFunction:" in makefile
+    function = props(resources, "ReconcileFunction")
+    assert function["Handler"] == "functions.reconcile.app.handler"
+    assert function["Events"]["Sweep"] == {
+        "Type": "Schedule",
+        "Properties": {"Schedule": {"Ref": "ReconcileSchedule"}},
+    }
+    variables = function["Environment"]["Variables"]
+    prefix = Settings.model_config.get("env_prefix", "")
+    assert {name.removeprefix(prefix).lower() for name in variables} <= set(Settings.model_fields)
+    assert variables["POPDROP_INCOMING_PREFIX"] == {"Ref": "IncomingPrefix"}
+
+
+def test_with_the_s3_trigger_new_incoming_objects_invoke_ingest(resources: Resources) -> None:
+    """IngestTrigger=s3: S3 Object Created events on EventBridge, matched to the incoming prefix
+    of this bucket, invoke ingest, and only that rule may."""
+    bucket = props(resources, "MailBucket")["NotificationConfiguration"]["Fn::If"]
+    assert bucket[:2] == [
+        "IngestFromS3Events",
+        {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
+    ]
+    rule = resources["IngestObjectCreatedRule"]
+    assert rule["Condition"] == "IngestFromS3Events"
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [{"Ref": "MailBucket"}]},
+            "object": {"key": [{"prefix": {"Ref": "IncomingPrefix"}}]},
+        },
+    }
+    assert rule["Properties"]["Targets"] == [
+        {"Id": "ingest", "Arn": {"Fn::GetAtt": ["IngestFunction", "Arn"]}}
+    ]
+    permission = resources["IngestEventsInvokePermission"]
+    assert permission["Condition"] == "IngestFromS3Events"
+    assert permission["Properties"]["Principal"] == "events.amazonaws.com"
+    assert permission["Properties"]["SourceArn"] == {
+        "Fn::GetAtt": ["IngestObjectCreatedRule", "Arn"]
     }
 
 

@@ -14,7 +14,7 @@ from popdrop.pop3.session import Session, SessionConfig, UnexpectedCallback
 from popdrop.pop3.states import ALLOWED, REFUSALS, State
 from tests.unit.pop3.transcript import Client, maildrop
 
-AUTHORIZATION = {c.User, c.Pass, c.Quit, c.Capa, c.Stls}
+AUTHORIZATION = {c.User, c.Pass, c.Quit, c.Capa, c.Stls, c.Auth}
 TRANSACTION = {c.Stat, c.List, c.Uidl, c.Retr, c.Top, c.Dele, c.Rset, c.Noop, c.Quit, c.Capa}
 ALL_COMMANDS: list[type[c.Command]] = list(get_args(c.Command))
 
@@ -52,8 +52,9 @@ LINES = {
     c.Quit: "QUIT",
     c.Capa: "CAPA",
     c.Stls: "STLS",
+    c.Auth: "AUTH",
 }
-CONFIG = SessionConfig(plaintext_allowed=True, stls_available=True)
+CONFIG = SessionConfig(plaintext_allowed=True, stls_available=True, sasl_mechanisms=("PLAIN",))
 
 
 def test_every_command_has_a_matrix_line() -> None:
@@ -81,7 +82,10 @@ def test_each_command_after_login_is_run_or_refused_rfc1939_s5(command: type[c.C
 # How to reach each state through the protocol: log in first?, then these lines.
 PATHS: dict[State, tuple[bool, list[str]]] = {
     State.AUTHORIZATION: (False, []),
-    State.AUTHENTICATING: (False, ["USER alice@example.test", "PASS secret"]),
+    # AUTH (not PASS) reaches it, so that both of its outcomes (sasl_challenge, login_result)
+    # are awaited there.
+    State.AUTHENTICATING: (False, ["AUTH PLAIN"]),
+    State.SASL_RESPONSE: (False, ["AUTH PLAIN"]),
     State.STARTING_TLS: (False, ["STLS"]),
     State.TRANSACTION: (True, []),
     State.SENDING: (True, ["RETR 1"]),
@@ -97,6 +101,8 @@ def into(state: State) -> Session:
         client.login()
     for line in lines:
         client.send(line)
+    if state is State.SASL_RESPONSE:
+        client.session.sasl_challenge(b"")
     assert client.session.state is state
     return client.session
 
@@ -107,6 +113,7 @@ def test_every_state_is_reachable() -> None:
 
 CALLBACKS: dict[str, tuple[State, Callable[[Session], list[Action]]]] = {
     "login_result": (State.AUTHENTICATING, lambda s: s.login_result(LoginOutcome.DENIED)),
+    "sasl_challenge": (State.AUTHENTICATING, lambda s: s.sasl_challenge(b"")),
     "message_sent": (State.SENDING, lambda s: s.message_sent()),
     "storage_failed": (State.SENDING, lambda s: s.storage_failed()),
     "commit_result": (State.UPDATE, lambda s: s.commit_result(True)),

@@ -1,0 +1,77 @@
+"""Who is logging in: credentials checked against the mailbox profile, without blocking the loop.
+
+One place decides authentication for every mechanism that carries a password: the default domain,
+the verified-credentials cache, the main password (scrypt), app passwords, and the failure penalty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from popdrop.auth import app_passwords
+from popdrop.auth.cache import CredentialCache
+from popdrop.auth.identity import resolve_login
+from popdrop.auth.passwords import verify_against_dummy, verify_password
+from popdrop.auth.penalty import Penalties, PenaltyPolicy
+from popdrop.logfmt import log_event
+from popdrop.model import Mailbox
+from popdrop.settings import Settings
+from popdrop.store import Store
+from popdrop.store.errors import StoreError
+
+logger = logging.getLogger("popd.auth")
+
+
+class Authenticator:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._default_domain = settings.default_domain
+        self._cache = CredentialCache(settings.credential_cache_seconds)
+        self._penalties = Penalties(
+            PenaltyPolicy(base=settings.auth_penalty_base, ceiling=settings.auth_penalty_max)
+        )
+
+    async def authenticate(self, username: str, password: str, client: str) -> Mailbox | None:
+        """The mailbox these credentials open, or None after the failure penalty has elapsed.
+
+        Raises StoreError when storage fails (the caller answers [SYS/TEMP]).
+        """
+        address = resolve_login(username, self._default_domain)
+        mailbox = await asyncio.to_thread(self._store.get_mailbox, address) if address else None
+        if mailbox is not None and await self._password_matches(mailbox, password, client):
+            return mailbox
+        if mailbox is None:
+            # The same scrypt work as a wrong password: the reply time does not reveal whether
+            # the mailbox exists.
+            await asyncio.to_thread(verify_against_dummy, password)
+        await self.penalize(client, address or username.lower())
+        return None
+
+    async def penalize(self, client: str, account: str) -> None:
+        """Record a failed authentication and wait out its penalty before the reply."""
+        delay = self._penalties.failed(client, account)
+        log_event(logger, "auth.failed", client=client, delay=delay)
+        await asyncio.sleep(delay)
+
+    async def _password_matches(self, mailbox: Mailbox, password: str, client: str) -> bool:
+        if self._cache.verified(mailbox.address, password, mailbox.password_hash):
+            return True
+        app_password = app_passwords.match(password, mailbox.app_passwords)
+        if app_password is not None:
+            try:
+                await asyncio.to_thread(
+                    self._store.record_app_password_use,
+                    mailbox.address,
+                    app_password.name,
+                    int(time.time()),
+                    client,
+                )
+            except StoreError as error:  # the login stands; only the last-use record is lost
+                log_event(logger, "auth.record_use_failed", logging.WARNING, error=str(error))
+            return True
+        if await asyncio.to_thread(verify_password, password, mailbox.password_hash):
+            self._cache.remember(mailbox.address, password, mailbox.password_hash)
+            return True
+        return False

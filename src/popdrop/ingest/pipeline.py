@@ -1,0 +1,316 @@
+"""File one stored message into its recipients' mailboxes, exactly once (DESIGN invariant 1).
+
+The steps, and what a crash after each leaves for the retry (Lambda retries a failed asynchronous
+event twice; SES and S3 may deliver an event twice; two invocations may run at once):
+1. resolve the recipients (reads only);
+2. read the header block (a ranged GET), rewriting the object once if it is not canonical;
+3. `begin`: create the message's ingest record and take ingest's hold on the object (one
+   transaction). A retry finds the record `ingesting` and carries on; `done` means all was filed;
+4. file each mailbox: a conditional transaction per mailbox (the uid marker makes a replay a
+   duplicate, whether the first run delivered, quarantined, or the message was deleted since);
+5. `finish`: mark the record done and release the hold (conditional, so exactly once).
+Because the hold is held from step 3 to step 5, no POP3 QUIT can delete the object while a run
+is unfinished: the retry always finds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+from popdrop.canonical import to_canonical
+from popdrop.events import S3_EVENT_SOURCE, event_source, parse_s3_event, parse_ses_event
+from popdrop.ingest.addressing import Resolution, resolve
+from popdrop.ingest.headers import (
+    HEAD_READ,
+    HEADER_LIMIT,
+    header_block_size,
+    header_recipients,
+    header_verdicts,
+    parse_summary,
+    unique_id,
+)
+from popdrop.logfmt import log_event, now_ms
+from popdrop.model import Action, MessageEntry, Quarantined, Verdicts
+from popdrop.store import MailboxNotFound, ObjectNotFound, Store
+from popdrop.store.intake import DONE, Filed
+
+logger = logging.getLogger("popdrop.ingest")
+
+# SES accepts messages up to 40 MB including headers (SES developer guide, receiving quotas). A
+# larger object (only another writer can put one under the incoming prefix) is quarantined.
+MAX_MESSAGE_SIZE: Final = 40 * 1024 * 1024
+_BARE_LF: Final = re.compile(rb"(?<!\r)\n")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """Where one message went: mailbox addresses (or unknown recipients), each in one tuple."""
+
+    message_id: str
+    object_key: str
+    delivered: tuple[str, ...] = ()
+    duplicate: tuple[str, ...] = ()  # filed there before: a replayed or concurrent event
+    unknown: tuple[str, ...] = ()  # no such mailbox (or not an address at all)
+    quarantined: tuple[str, ...] = ()  # kept out of the maildrop, with a reason
+    dropped: tuple[str, ...] = ()  # the mailbox's policy dropped it (the reason is logged)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One message on its way in: which, where it is stored, when, and to whom."""
+
+    message_id: str
+    object_key: str
+    arrived_at: int
+    recipients: tuple[str, ...]
+    resolution: Resolution
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    size: int
+    header_size: int
+    block: bytes  # the header block, for the summary and for header-derived recipients
+    rewritten: bool
+
+
+def ingest(
+    store: Store,
+    *,
+    message_id: str,
+    object_key: str,
+    recipients: Iterable[str],
+    arrived_at: int,
+    verdicts: Verdicts | None = None,
+) -> IngestResult:
+    """File the stored object `object_key` into each recipient's mailbox (arrived_at: epoch ms).
+
+    Raises `ObjectNotFound` when the object is missing and the message was never filed."""
+    recipients = tuple(recipients)
+    run = _Run(message_id, object_key, arrived_at, recipients, resolve(store, recipients))
+    if not run.resolution.deliveries:
+        return _unrouted(store, run)
+    head = _read_head(store, message_id, object_key, trust_body=True)
+    if head is None:
+        return _duplicate(run)
+    return _file(store, run, head, verdicts)
+
+
+def ingest_object(store: Store, object_key: str, arrived_at: int) -> IngestResult:
+    """File an object that came without an SES event (an S3 notification, or the reconcile
+    sweep): recipients and verdicts come from its headers (docs/ingest.md)."""
+    message_id = object_key.removeprefix(store.incoming_prefix)
+    head = _read_head(store, message_id, object_key, trust_body=False)
+    if head is None:
+        return IngestResult(message_id, object_key)
+    recipients = tuple(header_recipients(head.block))
+    run = _Run(message_id, object_key, arrived_at, recipients, resolve(store, recipients))
+    if not run.resolution.deliveries:
+        return _unrouted(store, run)
+    return _file(store, run, head, None)
+
+
+def ingest_ses_event(store: Store, event: Mapping[str, Any]) -> list[IngestResult]:
+    """Ingest every message of an SES receipt event; raises InvalidEvent before any write when the
+    event is malformed."""
+    return [
+        ingest(
+            store,
+            message_id=message.message_id,
+            object_key=store.incoming_key(message.message_id),
+            recipients=message.recipients,
+            arrived_at=message.timestamp_ms,
+            verdicts=message.verdicts,
+        )
+        for message in parse_ses_event(event)
+    ]
+
+
+def ingest_s3_event(store: Store, event: Mapping[str, Any]) -> list[IngestResult]:
+    """Ingest every object an S3 `ObjectCreated` notification reports; objects of another bucket
+    or outside the incoming prefix are skipped with a log line (a misconfigured notification)."""
+    results = []
+    for obj in parse_s3_event(event):
+        if obj.bucket != store.bucket or not obj.key.startswith(store.incoming_prefix):
+            log_event(logger, "ingest.skipped", logging.WARNING, bucket=obj.bucket, key=obj.key)
+            continue
+        results.append(ingest_object(store, obj.key, obj.timestamp_ms))
+    return results
+
+
+def ingest_event(store: Store, event: Mapping[str, Any]) -> list[IngestResult]:
+    """An SES receipt event or an S3 notification, told apart by the records' eventSource."""
+    if event_source(event) == S3_EVENT_SOURCE:
+        return ingest_s3_event(store, event)
+    return ingest_ses_event(store, event)
+
+
+def _read_head(store: Store, message_id: str, key: str, *, trust_body: bool) -> _Head | None:
+    """The header block and sizes of the canonical object; None when the object is gone because
+    the message was filed and deleted since (a late replay)."""
+    try:
+        return _canonical_head(store, key, trust_body=trust_body)
+    except ObjectNotFound:
+        if store.intake.status(message_id) == DONE:
+            return None
+        raise
+
+
+def _canonical_head(store: Store, key: str, *, trust_body: bool) -> _Head:
+    """Detect a non-canonical object cheaply and rewrite it once (docs/ingest.md, "Canonical form").
+
+    The first read (HEAD_READ octets) covers most messages whole. A bare LF in it, or a missing
+    final CRLF when it is the whole object, means a rewrite. Beyond it the body of an SES message
+    is trusted (SMTP DATA is CRLF-terminated lines, so SES's object is); for other writers one
+    suffix GET of two octets checks the final CRLF.
+    """
+    head, size = store.read_object_head(key, HEAD_READ)
+    whole = size <= len(head)
+    canonical = not _BARE_LF.search(head)
+    if canonical and size and (whole or not trust_body):
+        tail = head[-2:] if whole else store.incoming.tail(key, 2)
+        canonical = tail == b"\r\n"
+    rewritten = False
+    if not canonical and size <= MAX_MESSAGE_SIZE:
+        data = store.incoming.read(key)
+        fixed = to_canonical(data)
+        if fixed != data:
+            store.incoming.replace(key, fixed)
+            rewritten = True
+        head, size = fixed[:HEADER_LIMIT], len(fixed)
+    header_size = header_block_size(head)
+    if header_size is None and size > len(head) and len(head) < HEADER_LIMIT:
+        head, size = store.read_object_head(key, HEADER_LIMIT)
+        header_size = header_block_size(head)
+    if header_size is None:
+        # No empty line: the message is all header (RFC 5322 §3.5: the body is optional), or its
+        # header block outgrew HEADER_LIMIT; either way TOP sends the whole message.
+        header_size = size
+    return _Head(size, header_size, head[:header_size], rewritten)
+
+
+def _file(store: Store, run: _Run, head: _Head, verdicts: Verdicts | None) -> IngestResult:
+    message_id, object_key, resolution = run.message_id, run.object_key, run.resolution
+    started = now_ms()
+    if store.intake.begin(message_id, object_key, started, run.recipients) == DONE:
+        return _duplicate(run)
+    # No verdicts from an event (`popdrop deliver`, a resumed run): SES's headers in the message.
+    verdicts = verdicts or header_verdicts(head.block)
+    uid = unique_id(message_id)
+    summary = parse_summary(head.block)
+    outcomes: dict[str, list[str]] = {name: [] for name in _OUTCOMES}
+    reasons: dict[str, str] = {}
+    for delivery in resolution.deliveries:
+        entry = MessageEntry(
+            mailbox=delivery.mailbox,
+            uid=uid,
+            object_key=object_key,
+            size=head.size,
+            header_size=head.header_size,
+            arrived_at=run.arrived_at,
+            summary=summary,
+            tag=delivery.tag,
+            verdicts=verdicts,
+        )
+        outcome, reason = _file_one(store, entry, resolution, started)
+        outcomes[outcome].append(delivery.mailbox)
+        if reason:
+            reasons[delivery.mailbox] = reason
+    store.intake.finish(
+        message_id, object_key, now_ms(), {name: len(found) for name, found in outcomes.items()}
+    )
+    unknown = [*resolution.unknown, *outcomes.pop("unknown")]
+    result = IngestResult(
+        message_id,
+        object_key,
+        unknown=tuple(unknown),
+        **{name: tuple(found) for name, found in outcomes.items()},
+    )
+    _log(result, verdicts, head, reasons)
+    return result
+
+
+_OUTCOMES: Final = ("delivered", "duplicate", "unknown", "quarantined", "dropped")
+
+
+def _file_one(
+    store: Store, entry: MessageEntry, resolution: Resolution, now: int
+) -> tuple[str, str]:
+    """File into one mailbox as its policy says; (outcome, reason)."""
+    policy = resolution.directory.policy(entry.mailbox)
+    action, reason = policy.verdict_action(entry.verdicts)
+    if entry.size > MAX_MESSAGE_SIZE and action is Action.DELIVER:
+        action, reason = Action.QUARANTINE, f"too large: {entry.size} octets"
+    try:
+        if action is Action.DROP:
+            return "dropped", reason
+        if action is Action.DELIVER:
+            filed = store.intake.deliver(entry, policy)
+            if filed is Filed.OVER_MESSAGES:
+                action, reason = Action.QUARANTINE, f"over quota: {policy.max_messages} messages"
+            elif filed is Filed.OVER_OCTETS:
+                action, reason = Action.QUARANTINE, f"over quota: {policy.max_octets} octets"
+            else:
+                return ("delivered" if filed is Filed.FILED else "duplicate"), ""
+        filed = store.intake.quarantine(Quarantined(entry, reason, now))
+    except MailboxNotFound:
+        return "unknown", ""
+    return ("quarantined", reason) if filed is Filed.FILED else ("duplicate", "")
+
+
+def _unrouted(store: Store, run: _Run) -> IngestResult:
+    """No recipient reaches a mailbox: record it (so reconcile leaves it alone and gc may delete
+    the object) and log why. Nothing else is written."""
+    message_id = run.message_id
+    store.intake.record_unrouted(message_id, run.object_key, now_ms(), {"unknown": 1})
+    result = IngestResult(message_id, run.object_key, unknown=run.resolution.unknown)
+    log_event(
+        logger,
+        "ingest.message",
+        logging.WARNING,
+        correlation_id=message_id,
+        message_id=message_id,
+        unknown=list(result.unknown),
+        reason="no recipient matches a mailbox, alias or catch-all",
+    )
+    return result
+
+
+def _duplicate(run: _Run) -> IngestResult:
+    message_id = run.message_id
+    mailboxes = tuple(delivery.mailbox for delivery in run.resolution.deliveries)
+    result = IngestResult(
+        message_id, run.object_key, duplicate=mailboxes, unknown=run.resolution.unknown
+    )
+    log_event(
+        logger,
+        "ingest.message",
+        correlation_id=message_id,
+        message_id=message_id,
+        duplicate=list(mailboxes),
+        reason="already ingested",
+    )
+    return result
+
+
+def _log(result: IngestResult, verdicts: Verdicts, head: _Head, reasons: dict[str, str]) -> None:
+    """One structured line per message, the SES message id as its correlation id."""
+    fields: dict[str, Any] = {
+        name: list(v) for name, v in asdict(result).items() if isinstance(v, tuple) and v
+    }
+    log_event(
+        logger,
+        "ingest.message",
+        correlation_id=result.message_id,
+        message_id=result.message_id,
+        size=head.size,
+        header_size=head.header_size,
+        rewritten=head.rewritten,
+        verdicts={kind: value for kind, value in asdict(verdicts).items() if value},
+        reasons=reasons,
+        **fields,
+    )

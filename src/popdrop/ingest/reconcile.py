@@ -1,0 +1,96 @@
+"""The reconciliation sweep: ingest stored messages whose event was lost.
+
+SES and S3 invoke Lambda asynchronously, and an event can be dropped (or end in the failure queue).
+The sweep lists the incoming prefix and, for each object older than the grace period, reads its
+ingest record (`MSGID#<message id>`):
+- `done`: handled (delivered, quarantined, dropped or unrouted); skipped;
+- `ingesting` and older than the grace period: a run died and its retries are spent: resumed
+  with the recipients the run began with;
+- no record: never ingested: ingested from its headers, as an S3 notification would be.
+Every write is the pipeline's own conditional one, so a sweep racing a late event, or a second
+sweep, files nothing twice. Costs one ListObjectsV2 per 1000 objects plus one GetItem per object
+past the grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from popdrop.ingest.pipeline import IngestResult, ingest, ingest_object
+from popdrop.logfmt import log_event
+from popdrop.store import Store, StoreError
+from popdrop.store.intake import DONE
+
+logger = logging.getLogger("popdrop.ingest.reconcile")
+
+# SES's Lambda action usually runs within seconds of the S3 action, and Lambda retries a failed
+# event for up to six hours by default (popdrop's template: two retries, minutes apart). Fifteen
+# minutes leaves the normal path and its retries room before the sweep steps in; the sweep's
+# writes are idempotent, so stepping in early costs requests, never duplicates.
+DEFAULT_GRACE_SECONDS: Final = 15 * 60
+DEFAULT_LIMIT: Final = 1000  # objects ingested per run, so a run fits in a Lambda timeout
+
+
+@dataclass
+class ReconcileReport:
+    scanned: int = 0  # objects under the prefix
+    recent: int = 0  # younger than the grace period: left to their events
+    handled: int = 0  # already ingested
+    ingested: list[IngestResult] = field(default_factory=list)  # never ingested: done now
+    resumed: list[IngestResult] = field(default_factory=list)  # a dead run, finished now
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (key, error), retried next run
+    truncated: bool = False  # stopped at the limit: run again
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scanned": self.scanned,
+            "recent": self.recent,
+            "handled": self.handled,
+            "ingested": [result.message_id for result in self.ingested],
+            "resumed": [result.message_id for result in self.resumed],
+            "failed": [key for key, _ in self.failed],
+            "truncated": self.truncated,
+        }
+
+
+def reconcile(
+    store: Store,
+    *,
+    now_ms: int,
+    grace_seconds: int = DEFAULT_GRACE_SECONDS,
+    limit: int = DEFAULT_LIMIT,
+) -> ReconcileReport:
+    report = ReconcileReport()
+    cutoff = now_ms - grace_seconds * 1000
+    for obj in store.incoming.listing():
+        report.scanned += 1
+        if obj.modified_ms > cutoff:
+            report.recent += 1
+            continue
+        if len(report.ingested) + len(report.resumed) + len(report.failed) >= limit:
+            report.truncated = True
+            break
+        message_id = obj.key.removeprefix(store.incoming_prefix)
+        try:
+            record = store.intake.record(message_id)
+            if record is not None and (record.status == DONE or record.started_at > cutoff):
+                report.handled += 1
+            elif record is not None:
+                report.resumed.append(
+                    ingest(
+                        store,
+                        message_id=message_id,
+                        object_key=obj.key,
+                        recipients=record.recipients,
+                        arrived_at=record.started_at,
+                    )
+                )
+            else:
+                report.ingested.append(ingest_object(store, obj.key, obj.modified_ms))
+        except StoreError as error:
+            report.failed.append((obj.key, str(error)))
+            log_event(logger, "reconcile.failed", logging.ERROR, key=obj.key, error=str(error))
+    log_event(logger, "reconcile.done", **report.as_dict())
+    return report

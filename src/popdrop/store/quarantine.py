@@ -1,0 +1,111 @@
+"""A mailbox's quarantine: `QUA#` items in its partition, never listed by POP3 (which Queries
+`MSG#`). Release moves an item into the maildrop; discard removes it and its object reference."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from popdrop.model import Quarantined
+from popdrop.store import codec, references, schema, transactions
+from popdrop.store.aws import aws_errors
+from popdrop.store.errors import MailboxNotFound
+from popdrop.store.intake import quarantined_from_item
+from popdrop.store.mailboxes import OPEN, counters
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import DeleteTypeDef, TransactWriteItemTypeDef
+
+_PRESENT: Final = "attribute_exists(#pk)"
+_PK_NAME: Final = {"#pk": schema.PK}
+
+
+class Quarantine:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
+        self._db = dynamodb
+        self._table = table
+
+    def listing(self, address: str) -> list[Quarantined]:
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :quarantine)",
+            ExpressionAttributeNames={**_PK_NAME, "#sk": schema.SK},
+            ExpressionAttributeValues={
+                ":pk": codec.s(schema.mailbox_pk(address)),
+                ":quarantine": codec.s(schema.QUARANTINE_PREFIX),
+            },
+            ConsistentRead=True,
+        )
+        with aws_errors():
+            return [
+                quarantined_from_item(address, item) for page in pages for item in page["Items"]
+            ]
+
+    def get(self, address: str, uid: str) -> Quarantined | None:
+        with aws_errors():
+            marker = self._db.get_item(
+                TableName=self._table, Key=codec.marker_key(address, uid), ConsistentRead=True
+            ).get("Item")
+            sk = marker[codec.ENTRY_SK]["S"] if marker else ""
+            if not sk.startswith(schema.QUARANTINE_PREFIX):
+                return None
+            item = self._db.get_item(
+                TableName=self._table,
+                Key=codec.key(schema.mailbox_pk(address), sk),
+                ConsistentRead=True,
+            ).get("Item")
+        return quarantined_from_item(address, item) if item else None
+
+    def release(self, quarantined: Quarantined) -> bool:
+        """Move the message into the maildrop, bypassing the verdict policy and the quota (an
+        operator decided). One transaction: delete the quarantine item (if still there), put the
+        entry, repoint the uid marker, count it in the profile. The object reference moves with
+        it, unchanged. False when it was released or discarded meanwhile."""
+        entry = quarantined.entry
+        q_key = codec.key(
+            schema.mailbox_pk(entry.mailbox), schema.quarantine_sk(entry.arrived_at, entry.uid)
+        )
+        items: list[TransactWriteItemTypeDef] = [
+            {"Delete": _present(self._table, q_key)},
+            {"Put": {"TableName": self._table, "Item": codec.entry_item(entry)}},
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": codec.marker_key(entry.mailbox, entry.uid),
+                    "UpdateExpression": "SET #entry = :sk",
+                    "ExpressionAttributeNames": {"#entry": codec.ENTRY_SK},
+                    "ExpressionAttributeValues": {
+                        ":sk": codec.entry_key(entry)[schema.SK],
+                    },
+                }
+            },
+            counters(self._table, entry.mailbox, 1, entry.size, OPEN),
+        ]
+        codes = transactions.transact(self._db, items)
+        if codes is None:
+            return True
+        if codes[0] == transactions.CONDITION_FAILED:
+            return False
+        raise MailboxNotFound(entry.mailbox)
+
+    def discard(self, quarantined: Quarantined) -> bool:
+        """Delete the quarantine item and dereference its object; False when already gone. The
+        caller deletes the object when this was its last reference."""
+        entry = quarantined.entry
+        q_key = codec.key(
+            schema.mailbox_pk(entry.mailbox), schema.quarantine_sk(entry.arrived_at, entry.uid)
+        )
+        items: list[TransactWriteItemTypeDef] = [
+            {"Delete": _present(self._table, q_key)},
+            references.count(self._table, entry.object_key, -1),
+        ]
+        return transactions.transact(self._db, items) is None
+
+
+def _present(table: str, key: codec.Item) -> DeleteTypeDef:
+    return {
+        "TableName": table,
+        "Key": key,
+        "ConditionExpression": _PRESENT,
+        "ExpressionAttributeNames": _PK_NAME,
+    }

@@ -1,0 +1,77 @@
+"""Issue 6's operator commands, as subprocesses: `popdrop alias`, `popdrop quarantine`,
+`popdrop mailbox policy` (`popdrop reconcile` is in tests/integration/ingest/test_reconcile.py)."""
+
+from __future__ import annotations
+
+from popdrop.events import ses_event
+from popdrop.ingest import ingest_ses_event
+from popdrop.model import Action, Policy, Route, Verdicts
+from popdrop.store import Store
+from tests.integration.cli.test_cli import popdrop
+
+ALICE, BOB = "alice@example.test", "bob@example.test"
+
+
+def mailboxes(store: Store) -> None:
+    for address in (ALICE, BOB):
+        store.create_mailbox(address, "hash")
+
+
+def test_alias_add_list_remove_and_a_catch_all(store: Store) -> None:
+    mailboxes(store)
+
+    assert popdrop(store, "alias", "add", "Team@Example.test", ALICE, BOB).returncode == 0
+    assert popdrop(store, "alias", "add", "@Example.test", BOB).returncode == 0
+    listed = popdrop(store, "alias", "list").stdout.decode()
+    assert f"team@example.test\t{ALICE}, {BOB}" in listed
+    assert f"@example.test\t{BOB}" in listed
+
+    assert popdrop(store, "alias", "remove", "team@example.test").returncode == 0
+    assert [route.address for route in store.routes.list_routes()] == ["@example.test"]
+
+
+def test_an_alias_to_a_missing_mailbox_is_refused_and_nothing_is_stored(store: Store) -> None:
+    mailboxes(store)
+
+    ran = popdrop(store, "alias", "add", "team@example.test", ALICE, "ghost@example.test")
+
+    assert ran.returncode == 2 and b"no such mailbox: ghost@example.test" in ran.stderr
+    assert store.routes.list_routes() == []
+
+
+def test_quarantine_list_release_and_discard(store: Store) -> None:
+    mailboxes(store)
+    for message_id in ("spam-1", "spam-2"):
+        store.put_incoming(message_id, b"Subject: offer\r\n\r\nbody\r\n")
+        event = ses_event(message_id, [ALICE], timestamp_ms=1, verdicts=Verdicts(spam="FAIL"))
+        ingest_ses_event(store, event)
+
+    listed = popdrop(store, "quarantine", "list", ALICE).stdout.decode()
+    assert "spam-1\t" in listed and "spam=FAIL\toffer" in listed
+
+    assert popdrop(store, "quarantine", "release", ALICE, "spam-1").returncode == 0
+    assert popdrop(store, "quarantine", "discard", ALICE, "spam-2").returncode == 0
+    assert [entry.uid for entry in store.list_messages(ALICE)] == ["spam-1"]
+    assert store.quarantine.listing(ALICE) == []
+    assert popdrop(store, "quarantine", "release", ALICE, "spam-1").returncode == 2
+
+
+def test_mailbox_policy_shows_the_defaults_and_changes_only_what_is_given(store: Store) -> None:
+    mailboxes(store)
+
+    shown = popdrop(store, "mailbox", "policy", ALICE).stdout.decode()
+    assert "spam=FAIL\tquarantine" in shown and "virus=FAIL\tdrop" in shown
+
+    ran = popdrop(store, "mailbox", "policy", ALICE, "--dmarc", "quarantine", "--max-messages", "5")
+    assert ran.returncode == 0, ran.stderr
+    assert store.routes.lookup([ALICE]).policy(ALICE) == Policy(
+        dmarc=Action.QUARANTINE, max_messages=5
+    )
+    assert popdrop(store, "mailbox", "policy", ALICE, "--spam", "keep").returncode == 2
+
+
+def test_routes_made_by_the_cli_are_what_ingest_uses(store: Store) -> None:
+    mailboxes(store)
+    popdrop(store, "alias", "add", "team@example.test", BOB)
+
+    assert store.routes.list_routes() == [Route("team@example.test", (BOB,))]

@@ -1,0 +1,116 @@
+"""Authentication through the daemon: app passwords, default domain, cache invalidation, penalties
+and connection rate limits (issue 4)."""
+
+from __future__ import annotations
+
+import time
+
+from popdrop.auth import app_passwords
+from popdrop.auth.passwords import hash_password
+from popdrop.model import AppPassword
+from tests.integration.popd.conftest import ADDRESS, PASSWORD, Daemon, DaemonFactory
+from tests.support import RawClient
+
+
+def login(daemon: Daemon, user: str, password: str) -> tuple[RawClient, bytes]:
+    client = RawClient(daemon.endpoints.pop3_port)
+    assert client.line().startswith(b"+OK")
+    assert client.command(f"USER {user}").startswith(b"+OK")
+    return client, client.command(f"PASS {password}")
+
+
+def test_an_app_password_logs_in_and_its_last_use_is_recorded(daemon: Daemon) -> None:
+    password, digest = app_passwords.generate()
+    daemon.store.add_app_password(ADDRESS, AppPassword("phone", digest, created_at=1))
+    client, reply = login(daemon, ADDRESS, password)
+    assert reply.startswith(b"+OK")
+    client.close()
+    mailbox = daemon.store.get_mailbox(ADDRESS)
+    assert mailbox is not None
+    (phone,) = mailbox.app_passwords
+    assert phone.last_used_at is not None and phone.last_address == "127.0.0.1"
+
+
+def test_a_revoked_app_password_no_longer_logs_in(daemon_factory: DaemonFactory) -> None:
+    daemon = daemon_factory()
+    password, digest = app_passwords.generate()
+    daemon.store.add_app_password(ADDRESS, AppPassword("phone", digest, created_at=1))
+    daemon.store.revoke_app_password(ADDRESS, "phone")
+    client, reply = login(daemon, ADDRESS, password)
+    assert reply.startswith(b"-ERR [AUTH]")
+    client.close()
+
+
+def test_the_main_password_still_works_beside_app_passwords(daemon: Daemon) -> None:
+    _, digest = app_passwords.generate()
+    daemon.store.add_app_password(ADDRESS, AppPassword("phone", digest, created_at=1))
+    client, reply = login(daemon, ADDRESS, PASSWORD)
+    assert reply.startswith(b"+OK")
+    client.close()
+
+
+def test_a_default_domain_lets_users_log_in_with_the_local_part(
+    daemon_factory: DaemonFactory,
+) -> None:
+    daemon = daemon_factory(default_domain="example.test")
+    client, reply = login(daemon, ADDRESS.split("@")[0], PASSWORD)
+    assert reply.startswith(b"+OK")
+    client.close()
+
+
+def test_a_password_change_takes_effect_at_once_despite_the_cache(
+    daemon_factory: DaemonFactory,
+) -> None:
+    daemon = daemon_factory()
+    client, reply = login(daemon, ADDRESS, PASSWORD)  # now cached
+    assert reply.startswith(b"+OK")
+    client.command("QUIT")
+    client.close()
+    daemon.store.set_password(ADDRESS, hash_password("a new password"))
+    client, reply = login(daemon, ADDRESS, PASSWORD)
+    assert reply.startswith(b"-ERR [AUTH]")
+    client.close()
+
+
+def test_failures_are_answered_after_a_growing_delay(daemon_factory: DaemonFactory) -> None:
+    """Lower bounds only: the delays are floors, however slow the machine."""
+    daemon = daemon_factory(auth_penalty_base=0.2, auth_penalty_max=0.5)
+    client = RawClient(daemon.endpoints.pop3_port)
+    client.line()
+    elapsed = []
+    for _ in range(3):
+        client.command(f"USER {ADDRESS}")
+        started = time.monotonic()
+        assert client.command("PASS wrong").startswith(b"-ERR [AUTH]")
+        elapsed.append(time.monotonic() - started)
+    client.close()
+    assert elapsed[0] >= 0.2
+    assert elapsed[1] >= 0.4
+    assert elapsed[2] >= 0.5  # capped at the maximum
+
+
+def test_the_right_password_is_not_held_back_by_an_attackers_failures(
+    daemon_factory: DaemonFactory,
+) -> None:
+    daemon = daemon_factory(auth_penalty_base=5, auth_penalty_max=5)
+    attacker, reply = login(daemon, ADDRESS, "guess")
+    assert reply.startswith(b"-ERR [AUTH]")  # after 5 s
+    attacker.close()
+    started = time.monotonic()
+    owner, reply = login(daemon, ADDRESS, PASSWORD)
+    assert reply.startswith(b"+OK")
+    assert time.monotonic() - started < 4  # no penalty on a success: well under the 5 s
+    owner.close()
+
+
+def test_too_many_connections_from_one_address_are_refused_sys_temp(
+    daemon_factory: DaemonFactory,
+) -> None:
+    daemon = daemon_factory(connection_rate=0.001, connection_burst=2)
+    first, second = RawClient(daemon.endpoints.pop3_port), RawClient(daemon.endpoints.pop3_port)
+    assert first.line().startswith(b"+OK")
+    assert second.line().startswith(b"+OK")
+    third = RawClient(daemon.endpoints.pop3_port)
+    assert third.line().startswith(b"-ERR [SYS/TEMP]")
+    for client in (first, second, third):
+        client.close()
