@@ -34,6 +34,7 @@ def daemon_settings(**overrides: Any) -> Settings:
         "pop3_port": 0,
         "plaintext_auth": PlaintextAuth.LOOPBACK,
         "idle_timeout": 30,
+        "connection_rate": 0,  # these tests open many sessions from one address on purpose
     }
     return Settings(**{**defaults, **overrides})
 
@@ -68,6 +69,7 @@ def replica(store: Store, **settings: str) -> Iterator[tuple[subprocess.Popen[by
         "POPDROP_HOST": "127.0.0.1",
         "POPDROP_POP3_PORT": str(port),
         "POPDROP_PLAINTEXT_AUTH": "loopback",
+        "POPDROP_CONNECTION_RATE": "0",
         **{f"POPDROP_{name.upper()}": value for name, value in settings.items()},
     }
     process = subprocess.Popen(
