@@ -202,7 +202,7 @@ class Store:
             self._dynamodb,
             self.table,
             self._objects,
-            self.incoming_prefix,
+            self.incoming,
             now=time.time() if now is None else now,
             grace_seconds=grace_seconds,
             dry_run=dry_run,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from popdrop.store import codec, schema
 from popdrop.store.aws import aws_errors
+from popdrop.store.incoming import Incoming
 from popdrop.store.objects import Objects
 from popdrop.store.references import release_unreferenced, unreferenced
 
@@ -42,7 +43,7 @@ def collect(
     dynamodb: DynamoDBClient,
     table: str,
     objects: Objects,
-    prefix: str,
+    incoming: Incoming,
     *,
     now: float,
     grace_seconds: float,
@@ -51,9 +52,9 @@ def collect(
     examined = 0
     old: list[str] = []
     young: list[str] = []
-    for key, written in objects.listing(prefix):
+    for stored in incoming.listing():
         examined += 1
-        (old if written <= now - grace_seconds else young).append(key)
+        (old if stored.modified_ms <= (now - grace_seconds) * 1000 else young).append(stored.key)
     candidates = set(_zero_counts(dynamodb, table)) | set(unreferenced(dynamodb, table, old))
     in_grace = len(set(unreferenced(dynamodb, table, young)) - candidates)
     keys = sorted(candidates)

@@ -64,16 +64,6 @@ class Objects:
         size = int(content_range.rpartition("/")[2]) if content_range else response["ContentLength"]
         return data, size
 
-    def listing(self, prefix: str) -> Iterator[tuple[str, float]]:
-        """Every object under `prefix`: its key and when it was last written (epoch seconds)."""
-        pages = self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self._bucket, Prefix=prefix
-        )
-        with aws_errors():
-            for page in pages:
-                for item in page.get("Contents", []):
-                    yield item["Key"], item["LastModified"].timestamp()
-
     def delete(self, keys: Sequence[str]) -> None:
         for batch in batched(keys, KEYS_PER_DELETE):
             with aws_errors():

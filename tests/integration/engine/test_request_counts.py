@@ -7,18 +7,32 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from popdrop.model import MessageEntry, Summary
 from popdrop.store import Store
 from popdrop.store import codec as store_codec
 from tests.conftest import AwsCall, AwsClients
-from tests.support import deliver, unstuff
+from tests.support import RawClient, deliver, unstuff
 
 from .conftest import StartDaemon, login
 
 MESSAGE = b"From: a@example.test\r\nSubject: hi\r\n\r\n" + b"line of the body\r\n" * 40
 DYNAMODB = {"GetItem", "UpdateItem", "Query", "TransactWriteItems", "BatchGetItem"}
 S3 = {"GetObject", "DeleteObjects"}
+
+
+@contextmanager
+def logged_in(start_daemon: StartDaemon, **settings: Any) -> Iterator[RawClient]:
+    """A daemon with these settings and a session logged in to it, which QUITs at the end."""
+    with start_daemon(**settings) as endpoints:
+        client, reply = login(endpoints.pop3_port)
+        assert reply.startswith(b"+OK")
+        yield client
+        client.command("QUIT")
+        client.close()
 
 
 def operations(calls: list[AwsCall]) -> Counter[str]:
@@ -81,8 +95,7 @@ def test_retr_costs_one_get_and_stat_list_uidl_none(
     start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
 ) -> None:
     deliver(store, MESSAGE, mailbox)
-    with start_daemon() as endpoints:
-        client, _ = login(endpoints.pop3_port)
+    with logged_in(start_daemon) as client:
         aws_calls.clear()
         for command in ("STAT", "LIST", "UIDL"):
             assert client.command(command).startswith(b"+OK")
@@ -93,8 +106,6 @@ def test_retr_costs_one_get_and_stat_list_uidl_none(
         assert unstuff(client.multiline()) == MESSAGE
         assert operations(aws_calls) == Counter(GetObject=1)
         assert "Range" not in aws_calls[0].headers
-        client.command("QUIT")
-        client.close()
 
 
 def test_the_next_message_is_read_ahead_and_its_retr_costs_no_second_get(
@@ -105,8 +116,7 @@ def test_the_next_message_is_read_ahead_and_its_retr_costs_no_second_get(
     bodies = [MESSAGE.replace(b"hi", f"#{i}".encode()) for i in range(3)]
     for body in bodies:
         deliver(store, body, mailbox)
-    with start_daemon() as endpoints:
-        client, _ = login(endpoints.pop3_port)
+    with logged_in(start_daemon) as client:
         aws_calls.clear()
         for number, body in enumerate(bodies, start=1):
             assert client.command(f"RETR {number}").startswith(b"+OK")
@@ -114,8 +124,6 @@ def test_the_next_message_is_read_ahead_and_its_retr_costs_no_second_get(
             if number < len(bodies):
                 _wait_for(lambda n=number: operations(aws_calls)["GetObject"] == n + 1)
         assert operations(aws_calls) == Counter(GetObject=3)
-        client.command("QUIT")
-        client.close()
 
 
 def test_read_ahead_off_fetches_nothing_before_it_is_asked(
@@ -124,23 +132,19 @@ def test_read_ahead_off_fetches_nothing_before_it_is_asked(
     """POPDROP_READ_AHEAD_BYTES=0: no memory spent on the next message."""
     for _ in range(2):
         deliver(store, MESSAGE, mailbox)
-    with start_daemon(read_ahead_bytes=0) as endpoints:
-        client, _ = login(endpoints.pop3_port)
+    with logged_in(start_daemon, read_ahead_bytes=0) as client:
         aws_calls.clear()
         assert client.command("RETR 1").startswith(b"+OK")
         client.multiline()
         assert client.command("NOOP").startswith(b"+OK")  # the daemon is idle again
         assert operations(aws_calls) == Counter(GetObject=1)
-        client.command("QUIT")
-        client.close()
 
 
 def test_top_costs_one_ranged_get_rfc1939_s7(
     start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
 ) -> None:
     deliver(store, MESSAGE + b"x" * 200_000 + b"\r\n", mailbox)
-    with start_daemon() as endpoints:
-        client, _ = login(endpoints.pop3_port)
+    with logged_in(start_daemon) as client:
         aws_calls.clear()
         assert client.command("TOP 1 3").startswith(b"+OK")
         _, _, body = unstuff(client.multiline()).partition(b"\r\n\r\n")
@@ -148,8 +152,6 @@ def test_top_costs_one_ranged_get_rfc1939_s7(
         assert operations(aws_calls) == Counter(GetObject=1)
         first, _, last = aws_calls[0].headers["Range"].removeprefix("bytes=").partition("-")
         assert first == "0" and int(last) < 10_000
-        client.command("QUIT")
-        client.close()
 
 
 def test_top_extends_its_range_only_when_the_lines_need_more(
@@ -157,16 +159,13 @@ def test_top_extends_its_range_only_when_the_lines_need_more(
 ) -> None:
     long_lines = b"Subject: wide\r\n\r\n" + (b"y" * 990 + b"\r\n") * 20
     deliver(store, long_lines, mailbox)
-    with start_daemon() as endpoints:
-        client, _ = login(endpoints.pop3_port)
+    with logged_in(start_daemon) as client:
         aws_calls.clear()
         assert client.command("TOP 1 10").startswith(b"+OK")
         assert unstuff(client.multiline()) == long_lines[: 17 + 992 * 10]
         gets = [call for call in aws_calls if call.operation == "GetObject"]
         assert 2 <= len(gets) <= 3
         assert all("Range" in call.headers for call in gets)
-        client.command("QUIT")
-        client.close()
 
 
 def test_quit_with_n_deletions_costs_n_over_25_dynamodb_and_n_over_1000_s3_requests(
