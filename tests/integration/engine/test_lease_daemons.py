@@ -111,7 +111,7 @@ def test_a_stale_holder_cannot_commit_under_its_successors_lease_in_the_same_dae
 
 
 def test_concurrent_sessions_over_two_replicas_never_hold_a_maildrop_together(
-    start_daemon: StartDaemon, store: Store, mailbox: str
+    start_daemon: StartDaemon, store: Store, mailbox: str, atomic_dynamodb: None
 ) -> None:
     """Many sessions race for one maildrop through an in-process daemon and a `popdrop serve`
     subprocess: the intervals in which sessions held it never overlap."""
