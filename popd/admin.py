@@ -1,4 +1,4 @@
-"""Operator commands: `popdrop mailbox ...` and `popdrop deliver`."""
+"""Operator commands: `popdrop mailbox ...`, `popdrop deliver` and `popdrop gc`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ from popdrop.model import AppPassword, normalize_address
 from popdrop.settings import Settings
 from popdrop.store import MailboxNotFound, Store
 from popdrop.store.app_passwords import check_name
+
+# `popdrop gc` leaves unreferenced objects younger than this alone: SES stores a message before the
+# ingest function files it, and Lambda retries a failed event for up to six hours (a redriven
+# dead-letter queue later still).
+GC_GRACE_SECONDS = 2 * 24 * 3600
 
 # A password longer than this is almost certainly a pasted file, not a password.
 MAX_PASSWORD_LENGTH = 1024
@@ -135,6 +140,23 @@ def deliver(settings: Settings, recipients: Sequence[str], files: Sequence[str])
             arrived_at=now_ms(),
         )
         print(f"{name}: {message_id} delivered to {', '.join(result.delivered) or 'nobody'}")
+    return 0
+
+
+def collect_garbage(settings: Settings, *, grace_seconds: float, dry_run: bool) -> int:
+    """`popdrop gc`: delete the objects no mailbox entry references, and say what was done."""
+    if grace_seconds < 0:
+        raise UsageError("--grace-seconds must not be negative")
+    report = Store.from_settings(settings).collect_garbage(
+        grace_seconds=grace_seconds, dry_run=dry_run
+    )
+    verb = "would delete" if dry_run else "deleted"
+    for key in report.deleted:
+        print(f"{verb} {key}")
+    print(
+        f"examined {report.objects_examined} objects; {verb} {len(report.deleted)} unreferenced; "
+        f"{report.objects_in_grace} unreferenced but younger than {grace_seconds:g} s left alone"
+    )
     return 0
 
 

@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("--to", action="append", required=True, metavar="ADDRESS")
     deliver.add_argument("files", nargs="+", metavar="FILE", help="message files, or - for stdin")
     _add_ingest_commands(commands, actions)
+
+    gc = commands.add_parser("gc", help="delete stored messages that no mailbox references")
+    gc.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=admin.GC_GRACE_SECONDS,
+        help="leave unreferenced objects younger than this alone (default: two days)",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="report, delete nothing")
     return parser
 
 
@@ -204,6 +213,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         case "deliver":
             return admin.deliver(Settings(), args.to, args.files)
+        case "gc":
+            return admin.collect_garbage(
+                Settings(), grace_seconds=args.grace_seconds, dry_run=args.dry_run
+            )
         case "reconcile":
             return ingest_admin.reconcile(Settings(), grace_seconds=args.grace, limit=args.limit)
         case "alias":

@@ -80,7 +80,7 @@ class Connection:
         self._reader = reader
         self._writer = writer
         self._session = session
-        self._maildrops = maildrops
+        self._storage = maildrops.session()  # this session's lease and reads
         self._idle_timeout = idle_timeout
         self._max_session = max_session
         self._tls_context = tls_context
@@ -125,6 +125,7 @@ class Connection:
             raise
         finally:
             self._writer.close()
+            await self._storage.reader.close()
             log_event(
                 logger,
                 "pop3.logout",
@@ -144,7 +145,7 @@ class Connection:
         """Run what is left after the peer vanished: releasing the maildrop, never a commit."""
         for action in actions:
             if isinstance(action, Release):
-                await self._maildrops.release(action.maildrop)
+                await self._storage.release(action.maildrop)
 
     async def _perform(self, actions: Sequence[Action]) -> None:
         for action in actions:
@@ -152,25 +153,25 @@ class Connection:
                 case Send(data):
                     self._write(data)
                 case Authenticate(username, password):
-                    outcome, maildrop = await self._maildrops.login(username, password, self._peer)
+                    outcome, maildrop = await self._storage.login(username, password, self._peer)
                     await self._logged_in("pass", outcome, maildrop)
                 case AuthenticateApop(username, timestamp, digest):
-                    login = self._maildrops.login_apop(username, timestamp, digest, self._peer)
+                    login = self._storage.login_apop(username, timestamp, digest, self._peer)
                     await self._logged_in("apop", *await login)
                 case SaslStep(mechanism, response, first):
                     await self._sasl_step(mechanism, response, first=first)
                 case SendMessage():
                     await self._send_message(action)
                 case Commit(maildrop, deletions):
-                    ok = await self._maildrops.commit(maildrop, deletions)
+                    ok = await self._storage.commit(maildrop, deletions)
                     self.stats.deleted = len(deletions) if ok else 0
                     self.stats.outcome = "quit" if ok else "commit-failed"
-                    await self._maildrops.release(maildrop)
+                    await self._storage.release(maildrop)
                     await self._perform(self._session.commit_result(ok))
                 case StartTLS():
                     await self._start_tls()
                 case Release(maildrop):
-                    await self._maildrops.release(maildrop)
+                    await self._storage.release(maildrop)
                 case Close():
                     if self.stats.outcome == "disconnected":
                         self.stats.outcome = "closed"
@@ -216,7 +217,7 @@ class Connection:
                 await self._perform(self._session.sasl_challenge(data))
             case sasl_mechanisms.Granted(mailbox):
                 self._exchange = None
-                outcome, maildrop = await self._maildrops.open(mailbox)
+                outcome, maildrop = await self._storage.open(mailbox)
                 await self._logged_in(f"sasl:{mechanism.lower()}", outcome, maildrop)
             case sasl_mechanisms.Refused():
                 self._exchange = None
@@ -230,7 +231,7 @@ class Connection:
         """Stream one message (RFC 1939 §7 RETR/TOP), writing the +OK line only once the first
         chunk is in hand, so a storage fault can still be answered with -ERR [SYS/TEMP]."""
         stuffer = Stuffer(action.top_lines)
-        chunks = self._maildrops.chunks(action.message)
+        chunks = self._storage.reader.chunks(action.message, action.top_lines)
         try:
             first = await anext(chunks, b"")
         except StoreError as error:
@@ -259,6 +260,8 @@ class Connection:
         finally:
             await chunks.aclose()
         self._write(stuffer.finish())
+        if action.top_lines is None:
+            self._storage.read_ahead_after(action.number)
         await self._perform(self._session.message_sent())
 
     async def _start_tls(self) -> None:

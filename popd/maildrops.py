@@ -1,38 +1,94 @@
-"""The daemon's storage face: login, streaming and commit, run off the event loop.
+"""The daemon's storage face: login, the maildrop lease, streaming and commit, off the event loop.
 
 The store is synchronous boto3; every call here runs in the default thread pool so a slow AWS
-request never blocks other sessions. Password verification (scrypt) runs there too, for the same
-reason.
+request never blocks other sessions (docs/engine.md has the measurement behind that choice).
+Credentials are checked by `popd.authenticator` (which does the same with its slow hashes).
+
+A login takes the maildrop's lease (RFC 1939 §8: exclusive access, across every replica) and a task
+renews it while the session lives. A session whose renewal failed has lost the maildrop: its QUIT
+commits nothing and is answered -ERR [SYS/TEMP]; the store's fencing check makes sure of that even
+when this process does not know yet (it was paused, or partitioned from DynamoDB).
+
+`Maildrops` is shared by the daemon; each connection gets its own `MaildropSession`, which holds
+that session's lease and reads, so two sessions of one process never mix up their leases (one whose
+lease expired, and its successor on the same mailbox).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import secrets
 import time
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
 
 from popd.authenticator import Authenticator
+from popd.reader import MessageReader
 from popdrop.logfmt import log_event
 from popdrop.model import Mailbox, Maildrop, MessageEntry
 from popdrop.pop3.actions import LoginOutcome
-from popdrop.store import Store
+from popdrop.store import CleanupPending, Lease, LeaseLost, Store
 from popdrop.store.errors import StorageUnavailable, StoreError
 
 logger = logging.getLogger("popd.maildrops")
 
+_LEASE_POLL: Final = 0.1  # seconds between attempts while waiting for a held maildrop
 
 Login = tuple[LoginOutcome, Maildrop | None]
 
 
+@dataclass
+class _Hold:
+    lease: Lease
+    renewal: asyncio.Task[None] | None = None
+    lost: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    lease_seconds: float
+    lease_wait_seconds: float
+    read_ahead_bytes: int
+    login_delay: int  # RFC 2449 §6.8 LOGIN-DELAY, seconds; 0 = not enforced
+
+
 class Maildrops:
-    def __init__(self, store: Store, authenticator: Authenticator, *, login_delay: int = 0) -> None:
+    """The daemon's storage face: a factory of per-connection `MaildropSession`s."""
+
+    def __init__(
+        self,
+        store: Store,
+        authenticator: Authenticator,
+        *,
+        lease_seconds: float = 30.0,
+        lease_wait_seconds: float = 2.0,
+        read_ahead_bytes: int = 65536,
+        login_delay: int = 0,
+    ) -> None:
         self._store = store
         self._authenticator = authenticator
-        self._login_delay = login_delay  # RFC 2449 §6.8 LOGIN-DELAY, seconds; 0 = not enforced
+        self._policy = _Policy(lease_seconds, lease_wait_seconds, read_ahead_bytes, login_delay)
+
+    def session(self) -> MaildropSession:
+        return MaildropSession(self._store, self._authenticator, self._policy)
+
+
+class MaildropSession:
+    """One connection's storage: its login, its lease, its message reads, its commit."""
+
+    def __init__(self, store: Store, authenticator: Authenticator, policy: _Policy) -> None:
+        self._store = store
+        self._authenticator = authenticator
+        self._policy = policy
+        self._hold: _Hold | None = None
+        self._listing: tuple[MessageEntry, ...] = ()  # the snapshot, to know what comes next
+        self.reader = MessageReader(store, read_ahead_bytes=policy.read_ahead_bytes)
 
     async def login(self, username: str, password: str, client: str) -> Login:
-        """Check the credentials and snapshot the maildrop (RFC 1939 §8: fixed at login)."""
+        """Check the credentials, then `open` the maildrop."""
         try:
             mailbox = await self._authenticator.authenticate(username, password, client)
         except StoreError as error:
@@ -42,7 +98,7 @@ class Maildrops:
         return await self.open(mailbox)
 
     async def login_apop(self, username: str, timestamp: str, digest: str, client: str) -> Login:
-        """RFC 1939 §7 APOP: check the digest against the mailbox's APOP secret, then as `login`."""
+        """RFC 1939 §7 APOP: check the digest against the mailbox's APOP secret, then `open`."""
         try:
             mailbox = await self._authenticator.authenticate_apop(
                 username, timestamp, digest, client
@@ -54,37 +110,86 @@ class Maildrops:
         return await self.open(mailbox)
 
     async def open(self, mailbox: Mailbox) -> Login:
-        """Take the authenticated mailbox's maildrop and snapshot it (RFC 1939 §8), unless it
-        logged in less than LOGIN-DELAY ago (RFC 2449 §6.8)."""
+        """Take the authenticated mailbox's lease and snapshot its maildrop (RFC 1939 §8: the
+        listing is fixed at login), unless it logged in less than LOGIN-DELAY ago (RFC 2449
+        §6.8)."""
+        owner = secrets.token_hex(16)
         try:
-            return await asyncio.to_thread(self._open, mailbox.address)
+            lease, listing = await asyncio.to_thread(self._open, mailbox.address, owner)
+        except _TooSoon:
+            return LoginOutcome.LOGIN_DELAY, None
         except StoreError as error:
             return _storage_failed(error)
+        if lease is None:
+            return LoginOutcome.IN_USE, None
+        hold = self._hold = _Hold(lease)
+        hold.renewal = asyncio.create_task(self._renew(hold), name=f"lease {lease.mailbox}")
+        self._listing = listing
+        return LoginOutcome.OK, Maildrop(mailbox.address, listing)
 
-    def _open(self, address: str) -> Login:
-        if self._login_delay and not self._store.record_login(
-            address, int(time.time()), self._login_delay
-        ):
-            return LoginOutcome.LOGIN_DELAY, None
-        return LoginOutcome.OK, Maildrop(address, self._store.list_messages(address))
+    def _open(self, address: str, owner: str) -> tuple[Lease | None, tuple[MessageEntry, ...]]:
+        lease = self._acquire(address, owner)
+        if lease is None:
+            return None, ()
+        try:
+            # After the lease: a login refused [IN-USE] must not start the LOGIN-DELAY clock.
+            delay = self._policy.login_delay
+            if delay and not self._store.record_login(address, int(time.time()), delay):
+                raise _TooSoon
+            return lease, self._store.list_messages(address)
+        except BaseException:
+            self._give_back(lease)
+            raise
 
-    async def chunks(
-        self, entry: MessageEntry, *, chunk_size: int = 65536
-    ) -> AsyncGenerator[bytes, None]:
-        """The stored object in chunks; each chunk is read in the thread pool (back-pressure is
-        the caller's: it asks for the next chunk only after the last one was written)."""
-        stream: Iterator[bytes] = await asyncio.to_thread(
-            self._store.iter_object, entry.object_key, chunk_size=chunk_size
-        )
-        while (chunk := await asyncio.to_thread(next, stream, b"")) != b"":
-            yield chunk
+    def read_ahead_after(self, number: int) -> None:
+        """RETR `number` was sent: start reading the next message (RFC 1939 §7 numbers from 1,
+        so it is listing[number]), for a client that downloads in order."""
+        if number < len(self._listing):
+            self.reader.read_ahead(self._listing[number])
+
+    def _acquire(self, address: str, owner: str) -> Lease | None:
+        """The lease, waiting up to `lease_wait_seconds` for a holder that is just finishing."""
+        policy = self._policy
+        deadline = time.monotonic() + policy.lease_wait_seconds
+        while (
+            lease := self._store.acquire_lease(address, owner, seconds=policy.lease_seconds)
+        ) is None:
+            if time.monotonic() + _LEASE_POLL > deadline:
+                return None
+            time.sleep(_LEASE_POLL)
+        return lease
+
+    async def _renew(self, hold: _Hold) -> None:
+        """Renew every third of the lease's duration; give up when the lease is lost or ran out
+        while storage failed (then the session must not commit)."""
+        interval = self._policy.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                hold.lease = await asyncio.to_thread(self._store.renew_lease, hold.lease)
+            except LeaseLost:
+                break
+            except StoreError as error:
+                log_event(logger, "lease.renew_failed", logging.WARNING, error=type(error).__name__)
+                if time.time() * 1000 + interval * 1000 >= hold.lease.until_ms:
+                    break
+        hold.lost = True
+        log_event(logger, "lease.lost", logging.WARNING, mailbox=hold.lease.mailbox)
 
     async def commit(self, maildrop: str, deletions: Sequence[MessageEntry]) -> bool:
-        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted."""
+        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted, under the lease."""
         if not deletions:
             return True
+        hold = self._hold
         try:
-            await asyncio.to_thread(self._store.commit_deletions, maildrop, deletions)
+            if hold is None or hold.lost or hold.lease.mailbox != maildrop:
+                raise LeaseLost(maildrop)
+            await asyncio.to_thread(
+                self._store.commit_deletions, maildrop, deletions, lease=hold.lease
+            )
+        except CleanupPending as error:
+            # The messages are deleted; only their objects wait for the next sweep.
+            log_event(logger, "commit.cleanup_pending", logging.WARNING, error=str(error)[:200])
         except StoreError as error:
             log_event(
                 logger,
@@ -98,11 +203,32 @@ class Maildrops:
         return True
 
     async def release(self, maildrop: str) -> None:
-        """End a session's hold on the maildrop.
+        """End the session's hold on `maildrop` (the one it logged in to). When storage fails, the
+        lease is left to expire (within `lease_seconds`)."""
+        hold, self._hold = self._hold, None
+        if hold is None:
+            return
+        if hold.renewal is not None:
+            hold.renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hold.renewal
+        await asyncio.to_thread(self._give_back, hold.lease)
 
-        Exclusive access across replicas (a DynamoDB lease) is the maildrop engine's next step;
-        until it lands there is nothing to give back.
-        """
+    def _give_back(self, lease: Lease) -> None:
+        try:
+            self._store.release_lease(lease)
+        except StoreError as error:
+            log_event(
+                logger,
+                "lease.release_failed",
+                logging.WARNING,
+                mailbox=lease.mailbox,
+                error=type(error).__name__,
+            )
+
+
+class _TooSoon(Exception):
+    """The mailbox logged in less than LOGIN-DELAY seconds ago."""
 
 
 def _storage_failed(error: StoreError) -> Login:

@@ -59,7 +59,14 @@ class Pop3Daemon:
         self._settings = settings
         self._store = store
         self._authenticator = Authenticator(store, settings)
-        self._maildrops = Maildrops(store, self._authenticator, login_delay=settings.login_delay)
+        self._maildrops = Maildrops(
+            store,
+            self._authenticator,
+            lease_seconds=settings.lease_seconds,
+            lease_wait_seconds=settings.lease_wait_seconds,
+            read_ahead_bytes=settings.read_ahead_bytes,
+            login_delay=settings.login_delay,
+        )
         self._tokens = _token_validator(settings)
         self._mechanisms = sasl.enabled_mechanisms(
             tokens=self._tokens is not None, cram_md5=settings.cram_md5

@@ -84,6 +84,16 @@ class Settings(BaseSettings):
     # RFC 2449 §6.8 LOGIN-DELAY: seconds a mailbox must wait between logins; 0 disables it.
     login_delay: int = Field(default=0, ge=0, le=86400)
 
+    # RFC 1939 §8 exclusive access across replicas: how long a session's maildrop lease lasts
+    # without renewal (a live session renews it every third of this). It bounds how long a crashed
+    # daemon keeps its mailboxes locked; it must stay well above clock skew between hosts.
+    lease_seconds: float = Field(default=30.0, ge=3.0, le=60.0)
+    # How long a login waits for a maildrop held by another session (one that is just logging out)
+    # before answering -ERR [IN-USE].
+    lease_wait_seconds: float = Field(default=2.0, ge=0.0, le=30.0)
+    # Per-session memory for reading the next message ahead while the client reads this one;
+    # 0 turns read-ahead off.
+    read_ahead_bytes: int = Field(default=65536, ge=0, le=16 * 1024 * 1024)
     # How old an unhandled object under the incoming prefix must be before the reconcile sweep
     # ingests it (docs/ingest.md, "Lost events").
     reconcile_grace_seconds: int = Field(default=900, ge=0)

@@ -28,6 +28,16 @@ class ObjectNotFound(StoreError):
     """The S3 object a message refers to does not exist."""
 
 
+class LeaseLost(StoreError):
+    """The session no longer holds its maildrop lease (it expired or another session took it over):
+    it must not commit (RFC 1939 §8 exclusive access; answer -ERR [SYS/TEMP])."""
+
+
+class CleanupPending(StorageUnavailable):
+    """Deleted entries' objects could not be deleted yet. The deletion itself is done (the entries
+    are gone); their reference items stay at zero and the next commit or `popdrop gc` finishes."""
+
+
 class AppPasswordConflict(StoreError):
     """The app password cannot be added (the name is taken, or the mailbox holds the maximum)."""
 

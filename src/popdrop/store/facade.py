@@ -15,17 +15,19 @@ import boto3
 from botocore.config import Config
 
 from popdrop.model import AppPassword, Mailbox, MessageEntry, ScramKeys, normalize_address
-from popdrop.store import resources
+from popdrop.store import gc, resources
 from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.aws import batched
+from popdrop.store.errors import CleanupPending, StoreError
 from popdrop.store.incoming import Incoming
 from popdrop.store.intake import Intake
+from popdrop.store.lease import Lease, Leases
 from popdrop.store.logins import Logins
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
 from popdrop.store.objects import Objects
 from popdrop.store.quarantine import Quarantine
-from popdrop.store.references import release_unreferenced
+from popdrop.store.references import release_unreferenced, unreferenced
 from popdrop.store.routes import Routes
 
 if TYPE_CHECKING:
@@ -37,6 +39,13 @@ if TYPE_CHECKING:
 # The daemon runs many sessions' storage calls at once; botocore's default pool of 10 connections
 # per client would queue them.
 _MAX_POOL_CONNECTIONS: Final = 64
+# botocore's "standard" retry mode retries throttling, 5xx and transport errors with exponential
+# backoff and jitter (base 0.5 s, capped at 20 s) and a client-wide retry quota; five attempts bound
+# a failing call to a few seconds before the store raises `StorageUnavailable`. Transaction
+# conflicts, which botocore does not retry, are retried in `transactions.transact`.
+_RETRY: Final = {"mode": "standard", "max_attempts": 5}
+_CONNECT_TIMEOUT: Final = 5.0  # seconds
+_READ_TIMEOUT: Final = 30.0  # seconds without a byte from AWS before the attempt counts as failed
 
 
 class Store:
@@ -56,6 +65,7 @@ class Store:
         self._app_passwords = AppPasswords(dynamodb, table)
         self._messages = Messages(dynamodb, table)
         self._objects = Objects(s3, bucket)
+        self._leases = Leases(dynamodb, table)
         self.table: Final = table
         self.bucket: Final = bucket
         self.incoming_prefix: Final = incoming_prefix
@@ -70,7 +80,12 @@ class Store:
     def from_settings(cls, settings: Settings) -> Store:
         """Clients configured the standard AWS way (region, credentials, AWS_ENDPOINT_URL)."""
         session = boto3.session.Session()
-        config = Config(retries={"mode": "standard"}, max_pool_connections=_MAX_POOL_CONNECTIONS)
+        config = Config(
+            retries=_RETRY,  # type: ignore[arg-type]
+            max_pool_connections=_MAX_POOL_CONNECTIONS,
+            connect_timeout=_CONNECT_TIMEOUT,
+            read_timeout=_READ_TIMEOUT,
+        )
         return cls(
             s3=session.client("s3", config=config),
             dynamodb=session.client("dynamodb", config=config),
@@ -148,20 +163,64 @@ class Store:
         return self._messages.get(normalize_address(address), uid, now=int(time.time()))
 
     def iter_object(
-        self, key: str, *, end: int | None = None, chunk_size: int = 65536
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = 65536
     ) -> Iterator[bytes]:
-        return self._objects.stream(key, end=end, chunk_size=chunk_size)
+        """Octets [start, end) of the object (to its end when `end` is None), from one GetObject
+        (a ranged one unless the whole object is asked for)."""
+        return self._objects.stream(key, start=start, end=end, chunk_size=chunk_size)
 
     def read_object(self, key: str, *, end: int | None = None) -> bytes:
         return b"".join(self.iter_object(key, end=end))
 
-    def commit_deletions(self, address: str, entries: Sequence[MessageEntry]) -> None:
+    def commit_deletions(
+        self, address: str, entries: Sequence[MessageEntry], *, lease: Lease | None = None
+    ) -> None:
         """Delete these entries (RFC 1939 §6, the UPDATE state) and every object left unreferenced.
 
         Safe to re-run with the same entries after a failure part-way: what was done is skipped and
-        the rest is finished.
+        the rest is finished. With `lease` (a POP3 session's), the lease is first renewed, so it
+        outlasts the commit, and every transaction that deletes entries checks it still holds:
+        a session that lost its lease raises `LeaseLost` having deleted nothing.
         """
-        self._delete_entries(normalize_address(address), entries)
+        address = normalize_address(address)
+        if lease is not None:
+            lease = self._leases.renew(lease, now_ms=_now_ms())
+        self._delete_entries(address, entries, lease)
+
+    # the maildrop lease (RFC 1939 §8: exclusive access across every daemon)
+
+    def acquire_lease(
+        self, address: str, owner: str, *, seconds: float, now: float | None = None
+    ) -> Lease | None:
+        """Take the maildrop for `owner` for `seconds`; None while another owner holds it.
+        `now` (epoch seconds) defaults to the clock; tests pass it to act at another time."""
+        return self._leases.acquire(
+            normalize_address(address), owner, now_ms=_now_ms(now), duration_ms=int(seconds * 1000)
+        )
+
+    def renew_lease(self, lease: Lease, *, now: float | None = None) -> Lease:
+        """Extend the hold by its duration from now; raise `LeaseLost` if it was lost meanwhile."""
+        return self._leases.renew(lease, now_ms=_now_ms(now))
+
+    def release_lease(self, lease: Lease) -> bool:
+        """Give the maildrop back; False when the lease had already passed to another session."""
+        return self._leases.release(lease)
+
+    # garbage collection
+
+    def collect_garbage(
+        self, *, grace_seconds: float, dry_run: bool = False, now: float | None = None
+    ) -> gc.GcReport:
+        """Delete objects no entry references (`popdrop gc`); see `popdrop.store.gc`."""
+        return gc.collect(
+            self._dynamodb,
+            self.table,
+            self._objects,
+            self.incoming,
+            now=time.time() if now is None else now,
+            grace_seconds=grace_seconds,
+            dry_run=dry_run,
+        )
 
     # ingest side
 
@@ -190,23 +249,40 @@ class Store:
         quarantined = self.quarantine.get(normalize_address(address), uid)
         if quarantined is None or not self.quarantine.discard(quarantined):
             return False
-        key = quarantined.entry.object_key
-        self._objects.delete(release_unreferenced(self._dynamodb, self.table, [key]))
+        self._delete_unreferenced([quarantined.entry.object_key])
         return True
 
-    def _delete_entries(self, address: str, entries: Sequence[MessageEntry]) -> int:
+    def _delete_entries(
+        self, address: str, entries: Sequence[MessageEntry], lease: Lease | None = None
+    ) -> int:
         unique = list({entry.uid: _canonical(entry) for entry in entries}.values())
         if any(entry.mailbox != address for entry in unique):
             raise ValueError(f"entries of another mailbox given for {address}")
-        deleted = sum(
-            len(self._messages.delete(address, batch))
-            for batch in batched(unique, ENTRIES_PER_TRANSACTION)
-        )
+        if lease is not None and lease.mailbox != address:
+            raise ValueError(f"a lease on {lease.mailbox} given for {address}")
+        deleted = 0
+        for batch in batched(unique, ENTRIES_PER_TRANSACTION):
+            guard = None if lease is None else self._leases.guard(lease, now_ms=_now_ms())
+            deleted += len(self._messages.delete(address, batch, guard))
         # Every given entry's object, not only this run's: an interrupted run may have dereferenced
         # objects without deleting them.
-        keys = sorted({entry.object_key for entry in unique})
-        self._objects.delete(release_unreferenced(self._dynamodb, self.table, keys))
+        try:
+            self._delete_unreferenced(sorted({entry.object_key for entry in unique}))
+        except StoreError as error:
+            raise CleanupPending(str(error)) from error
         return deleted
+
+    def _delete_unreferenced(self, keys: Sequence[str]) -> None:
+        """Delete those of these objects that nothing references: the object goes before its
+        zero-count reference item, so a crash in between leaves the item for `popdrop gc` to
+        find (never an object nobody points at)."""
+        garbage = list(unreferenced(self._dynamodb, self.table, keys))
+        self._objects.delete(garbage)
+        release_unreferenced(self._dynamodb, self.table, garbage)
+
+
+def _now_ms(now: float | None = None) -> int:
+    return int((time.time() if now is None else now) * 1000)
 
 
 def _canonical(entry: MessageEntry) -> MessageEntry:

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Final
 from popdrop.model import MessageEntry, is_valid_uid
 from popdrop.store import codec, references, schema, transactions
 from popdrop.store.aws import aws_errors
-from popdrop.store.errors import MailboxNotFound
+from popdrop.store.errors import LeaseLost, MailboxNotFound
 from popdrop.store.mailboxes import EXISTS, OPEN, counters
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-# Per entry a Delete and at most one reference update, plus one profile update per transaction:
-# 2 * 49 + 1 = 99 items, within DynamoDB's 100.
-ENTRIES_PER_TRANSACTION: Final = (transactions.MAX_ITEMS - 1) // 2
+# Per entry a Delete and at most one reference update, plus one profile update and one lease check
+# per transaction: 2 * 49 + 2 = 100 items, DynamoDB's limit.
+ENTRIES_PER_TRANSACTION: Final = (transactions.MAX_ITEMS - 2) // 2
 _NEW: Final = "attribute_not_exists(#pk)"
 _PRESENT: Final = "attribute_exists(#pk)"
 _PK_NAME: Final = {"#pk": schema.PK}
@@ -95,25 +95,38 @@ class Messages:
             return False
         raise MailboxNotFound(entry.mailbox)
 
-    def delete(self, address: str, entries: Sequence[MessageEntry]) -> list[MessageEntry]:
+    def delete(
+        self,
+        address: str,
+        entries: Sequence[MessageEntry],
+        guard: TransactWriteItemTypeDef | None = None,
+    ) -> list[MessageEntry]:
         """Delete entries (at most ENTRIES_PER_TRANSACTION), dereference their objects and update
         the profile counters in one transaction. Return the entries this call deleted.
 
         An entry that is already gone (an earlier run of the same commit wrote its transaction and
         then crashed, or a concurrent API call deleted it) fails its `attribute_exists` condition
         and is dropped, so its object is not dereferenced twice and the counters stay exact.
+        `guard` (a lease check, first in the transaction) cancels it all when it fails: then
+        `LeaseLost` is raised and nothing was written.
         """
         try:
             return transactions.settle(
-                self._db, entries, lambda pending: self._deletes(address, pending)
+                self._db, entries, lambda pending: self._deletes(address, pending, guard)
             )
-        except transactions.SharedConditionFailed:
+        except transactions.SharedConditionFailed as failed:
+            if guard is not None and failed.codes[0] == transactions.CONDITION_FAILED:
+                raise LeaseLost(address) from None
             raise MailboxNotFound(address) from None
 
     def _deletes(
-        self, address: str, entries: Sequence[MessageEntry]
+        self,
+        address: str,
+        entries: Sequence[MessageEntry],
+        guard: TransactWriteItemTypeDef | None,
     ) -> list[transactions.Write[MessageEntry]]:
-        writes: list[transactions.Write[MessageEntry]] = [
+        writes: list[transactions.Write[MessageEntry]] = [] if guard is None else [(guard, None)]
+        writes += [
             (
                 {
                     "Delete": {

@@ -26,8 +26,10 @@ class Objects:
                 Bucket=self._bucket, Key=key, Body=data, ContentType="message/rfc822"
             )
 
-    def stream(self, key: str, *, end: int | None, chunk_size: int) -> Iterator[bytes]:
-        """Stream octets [0, end) (the whole object when `end` is None) from one GetObject.
+    def stream(
+        self, key: str, *, end: int | None, chunk_size: int, start: int = 0
+    ) -> Iterator[bytes]:
+        """Stream octets [start, end) (to the object's end when `end` is None) from one GetObject.
 
         The request is made when iteration starts, so an error before the first chunk means
         nothing was read; the body is closed however iteration ends.
@@ -35,7 +37,7 @@ class Objects:
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, not {chunk_size}")
         with aws_errors():
-            response = self._get(key, end)
+            response = self._get(key, end, start)
             if response is None:
                 return
             body = response["Body"]
@@ -73,20 +75,23 @@ class Objects:
                 codes = sorted({error.get("Code", "") for error in errors})
                 raise StorageUnavailable(f"{len(errors)} objects not deleted: {codes}")
 
-    def _get(self, key: str, end: int | None) -> GetObjectOutputTypeDef | None:
-        """GetObject of octets [0, end); None when that range is empty (end == 0 or no octets)."""
-        if end is not None and end < 0:
-            raise ValueError(f"end must not be negative, not {end}")
-        if end == 0:
+    def _get(self, key: str, end: int | None, start: int = 0) -> GetObjectOutputTypeDef | None:
+        """GetObject of octets [start, end); None when that range is empty (end <= start, or no
+        octets from `start` on)."""
+        if start < 0 or (end is not None and end < 0):
+            raise ValueError(f"a range starts and ends at octet 0 or later, not {start}-{end}")
+        if end is not None and end <= start:
             return None
         try:
-            if end is None:
+            if end is None and start == 0:
                 return self._s3.get_object(Bucket=self._bucket, Key=key)
-            return self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{end - 1}")
+            last = "" if end is None else str(end - 1)
+            return self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes={start}-{last}")
         except self._s3.exceptions.NoSuchKey:
             raise ObjectNotFound(key) from None
         except self._s3.exceptions.ClientError as error:
-            # S3 answers a range starting at 0 with 416 only when the object is empty.
+            # S3 answers 416 when the range starts at or past the object's end (an empty object
+            # for a range starting at 0).
             if error_code(error) == "InvalidRange":
                 return None
             raise

@@ -6,15 +6,18 @@ One object serves every recipient of a message; it may be deleted once no entry 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Final
 
-from popdrop.store import codec, transactions
-from popdrop.store.aws import batched
+from popdrop.store import codec, schema, transactions
+from popdrop.store.aws import aws_errors, batched
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+KEYS_PER_BATCH_GET: Final = 100  # DynamoDB's limit per BatchGetItem
+BATCH_GET_ROUNDS: Final = 8  # unprocessed keys are asked again at most this often
 
 
 def count(table: str, object_key: str, delta: int) -> TransactWriteItemTypeDef:
@@ -31,12 +34,12 @@ def count(table: str, object_key: str, delta: int) -> TransactWriteItemTypeDef:
 
 
 def release_unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> list[str]:
-    """Delete the reference items of those `keys` that nothing refers to; return those keys: their
-    S3 objects may now be deleted.
+    """Delete the reference items of those `keys` that nothing refers to; return those keys.
 
+    Called after their S3 objects were deleted: a reference item at zero marks an object that may
+    still exist, so it goes last, and an interruption in between leaves it for `popdrop gc`.
     Deletion is conditional on `refs <= 0` because an ingest may add a reference at any moment (a
-    second recipient of a shared object). A missing item also counts as unreferenced: an earlier run
-    deleted it and may have crashed before deleting the object, which this run then finishes.
+    second recipient of a shared object).
     """
     released: list[str] = []
     for batch in batched(keys, transactions.MAX_ITEMS):
@@ -60,3 +63,26 @@ def _deletes(table: str, keys: Sequence[str]) -> list[transactions.Write[str]]:
         )
         for key in keys
     ]
+
+
+def unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> Iterator[str]:
+    """Those of `keys` without a reference item, or whose item counts no reference (a strongly
+    consistent BatchGetItem per 100 keys)."""
+    for batch in batched(keys, KEYS_PER_BATCH_GET):
+        referenced: set[str] = set()
+        request = {
+            table: {"Keys": [codec.reference_key(key) for key in batch], "ConsistentRead": True}
+        }
+        for _ in range(BATCH_GET_ROUNDS):
+            with aws_errors():
+                response = dynamodb.batch_get_item(RequestItems=request)  # type: ignore[arg-type]
+            for item in response["Responses"].get(table, []):
+                if int(item[codec.REFS]["N"]) > 0:
+                    referenced.add(item[schema.PK]["S"].removeprefix(schema.object_pk("")))
+            request = response.get("UnprocessedKeys") or {}  # type: ignore[assignment]
+            if not request:
+                break
+        else:
+            # Throttled throughout: treat the rest as referenced; the next sweep looks again.
+            referenced.update(batch)
+        yield from (key for key in batch if key not in referenced)

@@ -17,6 +17,8 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 |                   |                  |                                | header_size, arrived_at, |
 |                   |                  |                                | summary (map), expires_at|
 | unique-id marker  | MBX#<address>    | UID#<uid>                      | entry_sk (the entry's sk)|
+| maildrop lease    | MBX#<address>    | #LEASE                         | owner, lease_until,      |
+|                   |                  |                                | fencing_token (`lease`)  |
 | object references | OBJ#<object key> | #REF                           | refs (entries using it)  |
 
 - A mailbox lists in arrival order with one Query (`begins_with(sk, "MSG#")`).
@@ -40,6 +42,7 @@ TTL_ATTRIBUTE: Final = "expires_at"
 
 PROFILE_SK: Final = "#PROFILE"
 REF_SK: Final = "#REF"
+LEASE_SK: Final = "#LEASE"
 MESSAGE_PREFIX: Final = "MSG#"
 UID_PREFIX: Final = "UID#"
 DIRECTORY_MAILBOX: Final = "MAILBOX"

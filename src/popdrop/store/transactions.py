@@ -36,7 +36,12 @@ Write = tuple["TransactWriteItemTypeDef", U | None]  # an item and the unit it b
 
 
 class SharedConditionFailed(StoreError):
-    """A condition on an item no single unit owns (a mailbox profile) failed."""
+    """A condition on an item no single unit owns (a mailbox profile, a lease) failed; `codes`
+    are the cancellation reasons in request order, so the caller can tell which."""
+
+    def __init__(self, codes: Sequence[str]) -> None:
+        super().__init__(f"transaction cancelled: {list(codes)}")
+        self.codes = tuple(codes)
 
 
 def transact(
@@ -84,6 +89,6 @@ def settle(
             unit for (_, unit), code in zip(writes, codes, strict=True) if code == CONDITION_FAILED
         ]
         if not any(unit is not None for unit in done):
-            raise SharedConditionFailed(f"transaction cancelled: {codes}")
+            raise SharedConditionFailed(codes)
         pending = [unit for unit in pending if unit not in done]
     return []

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from botocore.awsrequest import AWSResponse
 
 from popdrop.model import MessageEntry, Summary
 from popdrop.store import Store
+from tests.integration.engine.faults import error_response
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -62,14 +62,6 @@ def file_message(store: Store) -> FileMessage:
     return file
 
 
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
-
-
 @pytest.fixture
 def inject_fault() -> InjectFault:
     """Make a client's calls of `operation`, after the first `after`, fail `times` times with an
@@ -93,11 +85,7 @@ def inject_fault() -> InjectFault:
             if next(passed) < after or len(sent) >= times:
                 return None
             sent.append(code)
-            if service == "s3":
-                payload = f"<Error><Code>{code}</Code><Message>injected</Message></Error>"
-                return AWSResponse(request.url, 400, {}, _Body(payload.encode()))
-            document = {"__type": code, "message": "injected", **(body or {})}
-            return AWSResponse(request.url, 400, {}, _Body(json.dumps(document).encode()))
+            return error_response(request.url, service, code, 400, **(body or {}))
 
         client.meta.events.register_first(f"before-send.{service}.{operation}", fail)
         return sent

@@ -93,8 +93,8 @@ def test_a_commit_interrupted_before_deleting_objects_is_finished_by_a_rerun(
     aws_clients: AwsClients,
     inject_fault: InjectFault,
 ) -> None:
-    """The entries and reference items are gone, the S3 delete failed: a re-run finds the
-    references missing, which means unreferenced, and deletes the objects."""
+    """The entries are gone and the S3 delete failed: the reference items stay at zero until the
+    objects are deleted, so a re-run (or `popdrop gc`) finds them and deletes the objects."""
     entry = file_message(alice, "m1")
     inject_fault(aws_clients.s3, "DeleteObjects", "AccessDenied")
 
@@ -111,13 +111,20 @@ def test_a_commit_interrupted_before_deleting_objects_is_finished_by_a_rerun(
 def test_a_commit_costs_one_transaction_per_49_entries_and_batches_the_object_deletes(
     store: Store, alice: str, file_message: FileMessage, aws_calls: list[AwsCall]
 ) -> None:
-    """Cost: 60 deletions are 2 entry transactions, 1 reference transaction, 1 DeleteObjects."""
+    """Cost: 60 deletions are 2 entry transactions, 1 consistent read of the reference counts,
+    1 DeleteObjects and 1 transaction removing the zero-count reference items."""
     entries = [file_message(alice, f"m{i:02d}") for i in range(60)]
     aws_calls.clear()
 
     store.commit_deletions(alice, entries)
 
-    assert [call.operation for call in aws_calls] == ["TransactWriteItems"] * 3 + ["DeleteObjects"]
+    assert [call.operation for call in aws_calls] == [
+        "TransactWriteItems",
+        "TransactWriteItems",
+        "BatchGetItem",
+        "DeleteObjects",
+        "TransactWriteItems",
+    ]
 
 
 def test_entries_of_another_mailbox_are_refused(

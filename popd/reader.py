@@ -1,0 +1,139 @@
+"""One session's message reads: RETR streaming with read-ahead, TOP by byte range.
+
+Every storage call runs in the thread pool, one 64 KiB chunk per hop, and the caller asks for the
+next chunk only after writing the last one (back-pressure), so a session holds at most one chunk of
+the message it sends plus the read-ahead budget, however large the message (DESIGN: memory per
+session is bounded).
+
+Read-ahead: after RETR n, the GetObject of message n + 1 is started and its first chunk read, so a
+client that downloads the maildrop in order does not wait for S3's first-byte latency on every
+message; RETR n + 1 then continues that same response (still one GET per message). A prefetched
+response may have sat idle while the client read message n; should it fail part-way, the rest is
+fetched once more with a ranged GET from where it broke off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from popdrop.model import MessageEntry
+from popdrop.store import Store
+from popdrop.store.errors import StoreError
+
+CHUNK_SIZE: Final = 65536
+# TOP reads the header block plus this many octets per requested body line in its first ranged
+# GET; mail lines are at most 78 characters by convention (RFC 5322 §2.1.1), so one GET nearly
+# always suffices. When it does not, each further ranged GET asks for twice as much again.
+TOP_LINE_ESTIMATE: Final = 160
+
+
+@dataclass
+class _Prefetch:
+    entry: MessageEntry
+    task: asyncio.Task[tuple[Iterator[bytes], bytes]]
+
+
+class MessageReader:
+    def __init__(self, store: Store, *, read_ahead_bytes: int) -> None:
+        self._store = store
+        self._budget = read_ahead_bytes
+        self._prefetch: _Prefetch | None = None
+
+    async def chunks(
+        self, entry: MessageEntry, top_lines: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """The stored message (RETR), or enough of it for `top_lines` body lines (TOP), in chunks.
+
+        The first chunk arrives before anything is sent, so an error then can still be answered
+        with -ERR; the stream is closed however the caller stops iterating.
+        """
+        if top_lines is not None:
+            async for chunk in self._top(entry, top_lines):
+                yield chunk
+            return
+        prefetched = await self._take(entry)
+        stream, first = prefetched or (await self._open(entry, 0), b"")
+        resumable, offset = prefetched is not None, len(first)
+        try:
+            if first:
+                yield first
+            while True:
+                try:
+                    chunk = await asyncio.to_thread(next, stream, b"")
+                except StoreError:
+                    if not resumable:
+                        raise
+                    resumable = False
+                    await asyncio.to_thread(_close, stream)
+                    stream = await self._open(entry, offset)
+                    continue
+                if not chunk:
+                    return
+                offset += len(chunk)
+                yield chunk
+        finally:
+            await asyncio.to_thread(_close, stream)
+
+    def read_ahead(self, entry: MessageEntry) -> None:
+        """Start fetching the first chunk of `entry` (the message a client reading in order asks
+        for next), within the session's read-ahead budget."""
+        if self._budget <= 0 or self._prefetch is not None:
+            return
+        task = asyncio.create_task(asyncio.to_thread(self._first_chunk, entry))
+        self._prefetch = _Prefetch(entry, task)
+
+    async def close(self) -> None:
+        """Drop any read-ahead (the session is over)."""
+        await self._take(None)
+
+    def _first_chunk(self, entry: MessageEntry) -> tuple[Iterator[bytes], bytes]:
+        stream = self._store.iter_object(entry.object_key, chunk_size=min(CHUNK_SIZE, self._budget))
+        return stream, next(stream, b"")
+
+    async def _take(self, entry: MessageEntry | None) -> tuple[Iterator[bytes], bytes] | None:
+        """The read-ahead of `entry`, if there is one and it worked; any other is dropped."""
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is None:
+            return None
+        try:
+            stream, first = await prefetch.task
+        except StoreError:
+            return None  # read afresh: a fault now gets its -ERR [SYS/TEMP] there
+        if entry is not None and prefetch.entry == entry:
+            return stream, first
+        await asyncio.to_thread(_close, stream)
+        return None
+
+    async def _open(self, entry: MessageEntry, start: int) -> Iterator[bytes]:
+        return await asyncio.to_thread(
+            self._store.iter_object, entry.object_key, start=start, chunk_size=CHUNK_SIZE
+        )
+
+    async def _top(self, entry: MessageEntry, lines: int) -> AsyncGenerator[bytes, None]:
+        """TOP (RFC 1939 §7): ranged GETs, the first sized to the header block plus an estimate of
+        `lines` body lines; the caller stops iterating once the lines are out."""
+        start, end = 0, min(entry.size, entry.header_size + (lines + 1) * TOP_LINE_ESTIMATE)
+        while start < entry.size:
+            stream = await asyncio.to_thread(
+                self._store.iter_object,
+                entry.object_key,
+                start=start,
+                end=end,
+                chunk_size=CHUNK_SIZE,
+            )
+            try:
+                while chunk := await asyncio.to_thread(next, stream, b""):
+                    yield chunk
+            finally:
+                await asyncio.to_thread(_close, stream)
+            start, end = end, min(entry.size, end + 2 * end)
+
+
+def _close(stream: Iterator[bytes]) -> None:
+    """Close a stream from `Store.iter_object` (a generator: closing it closes the response)."""
+    with contextlib.suppress(StoreError):
+        getattr(stream, "close", lambda: None)()
