@@ -57,7 +57,9 @@ class Layout:
 
     def mailboxes(self) -> dict[str, list[tuple[int, int]]]:
         """address -> [(message number, size)]: what each mailbox holds, in delivery order."""
-        boxes = {user: [(n, SMALL) for n in range(self.session_messages)] for user in self.session_users}
+        boxes = {
+            user: [(n, SMALL) for n in range(self.session_messages)] for user in self.session_users
+        }
         boxes[self.small_user] = [(n, SMALL) for n in range(self.small_count)]
         boxes[self.large_user] = [(n, LARGE) for n in range(self.large_count)]
         return boxes

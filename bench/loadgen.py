@@ -219,9 +219,7 @@ class Account:
     password: str
 
 
-async def _measured(
-    result: Result, target: Target, work: Callable[[], Awaitable[None]]
-) -> Result:
+async def _measured(result: Result, target: Target, work: Callable[[], Awaitable[None]]) -> Result:
     cpu = target.probe.cpu_seconds()
     started = time.perf_counter()
     await work()
@@ -263,7 +261,7 @@ async def sessions(
             try:
                 result.latencies.append(await one_session(target, account, tls=tls))
                 result.units += 1
-            except (ProtocolError, OSError, asyncio.TimeoutError):
+            except (TimeoutError, ProtocolError, OSError):
                 result.errors += 1
 
     async def work() -> None:
@@ -397,7 +395,7 @@ async def idle(
                 return
             try:
                 held.append(await Client.connect(target))
-            except (ProtocolError, OSError, asyncio.TimeoutError):
+            except (TimeoutError, ProtocolError, OSError):
                 result.errors += 1
 
     await asyncio.sleep(0.5)

@@ -101,7 +101,9 @@ def fill(endpoint: str, layout: Layout, workers: int = 8) -> None:
     def deliver(address: str, number: int, size: int) -> None:
         message_id = new_message_id()
         key = store.put_incoming(message_id, message(number, size, address))
-        ingest(store, message_id=message_id, object_key=key, recipients=[address], arrived_at=now_ms())
+        ingest(
+            store, message_id=message_id, object_key=key, recipients=[address], arrived_at=now_ms()
+        )
 
     with ThreadPoolExecutor(workers) as pool:
         for address, messages in layout.mailboxes().items():
@@ -125,14 +127,18 @@ def popdrop_serve(workdir: Path, endpoint: str, name: str = "popdrop") -> Iterat
 
     cert, key = write_self_signed(workdir / name)
     port, tls_port = free_port(), free_port()
-    environment = os.environ | aws_environment(endpoint) | {
-        "POPDROP_HOST": LOOPBACK,
-        "POPDROP_TLS_CERT": str(cert),
-        "POPDROP_TLS_KEY": str(key),
-        "POPDROP_PLAINTEXT_AUTH": "loopback",
-        # The per-address connection rate limit would throttle a load generator on one address.
-        "POPDROP_CONNECTION_RATE": "0",
-    }
+    environment = (
+        os.environ
+        | aws_environment(endpoint)
+        | {
+            "POPDROP_HOST": LOOPBACK,
+            "POPDROP_TLS_CERT": str(cert),
+            "POPDROP_TLS_KEY": str(key),
+            "POPDROP_PLAINTEXT_AUTH": "loopback",
+            # The per-address connection rate limit would throttle a load generator on one address.
+            "POPDROP_CONNECTION_RATE": "0",
+        }
+    )
     log = (workdir / f"{name}.log").open("wb")
     process = subprocess.Popen(
         [str(BIN / "popdrop"), "serve", "--pop3-port", str(port), "--pop3s-port", str(tls_port)],

@@ -6,7 +6,7 @@ passed on; every other request (DynamoDB, listings, writes) passes at once. The 
 on one upstream connection per client connection and reads only the requests' framing (head and
 Content-Length), so responses stream through untouched. Loopback only.
 
-    .venv/bin/python bench/s3_latency_proxy.py --upstream 127.0.0.1:PORT --delay-ms 20 --jitter-ms 10
+    .venv/bin/python bench/s3_latency_proxy.py --upstream 127.0.0.1:PORT --delay-ms 20
 """
 
 from __future__ import annotations
@@ -104,7 +104,9 @@ async def _main(args: argparse.Namespace) -> None:
     host, _, port = args.upstream.rpartition(":")
     if host not in (LOOPBACK, "localhost"):
         raise SystemExit("the upstream must be on loopback")
-    server = await serve((host, int(port)), Delay(args.delay_ms / 1e3, args.jitter_ms / 1e3), args.port)
+    server = await serve(
+        (host, int(port)), Delay(args.delay_ms / 1e3, args.jitter_ms / 1e3), args.port
+    )
     print(f"http://{LOOPBACK}:{server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()

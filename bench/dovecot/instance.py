@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import pwd
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from corpus import PASSWORD, Layout, message  # noqa: E402
-from loadgen import LOOPBACK, ServerProbe, Target  # noqa: E402
-from popdrop_instance import free_port, stop, wait_for_port  # noqa: E402
+from corpus import PASSWORD, Layout, message
+from loadgen import LOOPBACK, ServerProbe, Target
+from popdrop_instance import free_port, stop, wait_for_port
 
 DOVECOT = "/usr/sbin/dovecot"
 MAIL_USER = "nobody"  # owns the Maildirs; Dovecot's pop3 processes run as it
@@ -151,7 +151,9 @@ def dovecot(root: Path, name: str = "dovecot") -> Iterator[Dovecot]:
     try:
         wait_for_port(port, process, "dovecot")
         wait_for_port(tls_port, process, "dovecot (pop3s)")
-        yield Dovecot(Target(name, port, tls_port, ServerProbe(process.pid, tree=True)), process, root)
+        yield Dovecot(
+            Target(name, port, tls_port, ServerProbe(process.pid, tree=True)), process, root
+        )
     finally:
         stop(process)
         log.close()
@@ -169,8 +171,10 @@ def main() -> int:
         cert, key = write_self_signed(root / "tls")
         prepare(root / "dovecot", Layout(small_count=20, large_count=1), cert, key)
         with dovecot(root / "dovecot") as running:
-            print(f"dovecot pid {running.process.pid} pop3 {running.target.port} "
-                  f"pop3s {running.target.tls_port}; users in {root / 'dovecot' / 'passwd'}")
+            print(
+                f"dovecot pid {running.process.pid} pop3 {running.target.port} "
+                f"pop3s {running.target.tls_port}; users in {root / 'dovecot' / 'passwd'}"
+            )
             try:
                 while running.process.poll() is None:
                     time.sleep(1)
