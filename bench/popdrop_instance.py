@@ -105,13 +105,16 @@ def fill(endpoint: str, layout: Layout, workers: int = 8) -> None:
             store, message_id=message_id, object_key=key, recipients=[address], arrived_at=now_ms()
         )
 
+    for address in layout.mailboxes():
+        store.create_mailbox(address, hashed, keys)
+    # Every message of a mailbox has the same size, so arrival order does not matter here.
+    deliveries = [
+        (address, number, size)
+        for address, messages in layout.mailboxes().items()
+        for number, size in messages
+    ]
     with ThreadPoolExecutor(workers) as pool:
-        for address, messages in layout.mailboxes().items():
-            store.create_mailbox(address, hashed, keys)
-            # In order: the POP3 message numbers follow arrival.
-            for number, size in messages:
-                deliver(address, number, size)
-    del pool
+        list(pool.map(lambda delivery: deliver(*delivery), deliveries))
 
 
 @dataclass(frozen=True, slots=True)
