@@ -98,23 +98,26 @@ def fill(endpoint: str, layout: Layout, workers: int = 8) -> None:
     store.create_resources()
     hashed, keys = hash_password(PASSWORD), derive_keys(PASSWORD)
 
-    def deliver(address: str, number: int, size: int) -> None:
+    def store_object(delivery: tuple[str, int, int]) -> tuple[str, str, str]:
+        address, number, size = delivery
         message_id = new_message_id()
-        key = store.put_incoming(message_id, message(number, size, address))
-        ingest(
-            store, message_id=message_id, object_key=key, recipients=[address], arrived_at=now_ms()
-        )
+        return address, message_id, store.put_incoming(message_id, message(number, size, address))
 
     for address in layout.mailboxes():
         store.create_mailbox(address, hashed, keys)
-    # Every message of a mailbox has the same size, so arrival order does not matter here.
     deliveries = [
         (address, number, size)
         for address, messages in layout.mailboxes().items()
         for number, size in messages
     ]
+    # The objects in parallel (SES's part); ingest one at a time, in order, because moto's
+    # DynamoDB transactions fail (HTTP 500) under concurrency.
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda delivery: deliver(*delivery), deliveries))
+        stored = list(pool.map(store_object, deliveries))
+    for address, message_id, key in stored:
+        ingest(
+            store, message_id=message_id, object_key=key, recipients=[address], arrived_at=now_ms()
+        )
 
 
 @dataclass(frozen=True, slots=True)
