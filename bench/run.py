@@ -281,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{DOVECOT} is missing: apt-get install dovecot-pop3d")
     if os.geteuid() != 0:
         raise SystemExit("run as root: Dovecot drops to its own users for login and mail")
-    loadgen.raise_fd_limit(max([*args.idle, *args.idle_ours], default=0) + 1024)
+    # Dovecot's master holds descriptors per child as well: leave it room.
+    loadgen.raise_fd_limit(2 * max([*args.idle, *args.idle_ours], default=0) + 1024)
     with tempfile.TemporaryDirectory(prefix="popdrop-bench-") as directory:
         work = Path(directory)
         work.chmod(0o755)  # Dovecot's processes run as other users
