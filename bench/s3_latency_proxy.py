@@ -21,6 +21,8 @@ from dataclasses import dataclass
 LOOPBACK = "127.0.0.1"
 MAX_HEAD = 64 * 1024
 CHUNK = 256 * 1024
+# A client connection with no new request for this long is closed: every loop ends.
+IDLE_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,12 @@ class Proxy:
         back = asyncio.create_task(self._relay(up_reader, writer))
         try:
             await self._requests(reader, up_writer)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+        except (
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ConnectionError,
+            TimeoutError,
+        ):
             pass
         finally:
             up_writer.close()
@@ -72,7 +79,7 @@ class Proxy:
 
     async def _requests(self, reader: asyncio.StreamReader, up: asyncio.StreamWriter) -> None:
         while True:
-            head = await reader.readuntil(b"\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT)
             if is_get_object(head):
                 self.delayed += 1
                 await asyncio.sleep(self.delay.draw(self.rng))
