@@ -175,9 +175,11 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
             f"| {metric.scenario} | {metric.label} | {ours:.4g} | {theirs:.4g} | {ratio:.3g} "
             f"| {theirs / again if again else float('nan'):.3g} | {goal} |"
         )
+    if len(rows) == 2:  # only idle and S3 scenarios were run
+        rows = []
     rows += idle_rows(results)
     rows += s3_rows(results, args)
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows).strip() + "\n"
 
 
 def idle_rows(results: list[Result]) -> list[str]:
