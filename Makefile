@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 DEV_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install dev test lint lock clean
+.PHONY: install dev test lint lock clean bench
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,3 +42,9 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build *.egg-info
 
 include infra/lambda.mk
+
+# Benchmarks against Dovecot (docs/performance.md): needs root and `apt-get install dovecot-pop3d`;
+# not part of `make test` or CI. BENCH_ARGS takes bench/run.py's flags (sizes, rounds, --only).
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

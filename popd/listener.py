@@ -112,6 +112,10 @@ class Listener:
                 log_event(logger, "accept.failed", logging.WARNING, error=str(error))
                 await asyncio.sleep(0.1)
                 continue
+            # Replies to pipelined commands are small writes in a row: without TCP_NODELAY,
+            # Nagle holds the second until the client's delayed ACK (40 ms on Linux). asyncio
+            # sets it itself only on sockets created with proto=IPPROTO_TCP, which ours are not.
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             task = asyncio.create_task(self._open(connection, str(address[0])))
             self._opening.add(task)
             task.add_done_callback(self._opening.discard)

@@ -1,0 +1,120 @@
+"""Profile `popdrop serve` under a scenario with py-spy and print where its time goes.
+
+Starts moto and popd as bench/run.py does, attaches `py-spy record` (raw collapsed stacks, native
+threads included) to popd's PID for the duration of one scenario, and prints the functions with
+the most samples on top of the stack (self) and anywhere on it (inclusive). Writes the raw stacks
+to --out, for flame graphs (e.g. speedscope or inferno).
+
+    .venv/bin/python bench/profile.py sessions pipelined
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import loadgen
+from corpus import PASSWORD, Layout
+from loadgen import Account, Target
+from popdrop_instance import BIN, fill, moto_server, popdrop_serve
+
+RATE = 250  # samples per second
+# Leaf frames of threads that wait rather than run: the loop's epoll, idle executor workers,
+# botocore waiting for moto's reply.
+WAITING = ("EpollSelector.select", "_worker (concurrent/futures/thread.py:81)", "SocketIO.readinto")
+
+
+def run_scenario(name: str, target: Target, layout: Layout, size: int) -> loadgen.Result:
+    accounts = [Account(user, PASSWORD) for user in layout.session_users]
+
+    async def go() -> loadgen.Result:
+        for account in accounts:  # the credential cache, filled outside the profile
+            await loadgen.one_session(target, account)
+        if name == "sessions":
+            return await loadgen.sessions(target, accounts, size, 120.0)
+        if name == "pipelined":
+            return await loadgen.pipelined(target, accounts[:2], size * 100, 16, 120.0)
+        return await loadgen.retrieve(
+            target, Account(layout.small_user, PASSWORD), layout.small_count, 16, 120.0, name
+        )
+
+    return asyncio.run(go())
+
+
+def summarize(raw: Path, top: int) -> str:
+    """Collapsed stacks ("frame;frame;frame count") -> the top frames, self and inclusive."""
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = waiting = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        if frames[-1].startswith(WAITING):  # a thread blocked, not running: no CPU
+            waiting += count
+            continue
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    lines = [f"{total} samples running ({waiting} more waiting: epoll, idle workers, moto)"]
+    for title, counter in (("self", own), ("inclusive", inclusive)):
+        lines.append(f"-- top {top} by {title} samples")
+        lines += [
+            f"{count / total * 100:5.1f}%  {frame}" for frame, count in counter.most_common(top)
+        ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="+", choices=["sessions", "pipelined", "retr"])
+    parser.add_argument("--size", type=int, default=400, help="sessions (x100: commands)")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    layout = Layout(small_count=200, large_count=0)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="popdrop-profile-") as directory:
+        work = Path(directory)
+        with moto_server(work) as endpoint:
+            fill(endpoint, layout)
+            with popdrop_serve(work, endpoint) as popdrop:
+                for name in args.scenarios:
+                    raw = args.out / f"profile-{name}.txt"
+                    spy = subprocess.Popen(
+                        [
+                            str(BIN / "py-spy"),
+                            "record",
+                            "--pid",
+                            str(popdrop.process.pid),
+                            "--rate",
+                            str(RATE),
+                            "--format",
+                            "raw",
+                            "--output",
+                            str(raw),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                    time.sleep(1.0)  # attached before the load starts
+                    result = run_scenario(name, popdrop.target, layout, args.size)
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(60)
+                    print(result.line())
+                    print(summarize(raw, args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
