@@ -257,6 +257,8 @@ class Connection:
             return
         self._write(action.status)
         if action.top_lines is None:
+            # This message's first bytes are in hand: fetch the next ones' while it streams.
+            self._storage.read_ahead_from(action.number)
             self.stats.retr += 1
         else:
             self.stats.top += 1
@@ -276,8 +278,6 @@ class Connection:
         finally:
             await chunks.aclose()
         self._write(stuffer.finish())
-        if action.top_lines is None:
-            self._storage.read_ahead_after(action.number)
         await self._perform(self._session.message_sent())
 
     async def _start_tls(self) -> None:

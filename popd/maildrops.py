@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from popd.authenticator import Authenticator
-from popd.reader import MessageReader
+from popd.reader import READ_AHEAD_MESSAGES, MessageReader
 from popdrop.logfmt import log_event
 from popdrop.model import Mailbox, Maildrop, MessageEntry
 from popdrop.pop3.actions import LoginOutcome
@@ -141,11 +141,10 @@ class MaildropSession:
             self._give_back(lease)
             raise
 
-    def read_ahead_after(self, number: int) -> None:
-        """RETR `number` was sent: start reading the next message (RFC 1939 §7 numbers from 1,
-        so it is listing[number]), for a client that downloads in order."""
-        if number < len(self._listing):
-            self.reader.read_ahead(self._listing[number])
+    def read_ahead_from(self, number: int) -> None:
+        """RETR `number` is starting: fetch the start of the messages after it, for a client that
+        downloads in order (RFC 1939 §7 numbers from 1, so they are listing[number:])."""
+        self.reader.read_ahead(self._listing[number : number + READ_AHEAD_MESSAGES])
 
     def _acquire(self, address: str, owner: str) -> Lease | None:
         """The lease, waiting up to `lease_wait_seconds` for a holder that is just finishing."""

@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import ssl
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from popd import sasl
@@ -28,6 +29,9 @@ from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
 
 logger = logging.getLogger("popd.server")
+
+# Threads for storage calls; the store's connection pool has as many connections.
+IO_THREADS = 64
 
 # How long a TLS handshake on the implicit-TLS port may take before the connection is dropped.
 TLS_HANDSHAKE_TIMEOUT = 30.0
@@ -96,6 +100,11 @@ class Pop3Daemon:
         log_event(logger, "tls.loaded", cert=str(settings.tls_cert))
 
     async def start(self) -> Endpoints:
+        # Every boto3 call blocks a thread (a read-ahead holds several per session): asyncio's
+        # default pool of min(32, CPUs + 4) threads would queue sessions behind each other.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="popd-io")
+        )
         settings = self._settings
         trusted = settings.proxy_trusted_networks
         admit = self._connections.allow
