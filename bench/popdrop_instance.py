@@ -55,7 +55,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:
-    # moto accepts any credentials; these are placeholders.
+    # moto accepts any access key: these fixed values grant nothing anywhere else.
     return {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "bench",

@@ -76,7 +76,7 @@ def dev_environment(options: DevOptions, endpoint: str, cert: Path, key: Path) -
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
-        # moto accepts any credentials; these are placeholders, not secrets.
+        # moto accepts any access key: these fixed dev values grant nothing anywhere else.
         "AWS_ACCESS_KEY_ID": "popdrop-dev",
         "AWS_SECRET_ACCESS_KEY": "popdrop-dev",
         "POPDROP_TABLE": "popdrop-dev",

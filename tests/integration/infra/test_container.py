@@ -42,3 +42,10 @@ def test_runtime_lock_has_no_local_stack_or_test_packages() -> None:
     assert not {"moto", "aiosmtpd", "pytest", "hypothesis"} & set(
         pins(ROOT / "requirements-runtime.lock")
     )
+
+
+def test_no_lock_file_pins_a_local_path() -> None:
+    """A `pkg @ file://...` line installs only on the machine that wrote the lock."""
+    for lock in ("requirements.lock", "requirements-runtime.lock"):
+        text = (ROOT / lock).read_text()
+        assert "file://" not in text and " @ " not in text, lock
