@@ -70,13 +70,14 @@ class Authenticator:
     async def _shared_secret(
         self, username: str, verify: Callable[[str | None], bool], client: str
     ) -> Mailbox | None:
-        """An unknown mailbox, one without a shared secret and a wrong digest cost the same two
-        reads, one digest and one constant-time comparison, then the same failure penalty."""
+        """An unknown mailbox, one without a shared secret and a wrong digest cost the same one
+        read, one digest and one constant-time comparison, then the same failure penalty."""
         address = resolve_login(username, self._default_domain)
         mailbox = secret = None
         if address:
-            mailbox = await asyncio.to_thread(self._store.get_mailbox, address)
-            secret = await asyncio.to_thread(self._store.get_apop_secret, address)
+            mailbox, secret = await asyncio.to_thread(
+                self._store.get_mailbox_and_apop_secret, address
+            )
         if verify(secret) and mailbox is not None:
             return mailbox
         await self.penalize(client, address or username.lower())

@@ -19,5 +19,6 @@ def to_canonical(data: bytes) -> bytes:
     return data
 
 
-def is_canonical(data: bytes) -> bool:
-    return to_canonical(data) == data
+def has_bare_lf(data: bytes) -> bool:
+    """True when some LF in `data` has no CR before it (so the message is not canonical)."""
+    return _BARE_LF.search(data) is not None

@@ -16,12 +16,11 @@ is unfinished: the retry always finds it.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from popdrop.canonical import to_canonical
+from popdrop.canonical import has_bare_lf, to_canonical
 from popdrop.events import S3_EVENT_SOURCE, event_source, parse_s3_event, parse_ses_event
 from popdrop.ingest.addressing import Resolution, resolve
 from popdrop.ingest.headers import (
@@ -43,7 +42,6 @@ logger = logging.getLogger("popdrop.ingest")
 # SES accepts messages up to 40 MB including headers (SES developer guide, receiving quotas). A
 # larger object (only another writer can put one under the incoming prefix) is quarantined.
 MAX_MESSAGE_SIZE: Final = 40 * 1024 * 1024
-_BARE_LF: Final = re.compile(rb"(?<!\r)\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,13 +168,13 @@ def _canonical_head(store: Store, key: str, *, trust_body: bool) -> _Head:
     """
     head, size = store.read_object_head(key, HEAD_READ)
     whole = size <= len(head)
-    canonical = not _BARE_LF.search(head)
+    canonical = not has_bare_lf(head)
     if canonical and size and (whole or not trust_body):
         tail = head[-2:] if whole else store.incoming.tail(key, 2)
         canonical = tail == b"\r\n"
     rewritten = False
     if not canonical and size <= MAX_MESSAGE_SIZE:
-        data = store.incoming.read(key)
+        data = head if whole else store.incoming.read(key)  # the first read may be all of it
         fixed = to_canonical(data)
         if fixed != data:
             store.incoming.replace(key, fixed)

@@ -148,7 +148,11 @@ class Store:
         self._mailboxes.set_apop_secret(normalize_address(address), secret)
 
     def get_apop_secret(self, address: str) -> str | None:
-        return self._logins.apop_secret(normalize_address(address))
+        return self.get_mailbox_and_apop_secret(address)[1]
+
+    def get_mailbox_and_apop_secret(self, address: str) -> tuple[Mailbox | None, str | None]:
+        """One GetItem: the mailbox and its APOP secret (None when either is absent)."""
+        return self._mailboxes.get_with_apop_secret(normalize_address(address))
 
     def record_login(self, address: str, now: int, delay: int) -> bool:
         """Record a login unless the previous one was less than `delay` seconds before `now`."""

@@ -1,8 +1,8 @@
-"""What logging in needs besides the password hash: the APOP secret and the last login time.
+"""The last login time, for LOGIN-DELAY (RFC 2449 §6.8).
 
-Both live on the mailbox profile item, as attributes of their own: the APOP secret apart from
-`password_hash` (the API's mailbox views never read it), and `last_login` in DynamoDB rather than
-in one daemon's memory, so every popd replica enforces LOGIN-DELAY (RFC 2449 §6.8) alike.
+It lives on the mailbox profile item, in DynamoDB rather than in one daemon's memory, so every
+popd replica enforces the delay alike. (The APOP secret, the profile's other login attribute, is
+read with the profile: `Mailboxes.get_with_apop_secret`.)
 """
 
 from __future__ import annotations
@@ -21,24 +21,6 @@ class Logins:
     def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._db = dynamodb
         self._table = table
-
-    def apop_secret(self, address: str) -> str | None:
-        """The mailbox's APOP secret; None when the mailbox has none, is closing or is absent."""
-        with aws_errors():
-            response = self._db.get_item(
-                TableName=self._table,
-                Key=codec.profile_key(address),
-                ConsistentRead=True,
-                ProjectionExpression="#secret, #closing",
-                ExpressionAttributeNames={
-                    "#secret": codec.APOP_SECRET,
-                    "#closing": codec.CLOSING,
-                },
-            )
-        item = response.get("Item", {})
-        if codec.CLOSING in item or codec.APOP_SECRET not in item:
-            return None
-        return item[codec.APOP_SECRET]["S"]
 
     def record_login(self, address: str, now: int, delay: int) -> bool:
         """Record a login at `now` (epoch seconds) unless the last one was less than `delay`

@@ -75,14 +75,20 @@ class Mailboxes:
         return mailbox
 
     def get(self, address: str) -> Mailbox | None:
+        return self.get_with_apop_secret(address)[0]
+
+    def get_with_apop_secret(self, address: str) -> tuple[Mailbox | None, str | None]:
+        """The profile and its APOP secret from one read. The secret stays out of `Mailbox`, so
+        the API's and the CLI's views of a mailbox never carry a plaintext-equivalent secret."""
         with aws_errors():
             response = self._db.get_item(
                 TableName=self._table, Key=codec.profile_key(address), ConsistentRead=True
             )
         item = response.get("Item")
         if item is None or codec.CLOSING in item:
-            return None
-        return codec.mailbox_from_item(item)
+            return None, None
+        secret = item.get(codec.APOP_SECRET, {}).get("S")
+        return codec.mailbox_from_item(item), secret
 
     def directory(self) -> list[Mailbox]:
         pages = self._db.get_paginator("query").paginate(

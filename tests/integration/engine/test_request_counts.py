@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from popd.reader import READ_AHEAD_MESSAGES
+from popdrop.auth.apop import apop_digest
 from popdrop.model import MessageEntry, Summary
 from popdrop.store import Store
 from popdrop.store import codec as store_codec
@@ -48,6 +50,22 @@ def test_login_costs_a_profile_read_a_lease_write_and_one_query(
         aws_calls.clear()
         client, reply = login(endpoints.pop3_port)
         assert reply.startswith(b"+OK")
+        assert operations(aws_calls) == Counter(GetItem=1, UpdateItem=1, Query=1)
+        client.command("QUIT")
+        client.close()
+
+
+def test_an_apop_login_costs_the_same_as_a_password_login_rfc1939_s7(
+    start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
+) -> None:
+    """The profile and its APOP secret come from one GetItem."""
+    store.set_apop_secret(mailbox, "tanstaaf")
+    with start_daemon(apop=True) as endpoints:
+        aws_calls.clear()
+        client = RawClient(endpoints.pop3_port)
+        timestamp = client.line().decode().split()[-1]
+        digest = apop_digest(timestamp, "tanstaaf")
+        assert client.command(f"APOP {mailbox} {digest}").startswith(b"+OK")
         assert operations(aws_calls) == Counter(GetItem=1, UpdateItem=1, Query=1)
         client.command("QUIT")
         client.close()
@@ -123,6 +141,22 @@ def test_the_next_message_is_read_ahead_and_its_retr_costs_no_second_get(
             assert unstuff(client.multiline()) == body
             _wait_for(lambda: operations(aws_calls)["GetObject"] == len(bodies))
         assert operations(aws_calls) == Counter(GetObject=3)
+
+
+def test_read_ahead_keeps_at_most_its_window_of_messages_in_flight(
+    start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
+) -> None:
+    """RETR 1 starts the GETs of the next READ_AHEAD_MESSAGES messages, and no more: a session
+    never fetches the whole maildrop on speculation."""
+    for _ in range(READ_AHEAD_MESSAGES + 4):
+        deliver(store, MESSAGE, mailbox)
+    with logged_in(start_daemon) as client:
+        aws_calls.clear()
+        assert client.command("RETR 1").startswith(b"+OK")
+        client.multiline()
+        _wait_for(lambda: operations(aws_calls)["GetObject"] == 1 + READ_AHEAD_MESSAGES)
+        assert client.command("NOOP").startswith(b"+OK")
+        assert operations(aws_calls)["GetObject"] == 1 + READ_AHEAD_MESSAGES
 
 
 def test_read_ahead_off_fetches_nothing_before_it_is_asked(
