@@ -46,10 +46,15 @@ def test_invalid_encoded_words_and_raw_8bit_headers_are_delivered_unchanged(stor
     assert "caf\u00e9" in entry.summary.subject
 
 
-def test_bare_lf_is_rewritten_once_into_crlf_and_sized_as_rewritten(store: Store) -> None:
+def test_bare_lf_is_rewritten_once_into_crlf_and_sized_as_rewritten(
+    store: Store, aws_calls: list[AwsCall]
+) -> None:
     data = b"Subject: unix\n\nline one\nline two"
 
     result = send(store, data)
+
+    # The first ranged read held the whole object: it is rewritten without reading it again.
+    assert [call.operation for call in aws_calls].count("GetObject") == 1
 
     [entry] = store.list_messages(ALICE)
     stored = store.read_object(entry.object_key)
