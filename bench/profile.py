@@ -41,6 +41,16 @@ def run_scenario(name: str, target: Target, layout: Layout, size: int) -> loadge
             return await loadgen.sessions(target, accounts, size, 120.0)
         if name == "pipelined":
             return await loadgen.pipelined(target, accounts[:2], size * 100, 16, 120.0)
+        if name == "retr_large":  # window 1, each 5 MB message in turn, `size` // 10 RETRs
+            return await loadgen.retrieve(
+                target,
+                Account(layout.large_user, PASSWORD),
+                max(1, size // 10),
+                1,
+                120.0,
+                name,
+                layout.large_count,
+            )
         return await loadgen.retrieve(
             target, Account(layout.small_user, PASSWORD), layout.small_count, 16, 120.0, name
         )
@@ -77,12 +87,14 @@ def summarize(raw: Path, top: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="+", choices=["sessions", "pipelined", "retr"])
+    parser.add_argument(
+        "scenarios", nargs="+", choices=["sessions", "pipelined", "retr", "retr_large"]
+    )
     parser.add_argument("--size", type=int, default=400, help="sessions (x100: commands)")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
-    layout = Layout(small_count=200, large_count=0)
+    layout = Layout(small_count=200, large_count=4 if "retr_large" in args.scenarios else 0)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="popdrop-profile-") as directory:
         work = Path(directory)

@@ -12,6 +12,7 @@ from popdrop.store.errors import (
 from popdrop.store.facade import Store
 from popdrop.store.gc import GcReport
 from popdrop.store.lease import Lease
+from popdrop.store.objects import ObjectBody
 
 __all__ = [
     "CleanupPending",
@@ -20,6 +21,7 @@ __all__ = [
     "LeaseLost",
     "MailboxExists",
     "MailboxNotFound",
+    "ObjectBody",
     "ObjectNotFound",
     "StorageUnavailable",
     "Store",

@@ -25,7 +25,7 @@ from popdrop.store.lease import Lease, Leases
 from popdrop.store.logins import Logins
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
-from popdrop.store.objects import Objects
+from popdrop.store.objects import ObjectBody, Objects
 from popdrop.store.quarantine import Quarantine
 from popdrop.store.references import release_unreferenced, unreferenced
 from popdrop.store.routes import Routes
@@ -172,6 +172,10 @@ class Store:
         """Octets [start, end) of the object (to its end when `end` is None), from one GetObject
         (a ranged one unless the whole object is asked for)."""
         return self._objects.stream(key, start=start, end=end, chunk_size=chunk_size)
+
+    def open_object(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectBody:
+        """GetObject of octets [start, end), now: the caller reads the body and closes it."""
+        return self._objects.open(key, start=start, end=end)
 
     def read_object(self, key: str, *, end: int | None = None) -> bytes:
         return b"".join(self.iter_object(key, end=end))

@@ -9,10 +9,35 @@ from popdrop.store.aws import aws_errors, batched, error_code
 from popdrop.store.errors import ObjectNotFound, StorageUnavailable
 
 if TYPE_CHECKING:
+    from botocore.response import StreamingBody
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 KEYS_PER_DELETE: Final = 1000  # S3's limit per DeleteObjects
+
+
+class ObjectBody:
+    """One GetObject's body, read in pieces of the caller's choosing (a RETR's first piece may be
+    small, its next ones large) and closed by the caller."""
+
+    __slots__ = ("_body",)
+
+    def __init__(self, body: StreamingBody | None) -> None:
+        self._body = body  # None: an empty range, nothing to read
+
+    def read(self, size: int) -> bytes:
+        """Up to `size` octets; b"" at the end."""
+        if size < 1:
+            raise ValueError(f"size must be positive, not {size}")
+        if self._body is None:
+            return b""
+        with aws_errors():
+            return self._body.read(size)
+
+    def close(self) -> None:
+        if self._body is not None:
+            with aws_errors():
+                self._body.close()
 
 
 class Objects:
@@ -36,15 +61,18 @@ class Objects:
         """
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+        body = self.open(key, start=start, end=end)
+        try:
+            while chunk := body.read(chunk_size):
+                yield chunk
+        finally:
+            body.close()
+
+    def open(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectBody:
+        """GetObject of octets [start, end) (to the object's end when `end` is None), now."""
         with aws_errors():
             response = self._get(key, end, start)
-            if response is None:
-                return
-            body = response["Body"]
-            try:
-                yield from body.iter_chunks(chunk_size)
-            finally:
-                body.close()
+        return ObjectBody(None if response is None else response["Body"])
 
     def head(self, key: str, length: int) -> tuple[bytes, int]:
         """The first `length` octets (fewer if the object is shorter) and the object's size."""
