@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from popd.authenticator import Authenticator
-from popd.reader import READ_AHEAD_MESSAGES, MessageReader
+from popd.reader import READ_AHEAD_MESSAGES, MessageReader, StreamBudget
 from popdrop.logfmt import log_event
 from popdrop.model import Mailbox, Maildrop, MessageEntry
 from popdrop.pop3.actions import LoginOutcome
@@ -66,26 +66,30 @@ class Maildrops:
         lease_seconds: float = 30.0,
         lease_wait_seconds: float = 2.0,
         read_ahead_bytes: int = 65536,
+        stream_buffer_bytes: int = 64 * 1024 * 1024,
         login_delay: int = 0,
     ) -> None:
         self._store = store
         self._authenticator = authenticator
         self._policy = _Policy(lease_seconds, lease_wait_seconds, read_ahead_bytes, login_delay)
+        self._budget = StreamBudget(stream_buffer_bytes)
 
     def session(self) -> MaildropSession:
-        return MaildropSession(self._store, self._authenticator, self._policy)
+        return MaildropSession(self._store, self._authenticator, self._policy, self._budget)
 
 
 class MaildropSession:
     """One connection's storage: its login, its lease, its message reads, its commit."""
 
-    def __init__(self, store: Store, authenticator: Authenticator, policy: _Policy) -> None:
+    def __init__(
+        self, store: Store, authenticator: Authenticator, policy: _Policy, budget: StreamBudget
+    ) -> None:
         self._store = store
         self._authenticator = authenticator
         self._policy = policy
         self._hold: _Hold | None = None
         self._listing: tuple[MessageEntry, ...] = ()  # the snapshot, to know what comes next
-        self.reader = MessageReader(store, read_ahead_bytes=policy.read_ahead_bytes)
+        self.reader = MessageReader(store, budget, read_ahead_bytes=policy.read_ahead_bytes)
 
     async def login(self, username: str, password: str, client: str) -> Login:
         """Check the credentials, then `open` the maildrop."""

@@ -1,9 +1,11 @@
 """One session's message reads: RETR streaming with read-ahead, TOP by byte range.
 
-Every storage call runs in the thread pool, one 256 KiB chunk per hop, and the caller asks for the
-next chunk only after writing the last one (back-pressure), so a session holds at most one chunk of
-the message it sends plus the read-ahead budget, however large the message (DESIGN: memory per
-session is bounded).
+Every storage call runs in the thread pool, one chunk per hop, and the caller asks for the next
+chunk only after writing the last one (back-pressure), so a session holds at most one chunk of the
+message it sends plus the read-ahead budget, however large the message (DESIGN: memory per session
+is bounded). How large a chunk is depends on how many messages the daemon streams at once: the
+daemon-wide `StreamBudget` is shared out among them, between 64 KiB and 1 MiB each, so a few
+downloads go in large, cheap pieces and many at once stay within the budget.
 
 Read-ahead: once RETR n has its first chunk, the GetObjects of messages n + 1 ... n + 16
 (READ_AHEAD_MESSAGES) are started and their first chunks read, within the session's byte budget,
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -25,9 +27,12 @@ from popdrop.model import MessageEntry
 from popdrop.store import ObjectBody, Store
 from popdrop.store.errors import StoreError
 
-# 256 KiB per thread hop: bench/ measured 25% less CPU per GB of RETR than 64 KiB (docs/
-# performance.md), for at most one such chunk held per session while it streams.
-CHUNK_SIZE: Final = 256 * 1024
+# Each thread hop costs about 130 us of CPU whatever it carries (the hop, botocore's and the
+# event loop's work per call), so large RETRs are cheaper in larger chunks (bench/: 1.79 s of CPU
+# per GB with 256 KiB, 1.52 with 512 KiB, 1.40 with 1 MiB; docs/performance.md). The budget sets
+# the size between these bounds; a multiple of MIN_CHUNK.
+MIN_CHUNK: Final = 64 * 1024
+MAX_CHUNK: Final = 1024 * 1024
 # TOP reads the header block plus this many octets per requested body line in its first ranged
 # GET; mail lines are at most 78 characters by convention (RFC 5322 §2.1.1), so one GET nearly
 # always suffices. When it does not, each further ranged GET asks for twice as much again.
@@ -39,6 +44,37 @@ TOP_LINE_ESTIMATE: Final = 160
 READ_AHEAD_MESSAGES: Final = 16
 
 
+class StreamBudget:
+    """The octets the daemon's message streams may hold at once, shared out equally among them.
+
+    Used from the event loop only. Each stream reads `chunk_size()` octets per hop, asked afresh
+    every time, so a stream's pieces shrink as others start and grow back as they end; memory for
+    chunks in flight stays near `total`, and never below MIN_CHUNK per stream.
+    """
+
+    def __init__(self, total: int) -> None:
+        if total < MIN_CHUNK:
+            raise ValueError(f"a stream budget below {MIN_CHUNK} octets: {total}")
+        self._total = total
+        self._streams = 0
+
+    @property
+    def streams(self) -> int:
+        return self._streams
+
+    def chunk_size(self) -> int:
+        share = self._total // max(1, self._streams)
+        return max(MIN_CHUNK, min(MAX_CHUNK, share - share % MIN_CHUNK))
+
+    @contextlib.contextmanager
+    def stream(self) -> Iterator[None]:
+        self._streams += 1
+        try:
+            yield
+        finally:
+            self._streams -= 1
+
+
 @dataclass
 class _Prefetch:
     entry: MessageEntry
@@ -46,8 +82,9 @@ class _Prefetch:
 
 
 class MessageReader:
-    def __init__(self, store: Store, *, read_ahead_bytes: int) -> None:
+    def __init__(self, store: Store, budget: StreamBudget, *, read_ahead_bytes: int) -> None:
         self._store = store
+        self._budget = budget
         self._share = read_ahead_bytes // READ_AHEAD_MESSAGES
         self._prefetches: dict[MessageEntry, _Prefetch] = {}
 
@@ -57,36 +94,14 @@ class MessageReader:
         """The stored message (RETR), or enough of it for `top_lines` body lines (TOP), in chunks.
 
         The first chunk arrives before anything is sent, so an error then can still be answered
-        with -ERR; the body is closed however the caller stops iterating.
+        with -ERR; the body is closed however the caller stops iterating. The stream counts in
+        the daemon's budget until then.
         """
-        if top_lines is not None:
-            async for chunk in self._top(entry, top_lines):
-                yield chunk
-            return
-        prefetched = await self._take(entry)
-        body, first = prefetched or (await self._open(entry, 0), b"")
-        resumable, offset = prefetched is not None, len(first)
-        try:
-            if first:
-                yield first
-            while True:
-                # CHUNK_SIZE whatever the first read was: a read-ahead's first chunk is only its
-                # share of the budget, and a 5 MB message read on in such pieces cost 4.5x the CPU.
-                try:
-                    chunk = await asyncio.to_thread(body.read, CHUNK_SIZE)
-                except StoreError:
-                    if not resumable:
-                        raise
-                    resumable = False
-                    await asyncio.to_thread(_close, body)
-                    body = await self._open(entry, offset)
-                    continue
-                if not chunk:
-                    return
-                offset += len(chunk)
-                yield chunk
-        finally:
-            await asyncio.to_thread(_close, body)
+        with self._budget.stream():
+            pieces = self._retr(entry) if top_lines is None else self._top(entry, top_lines)
+            async with contextlib.aclosing(pieces):
+                async for chunk in pieces:
+                    yield chunk
 
     def read_ahead(self, entries: Sequence[MessageEntry]) -> None:
         """Start fetching the first chunks of `entries` (the messages a client reading in order
@@ -105,10 +120,40 @@ class MessageReader:
         for entry in list(self._prefetches):
             await self._take(entry, keep=False)
 
+    async def _retr(self, entry: MessageEntry) -> AsyncGenerator[bytes, None]:
+        prefetched = await self._take(entry)
+        body, first = prefetched or (await self._open(entry, 0), b"")
+        resumable, offset = prefetched is not None, len(first)
+        try:
+            if first:
+                yield first
+            while True:
+                # The budget's size whatever the first read was: a read-ahead's first chunk is only
+                # its share of the read-ahead bytes, and a 5 MB message read on in such 4 KiB
+                # pieces cost 9x the CPU.
+                try:
+                    chunk = await self._read(body)
+                except StoreError:
+                    if not resumable:
+                        raise
+                    resumable = False
+                    await asyncio.to_thread(_close, body)
+                    body = await self._open(entry, offset)
+                    continue
+                if not chunk:
+                    return
+                offset += len(chunk)
+                yield chunk
+        finally:
+            await asyncio.to_thread(_close, body)
+
+    async def _read(self, body: ObjectBody) -> bytes:
+        return await asyncio.to_thread(body.read, self._budget.chunk_size())
+
     def _first_chunk(self, entry: MessageEntry) -> tuple[ObjectBody, bytes]:
         body = self._store.open_object(entry.object_key)
         try:
-            return body, body.read(min(CHUNK_SIZE, self._share))
+            return body, body.read(self._share)
         except BaseException:
             _close(body)
             raise
@@ -141,7 +186,7 @@ class MessageReader:
         while start < entry.size:
             body = await self._open(entry, start, end)
             try:
-                while chunk := await asyncio.to_thread(body.read, CHUNK_SIZE):
+                while chunk := await self._read(body):
                     yield chunk
             finally:
                 await asyncio.to_thread(_close, body)

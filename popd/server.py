@@ -69,6 +69,7 @@ class Pop3Daemon:
             lease_seconds=settings.lease_seconds,
             lease_wait_seconds=settings.lease_wait_seconds,
             read_ahead_bytes=settings.read_ahead_bytes,
+            stream_buffer_bytes=settings.stream_buffer_bytes,
             login_delay=settings.login_delay,
         )
         self._tokens = _token_validator(settings)

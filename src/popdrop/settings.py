@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     # Per-session memory for reading the next message ahead while the client reads this one;
     # 0 turns read-ahead off.
     read_ahead_bytes: int = Field(default=65536, ge=0, le=16 * 1024 * 1024)
+    # Memory for the chunks of messages being sent (RETR, TOP), daemon-wide, shared out equally
+    # among the messages streaming at once: 1 MiB each while 64 or fewer stream, down to 64 KiB
+    # each (docs/engine.md, "Streaming").
+    stream_buffer_bytes: int = Field(default=64 * 1024 * 1024, ge=65536, le=4 * 1024**3)
     # How old an unhandled object under the incoming prefix must be before the reconcile sweep
     # ingests it (docs/ingest.md, "Lost events").
     reconcile_grace_seconds: int = Field(default=900, ge=0)

@@ -218,7 +218,7 @@ _TOO_MANY = CommandError("Too many arguments.")
 
 def _arguments(rest: bytes) -> list[bytes]:
     # Tolerate repeated and trailing spaces: some clients send "STAT " and nothing is ambiguous.
-    return [argument for argument in rest.split(b" ") if argument]
+    return [argument for argument in rest.split(b" ") if argument] if rest else []
 
 
 def _number(argument: bytes, what: str, minimum: int) -> int | CommandError:

@@ -123,6 +123,8 @@ class Session:
         "_tls_active",
         "_username",
         "_utf8",
+        "_visible_count",
+        "_visible_octets",
     )
 
     def __init__(self, config: SessionConfig) -> None:
@@ -141,6 +143,8 @@ class Session:
         self._mailbox: str | None = None
         self._messages: tuple[MessageEntry, ...] = ()
         self._deleted = bytearray()
+        # The messages not marked deleted and their octets, kept as marks change: STAT is O(1).
+        self._visible_count = self._visible_octets = 0
 
     @property
     def state(self) -> State:
@@ -186,12 +190,13 @@ class Session:
         None when no complete line is buffered, while an outcome is awaited, or once closed.
         After end of input with nothing left to process: the actions of `connection_lost()`.
         """
-        if self._state not in ALLOWED and self._state is not State.SASL_RESPONSE:
+        allowed = ALLOWED.get(self._state)
+        if allowed is None and self._state is not State.SASL_RESPONSE:
             return None
         line = self._lines.next_line()
         if line is None:
             return self.connection_lost() if self._eof else None
-        if self._state is State.SASL_RESPONSE:
+        if allowed is None:  # SASL_RESPONSE
             return self._sasl_response(line)
         if isinstance(line, LineTooLong) or (
             len(line) + 2 > self._config.max_line and line[:5].upper() != b"AUTH "
@@ -200,7 +205,7 @@ class Session:
         command = c.parse_command(line)
         if isinstance(command, c.CommandError):
             return self._refuse(command.message)
-        if type(command) not in ALLOWED[self._state]:
+        if type(command) not in allowed:
             return self._refuse(REFUSALS[self._state])
         return self._execute(command)
 
@@ -223,7 +228,7 @@ class Session:
                 assert maildrop is not None
                 self._mailbox = maildrop.mailbox
                 self._messages = maildrop.messages
-                self._deleted = bytearray(len(maildrop.messages))
+                self._unmark_all()
                 self._lines.max_line = self._config.max_line
                 self._state = State.TRANSACTION
                 return [Send(replies.ok("Logged in."))]
@@ -334,7 +339,7 @@ class Session:
         released: list[Action] = [] if self._mailbox is None else [Release(self._mailbox)]
         self._mailbox = None
         self._messages = ()
-        self._deleted = bytearray()
+        self._unmark_all()
         self._lines.discard()
         self._state = State.CLOSED
         return released
@@ -403,22 +408,8 @@ class Session:
         return self._refuse(_PLAINTEXT_REFUSED + advice, ResponseCode.AUTH)
 
     def _execute(self, command: c.Command) -> list[Action]:
+        # A match tries its cases in order: the commands of the TRANSACTION state come first.
         match command:
-            case c.User(name):
-                if not self._plaintext_permitted():
-                    return self._refuse_plaintext()
-                # RFC 1939 §7 allows -ERR for an unknown mailbox; we never tell (no enumeration).
-                self._username = name
-                return [Send(replies.ok("Send PASS."))]
-            case c.Pass(password):
-                if not self._plaintext_permitted():
-                    return self._refuse_plaintext()
-                if self._username is None:
-                    return self._refuse("Send USER first.")
-                self._state = State.AUTHENTICATING
-                return [Authenticate(self._username, password)]
-            case c.Apop(name, digest):
-                return self._apop(name, digest)
             case c.Stat():
                 count, octets = self._totals()
                 return [Send(replies.ok(f"{count} {octets}"))]  # RFC 1939 §5: exactly "nn mm"
@@ -435,15 +426,32 @@ class Session:
                 if entry is None:
                     return [Send(_NO_SUCH_MESSAGE)]
                 self._deleted[number - 1] = 1  # message numbers never shift (RFC 1939 §5 DELE)
+                self._visible_count -= 1
+                self._visible_octets -= entry.size
                 return [Send(replies.ok(f"Message {number} deleted."))]
-            case c.Rset():
-                self._deleted = bytearray(len(self._messages))
-                count, octets = self._totals()
-                return [Send(replies.ok(f"Maildrop has {count} messages ({octets} octets)."))]
             case c.Noop():
                 return [Send(replies.ok())]
+            case c.Rset():
+                self._unmark_all()
+                count, octets = self._totals()
+                return [Send(replies.ok(f"Maildrop has {count} messages ({octets} octets)."))]
             case c.Quit():
                 return self._quit()
+            case c.User(name):
+                if not self._plaintext_permitted():
+                    return self._refuse_plaintext()
+                # RFC 1939 §7 allows -ERR for an unknown mailbox; we never tell (no enumeration).
+                self._username = name
+                return [Send(replies.ok("Send PASS."))]
+            case c.Pass(password):
+                if not self._plaintext_permitted():
+                    return self._refuse_plaintext()
+                if self._username is None:
+                    return self._refuse("Send USER first.")
+                self._state = State.AUTHENTICATING
+                return [Authenticate(self._username, password)]
+            case c.Apop(name, digest):
+                return self._apop(name, digest)
             case c.Capa():
                 status = replies.ok("Capability list follows.")
                 return [Send(replies.multiline(status, self._capabilities()))]
@@ -579,8 +587,11 @@ class Session:
                 yield index + 1, entry
 
     def _totals(self) -> tuple[int, int]:
-        count = octets = 0
-        for _, entry in self._visible():
-            count += 1
-            octets += entry.size
-        return count, octets
+        """The count and octets of the messages not marked deleted (RFC 1939 §5 STAT)."""
+        return self._visible_count, self._visible_octets
+
+    def _unmark_all(self) -> None:
+        """No message marked deleted: at login and RSET (RFC 1939 §5)."""
+        self._deleted = bytearray(len(self._messages))
+        self._visible_count = len(self._messages)
+        self._visible_octets = sum(entry.size for entry in self._messages)

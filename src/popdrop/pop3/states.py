@@ -24,6 +24,10 @@ class State(enum.Enum):
     UPDATE = "update"  # RFC 1939 §6: QUIT asked for a commit; waiting for commit_result
     CLOSED = "closed"
 
+    # Members are singletons, so identity is equality: hash them in C, not with Enum's Python-level
+    # hash of the name (the session looks its state up in ALLOWED on every command).
+    __hash__ = object.__hash__
+
 
 ALLOWED: Mapping[State, frozenset[type[c.Command]]] = {
     # RFC 1939 §4 and §7 (USER, PASS, APOP, QUIT), RFC 2449 §5 (CAPA in both states),

@@ -46,6 +46,13 @@ _MAX_POOL_CONNECTIONS: Final = 64
 _RETRY: Final = {"mode": "standard", "max_attempts": 5}
 _CONNECT_TIMEOUT: Final = 5.0  # seconds
 _READ_TIMEOUT: Final = 30.0  # seconds without a byte from AWS before the attempt counts as failed
+# GetObject without ChecksumMode: botocore's default ("when_supported") CRC-checks every object it
+# reads whole, 8% of popd's CPU per GB of RETR (bench/, docs/performance.md). The bytes travel over
+# TLS (its AEAD tags already catch a change in transit), S3 checks its stored objects itself, and
+# without awscrt botocore cannot check S3's default CRC64NVME anyway, so objects SES wrote went
+# unchecked while the ones ingest rewrote were checked: one rule for all is clearer. Uploads keep
+# their checksums (S3 refuses a PutObject whose bytes do not match).
+_RESPONSE_CHECKSUMS: Final = "when_required"
 
 
 class Store:
@@ -85,6 +92,7 @@ class Store:
             max_pool_connections=_MAX_POOL_CONNECTIONS,
             connect_timeout=_CONNECT_TIMEOUT,
             read_timeout=_READ_TIMEOUT,
+            response_checksum_validation=_RESPONSE_CHECKSUMS,
         )
         return cls(
             s3=session.client("s3", config=config),

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import poplib
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,13 @@ def greeted(port: int) -> tuple[RawClient, str]:
     greeting = client.line()
     assert greeting.startswith(b"+OK")
     return client, greeting.decode()
+
+
+def logged_in(port: int) -> RawClient:
+    client, _ = greeted(port)
+    client.command(f"USER {ADDRESS}")
+    assert client.command(f"PASS {PASSWORD}").startswith(b"+OK")
+    return client
 
 
 def login(port: int) -> bytes:
@@ -213,9 +221,7 @@ def test_a_message_whose_object_is_gone_gets_sys_perm_rfc3206_s4(
     [entry] = mailbox.list_messages(ADDRESS)
     aws_clients.s3.delete_object(Bucket=mailbox.bucket, Key=entry.object_key)
     with start(mailbox, ca, tmp_path) as endpoints:
-        client, _ = greeted(endpoints.pop3_port)
-        client.command(f"USER {ADDRESS}")
-        client.command(f"PASS {PASSWORD}")
+        client = logged_in(endpoints.pop3_port)
         assert client.command("RETR 1") == b"-ERR [SYS/PERM] Message unavailable.\r\n"
         assert client.command("NOOP") == b"+OK\r\n"
         client.close()
@@ -247,9 +253,7 @@ def test_a_session_past_its_maximum_length_is_closed_without_commit(
 ) -> None:
     deliver(mailbox, MESSAGE, ADDRESS)
     with start(mailbox, ca, tmp_path, max_session_seconds=1) as endpoints:
-        client, _ = greeted(endpoints.pop3_port)
-        client.command(f"USER {ADDRESS}")
-        client.command(f"PASS {PASSWORD}")
+        client = logged_in(endpoints.pop3_port)
         assert client.command("DELE 1").startswith(b"+OK")
         assert client.line() == b"-ERR [SYS/TEMP] Session time limit reached.\r\n"
         assert client.sock.recv(1) == b""
@@ -265,10 +269,41 @@ def test_a_client_that_stops_reading_mid_message_is_dropped_without_commit(
     deliver(mailbox, MESSAGE, ADDRESS)
     deliver(mailbox, b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 16_000, ADDRESS)
     with start(mailbox, ca, tmp_path, idle_timeout=1) as endpoints:
-        client, _ = greeted(endpoints.pop3_port)
-        client.command(f"USER {ADDRESS}")
-        client.command(f"PASS {PASSWORD}")
+        client = logged_in(endpoints.pop3_port)
         client.send(b"DELE 1\r\nRETR 2\r\n")  # and never read the 16 MB reply
         assert logout_line(caplog)["outcome"] == "write-timeout"
         client.close()
     assert len(mailbox.list_messages(ADDRESS)) == 2  # DESIGN invariant 2
+
+
+def test_an_idle_session_is_logged_out_without_commit_rfc1939_s3(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RFC 1939 §3 autologout: the idle timer runs while the server waits for a command."""
+    caplog.set_level(logging.INFO, logger="popd")
+    deliver(mailbox, MESSAGE, ADDRESS)
+    with start(mailbox, ca, tmp_path, idle_timeout=1) as endpoints:
+        client = logged_in(endpoints.pop3_port)
+        assert client.command("DELE 1").startswith(b"+OK")
+        waited = time.monotonic()
+        assert client.line() == b"-ERR Autologout; idle for too long.\r\n"
+        assert time.monotonic() - waited >= 0.9  # not before the timeout (a bound, not a timing)
+        assert client.sock.recv(1) == b""
+        client.close()
+        assert logout_line(caplog)["outcome"] == "idle-timeout"
+    assert len(mailbox.list_messages(ADDRESS)) == 1  # DESIGN invariant 2
+
+
+def test_the_idle_timer_restarts_with_every_command_rfc1939_s3(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    """The daemon checks the idle limit with one timer per connection that moves only when it
+    fires: a client that keeps talking for longer than the timeout, in commands closer together
+    than it, is never logged out."""
+    with start(mailbox, ca, tmp_path, idle_timeout=1) as endpoints:
+        client = logged_in(endpoints.pop3_port)
+        for _ in range(8):  # 2.4 s in all: the timer fires and moves at least twice
+            time.sleep(0.3)
+            assert client.command("NOOP") == b"+OK\r\n"
+        assert client.command("QUIT").startswith(b"+OK")
+        client.close()

@@ -173,3 +173,35 @@ def test_aws_faults_and_throttling_raise_storage_unavailable_others_store_error(
     with pytest.raises(StoreError) as raised:
         impatient.get_mailbox(ALICE)
     assert not isinstance(raised.value, StorageUnavailable)
+
+
+def test_an_object_body_is_read_in_the_pieces_the_caller_asks_for(store: Store) -> None:
+    key = store.put_incoming("big", BIG)
+
+    body = store.open_object(key)
+    pieces = [body.read(1000), body.read(100_000), body.read(100_000), body.read(10)]
+    body.close()
+
+    assert [len(piece) for piece in pieces] == [1000, 100_000, 49_000, 0]
+    assert b"".join(pieces) == BIG
+    empty = store.open_object(key, start=10, end=10)
+    assert empty.read(10) == b""
+    with pytest.raises(ValueError, match="positive"):
+        empty.read(0)
+
+
+def test_the_store_reads_objects_without_asking_for_response_checksums(moto: str) -> None:
+    """popd's RETR path: botocore's default CRC check of whole-object reads cost 8% of the CPU
+    per GB; the store's clients turn it off (docs/engine.md, "Streaming")."""
+    store = Store.from_settings(Settings())
+    store.create_resources()
+    key = store.put_incoming("big", BIG)
+    sent: list[dict[str, str]] = []
+    store._s3.meta.events.register(  # the store's own client, as configured
+        "before-call.s3.GetObject", lambda params, **_: sent.append(dict(params["headers"]))
+    )
+
+    assert store.read_object(key) == BIG
+
+    assert len(sent) == 1
+    assert "x-amz-checksum-mode" not in {name.lower() for name in sent[0]}
