@@ -214,6 +214,7 @@ class CommandError:
 _Parser = Callable[[bytes], Command | CommandError]
 
 _TOO_MANY = CommandError("Too many arguments.")
+_MESSAGE_NUMBER = "Message number"  # what `_number` calls it in an error
 
 
 def _arguments(rest: bytes) -> list[bytes]:
@@ -234,10 +235,6 @@ def _number(argument: bytes, what: str, minimum: int) -> int | CommandError:
     return value
 
 
-def _message_number(argument: bytes) -> int | CommandError:
-    return _number(argument, "Message number", 1)
-
-
 def _without_arguments(command: Command) -> _Parser:
     def parse(rest: bytes) -> Command | CommandError:
         return _TOO_MANY if _arguments(rest) else command
@@ -251,7 +248,7 @@ def _with_optional_number(build: Callable[[int | None], Command]) -> _Parser:
             case []:
                 return build(None)
             case [argument]:
-                number = _message_number(argument)
+                number = _number(argument, _MESSAGE_NUMBER, 1)
                 return number if isinstance(number, CommandError) else build(number)
             case _:
                 return _TOO_MANY
@@ -265,7 +262,7 @@ def _with_number(build: Callable[[int], Command]) -> _Parser:
             case []:
                 return CommandError("Missing message number.")
             case [argument]:
-                number = _message_number(argument)
+                number = _number(argument, _MESSAGE_NUMBER, 1)
                 return number if isinstance(number, CommandError) else build(number)
             case _:
                 return _TOO_MANY
@@ -280,7 +277,7 @@ def _parse_top(rest: bytes) -> Command | CommandError:
         case [_]:
             return CommandError("Missing line count.")
         case [first, second]:
-            number = _message_number(first)
+            number = _number(first, _MESSAGE_NUMBER, 1)
             if isinstance(number, CommandError):
                 return number
             lines = _number(second, "Line count", 0)

@@ -104,6 +104,7 @@ _SECRET_CARRYING = frozenset({"PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"})
 SASL_MAX_LINE = 24 * 1024
 # Also the reply for a message marked deleted: RFC 1939 §5 makes those invisible.
 _NO_SUCH_MESSAGE = replies.err("No such message.")
+_OK = Send(replies.ok())  # NOOP's reply; actions are immutable, so one serves every session
 
 
 class Session:
@@ -430,7 +431,7 @@ class Session:
                 self._visible_octets -= entry.size
                 return [Send(replies.ok(f"Message {number} deleted."))]
             case c.Noop():
-                return [Send(replies.ok())]
+                return [_OK]
             case c.Rset():
                 self._unmark_all()
                 count, octets = self._totals()
