@@ -95,6 +95,8 @@ class Connection:
         self._peer = peer
         self.stats = SessionStats()
         # The idle and session limits while waiting for input (see `_watch`).
+        # Kept, not asked for per read: asyncio.get_running_loop() makes a getpid() system call.
+        self._loop = asyncio.get_running_loop()
         self._task: asyncio.Task[None] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._waiting_since = 0.0
@@ -159,11 +161,10 @@ class Connection:
     async def _read(self) -> bytes | None:
         """The client's next bytes (b"" at end of input), or None once it has been silent for the
         idle timeout or the session has lasted its limit (RFC 1939 §3 autologout)."""
-        loop = asyncio.get_running_loop()
-        self._waiting_since = loop.time()
+        self._waiting_since = self._loop.time()
         if self._watchdog is None:
             self._task = asyncio.current_task()
-            self._watchdog = loop.call_at(self._read_deadline(), self._watch)
+            self._watchdog = self._loop.call_at(self._read_deadline(), self._watch)
         self._reading = True
         try:
             return await self._reader.read(READ_SIZE)
@@ -186,8 +187,7 @@ class Connection:
         when it fires, rather than one armed and cancelled around every read: that cost 8% of
         the CPU per pipelined command (bench/, docs/performance.md). The timer only ever fires
         early, never late: it is re-armed for the deadline the current or next read has."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = self._loop.time()
         if self._reading:
             deadline = self._read_deadline()
             if now >= deadline and self._task is not None:
@@ -198,7 +198,7 @@ class Connection:
         else:
             # Busy (streaming a message, waiting on storage): the next read waits from later.
             deadline = min(now + self._idle_timeout, self._session_deadline())
-        self._watchdog = loop.call_at(deadline, self._watch)
+        self._watchdog = self._loop.call_at(deadline, self._watch)
 
     async def _perform_quietly(self, actions: Sequence[Action]) -> None:
         """Run what is left after the peer vanished: releasing the maildrop, never a commit."""

@@ -32,6 +32,11 @@ def ok(text: str = "") -> bytes:
     return b"+OK " + _checked(text) + b"\r\n" if text else b"+OK\r\n"
 
 
+def ok_numbers(first: int, second: int) -> bytes:
+    """ "+OK first second" CRLF (STAT, LIST n): decimal numbers need no check."""
+    return b"+OK %d %d\r\n" % (first, second)
+
+
 def err(text: str, code: ResponseCode | None = None) -> bytes:
     """A negative status line: "-ERR [CODE] text" CRLF."""
     prefix = f"[{code}] " if code is not None else ""

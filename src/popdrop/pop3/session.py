@@ -413,7 +413,7 @@ class Session:
         match command:
             case c.Stat():
                 count, octets = self._totals()
-                return [Send(replies.ok(f"{count} {octets}"))]  # RFC 1939 §5: exactly "nn mm"
+                return [Send(replies.ok_numbers(count, octets))]  # RFC 1939 §5: exactly "nn mm"
             case c.List(number):
                 return self._list(number)
             case c.Uidl(number):
@@ -564,7 +564,7 @@ class Session:
         entry = self._message(number)
         if entry is None:
             return [Send(_NO_SUCH_MESSAGE)]
-        return [Send(replies.ok(f"{number} {entry.size}"))]
+        return [Send(replies.ok_numbers(number, entry.size))]
 
     def _uidl(self, number: int | None) -> list[Action]:
         """RFC 1939 §7 UIDL: "n unique-id" for one message, or for every one not marked deleted."""
