@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -127,8 +127,11 @@ class Popdrop:
 
 
 @contextmanager
-def popdrop_serve(workdir: Path, endpoint: str, name: str = "popdrop") -> Iterator[Popdrop]:
-    """`popdrop serve` against `endpoint` (moto, or the latency proxy in front of it)."""
+def popdrop_serve(
+    workdir: Path, endpoint: str, name: str = "popdrop", prefix: Sequence[str] = ()
+) -> Iterator[Popdrop]:
+    """`popdrop serve` against `endpoint` (moto, or the latency proxy in front of it); `prefix`
+    runs it under another program (a profiler)."""
     from popd.tls import write_self_signed  # noqa: PLC0415
 
     cert, key = write_self_signed(workdir / name)
@@ -141,13 +144,23 @@ def popdrop_serve(workdir: Path, endpoint: str, name: str = "popdrop") -> Iterat
             "POPDROP_TLS_CERT": str(cert),
             "POPDROP_TLS_KEY": str(key),
             "POPDROP_PLAINTEXT_AUTH": "loopback",
-            # The per-address connection rate limit would throttle a load generator on one address.
+            # The per-address limits would throttle a load generator on one address: the
+            # connection rate, and the sessions held at once (the idle scenarios hold 10,000).
             "POPDROP_CONNECTION_RATE": "0",
+            "POPDROP_MAX_SESSIONS_PER_ADDRESS": "100000",
         }
     )
     log = (workdir / f"{name}.log").open("wb")
     process = subprocess.Popen(
-        [str(BIN / "popdrop"), "serve", "--pop3-port", str(port), "--pop3s-port", str(tls_port)],
+        [
+            *prefix,
+            str(BIN / "popdrop"),
+            "serve",
+            "--pop3-port",
+            str(port),
+            "--pop3s-port",
+            str(tls_port),
+        ],
         env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,11 +1,15 @@
-"""Profile `popdrop serve` under a scenario with py-spy and print where its time goes.
+"""Profile `popdrop serve` under a scenario with py-spy or pyinstrument; print where time goes.
 
-Starts moto and popd as bench/run.py does, attaches `py-spy record` (raw collapsed stacks, native
-threads included) to popd's PID for the duration of one scenario, and prints the functions with
-the most samples on top of the stack (self) and anywhere on it (inclusive). Writes the raw stacks
-to --out, for flame graphs (e.g. speedscope or inferno).
+Starts moto and, per scenario, popd as bench/run.py does, attaches `py-spy record` (raw collapsed
+stacks, native threads included) to popd's PID for the duration of the scenario, and prints the
+functions with the most samples on top of the stack (self) and anywhere on it (inclusive). Writes
+the raw stacks to --out, for flame graphs (e.g. speedscope or inferno).
 
     .venv/bin/python bench/profile.py sessions pipelined
+    .venv/bin/python bench/profile.py --profiler pyinstrument pipelined retr_large
+
+With `--profiler pyinstrument`, each scenario gets a popd started under pyinstrument instead, which
+reports the event loop's thread as a call tree (`--top` x 4 lines of it are printed).
 """
 
 from __future__ import annotations
@@ -85,12 +89,55 @@ def summarize(raw: Path, top: int) -> str:
     return "\n".join(lines)
 
 
+def with_py_spy(
+    name: str, work: Path, endpoint: str, layout: Layout, args: argparse.Namespace
+) -> str:
+    """py-spy attached to a running popd: every thread, native frames included."""
+    raw = args.out / f"profile-{name}.txt"
+    with popdrop_serve(work, endpoint) as popdrop:
+        spy = subprocess.Popen(
+            [
+                str(BIN / "py-spy"),
+                "record",
+                "--pid",
+                str(popdrop.process.pid),
+                "--rate",
+                str(RATE),
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)  # attached before the load starts
+        result = run_scenario(name, popdrop.target, layout, args.size)
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+    return f"{result.line()}\n{summarize(raw, args.top)}"
+
+
+def with_pyinstrument(
+    name: str, work: Path, endpoint: str, layout: Layout, args: argparse.Namespace
+) -> str:
+    """popd started under pyinstrument: the event loop's thread, as a call tree with time spent
+    (written when popd exits on SIGTERM); the start-up is in it too, under `main`."""
+    report = args.out / f"pyinstrument-{name}.txt"
+    prefix = [sys.executable, "-m", "pyinstrument", "--renderer", "text", "--outfile", str(report)]
+    with popdrop_serve(work, endpoint, prefix=prefix) as popdrop:
+        result = run_scenario(name, popdrop.target, layout, args.size)
+    lines = report.read_text().splitlines()
+    return "\n".join([result.line(), *lines[: args.top * 4], f"(all of it: {report})"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "scenarios", nargs="+", choices=["sessions", "pipelined", "retr", "retr_large"]
     )
     parser.add_argument("--size", type=int, default=400, help="sessions (x100: commands)")
+    parser.add_argument("--profiler", choices=["py-spy", "pyinstrument"], default="py-spy")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
@@ -100,31 +147,11 @@ def main() -> int:
         work = Path(directory)
         with moto_server(work) as endpoint:
             fill(endpoint, layout)
-            with popdrop_serve(work, endpoint) as popdrop:
-                for name in args.scenarios:
-                    raw = args.out / f"profile-{name}.txt"
-                    spy = subprocess.Popen(
-                        [
-                            str(BIN / "py-spy"),
-                            "record",
-                            "--pid",
-                            str(popdrop.process.pid),
-                            "--rate",
-                            str(RATE),
-                            "--format",
-                            "raw",
-                            "--output",
-                            str(raw),
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                    time.sleep(1.0)  # attached before the load starts
-                    result = run_scenario(name, popdrop.target, layout, args.size)
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait(60)
-                    print(result.line())
-                    print(summarize(raw, args.top))
+            for name in args.scenarios:
+                if args.profiler == "pyinstrument":
+                    print(with_pyinstrument(name, work, endpoint, layout, args))
+                else:
+                    print(with_py_spy(name, work, endpoint, layout, args))
     return 0
 
 

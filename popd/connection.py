@@ -107,8 +107,9 @@ class Connection:
         try:
             await self._perform(self._session.greeting())
             while not self._session.closed:
-                actions = self._session.next_actions()
-                if actions is not None:
+                # Every buffered command (a pipelined window); None once input is needed, the
+                # session waits on an outcome, or it closed.
+                while (actions := self._session.next_actions()) is not None:
                     self.stats.commands += 1
                     if len(actions) == 1 and type(send := actions[0]) is Send:
                         # Most replies: written here, without a coroutine for `_perform`.
@@ -116,7 +117,8 @@ class Connection:
                             await self._drain()
                     else:
                         await self._perform(actions)
-                    continue
+                if self._session.closed:
+                    break
                 await self._drain()
                 data = await self._read()
                 if data is None:
@@ -250,11 +252,11 @@ class Connection:
         idle timeout (it stopped reading mid-message, say) is gone: nothing is committed."""
         self._flush()
         transport = self._writer.transport
-        if transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[0]:
-            # At or below the low-water mark the transport is not paused, so drain() cannot wait
-            # (it still raises if the connection is lost): no timer to arm and cancel, which a
-            # pipelined window would otherwise pay for every time.
-            await self._writer.drain()
+        low_water = transport.get_write_buffer_limits()[0]
+        if not transport.is_closing() and transport.get_write_buffer_size() <= low_water:
+            # The socket took (nearly) everything: nothing to wait for, and no timer to arm and
+            # cancel, which every pipelined window would pay for. A lost connection shows here
+            # (the transport is closing) or at the next read.
             return
         try:
             # asyncio.timeout, not wait_for: no extra task, so a drain with nothing to wait for
@@ -293,7 +295,6 @@ class Connection:
 
     def _write(self, data: bytes) -> bool:
         """Queue `data` for the next flush; True once FLUSH_AT octets are queued (drain now)."""
-        self.stats.bytes_sent += len(data)
         self._outgoing.append(data)
         self._outgoing_size += len(data)
         return self._outgoing_size >= FLUSH_AT
@@ -301,6 +302,7 @@ class Connection:
     def _flush(self) -> None:
         if self._outgoing:
             self._writer.write(b"".join(self._outgoing))
+            self.stats.bytes_sent += self._outgoing_size
             self._outgoing.clear()
             self._outgoing_size = 0
 
