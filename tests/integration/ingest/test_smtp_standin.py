@@ -41,9 +41,15 @@ def listen(store: Store) -> Iterator[Listen]:
         return port
 
     yield start
-    for server in servers:
+
+    async def close(server: asyncio.Server) -> None:
+        # In the loop's own thread: asyncio.Server is not thread-safe, and closing it from the
+        # test's thread raced with the loop detaching the last connection.
         server.close()
-        asyncio.run_coroutine_threadsafe(server.wait_closed(), loop).result(10)
+        await server.wait_closed()
+
+    for server in servers:
+        asyncio.run_coroutine_threadsafe(close(server), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     loop.close()
