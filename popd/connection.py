@@ -104,6 +104,8 @@ class Connection:
         self._expired = False
 
     async def run(self) -> None:
+        self._task = asyncio.current_task()
+        self._watch()  # arms the limits' timer
         try:
             await self._perform(self._session.greeting())
             while not self._session.closed:
@@ -164,9 +166,6 @@ class Connection:
         """The client's next bytes (b"" at end of input), or None once it has been silent for the
         idle timeout or the session has lasted its limit (RFC 1939 §3 autologout)."""
         self._waiting_since = self._loop.time()
-        if self._watchdog is None:
-            self._task = asyncio.current_task()
-            self._watchdog = self._loop.call_at(self._read_deadline(), self._watch)
         self._reading = True
         try:
             return await self._reader.read(READ_SIZE)
