@@ -19,11 +19,12 @@ import time
 
 from loadgen import PIPELINED
 
-from popdrop.model import Maildrop, MessageEntry
-from popdrop.pop3.actions import LoginOutcome, Send
-from popdrop.pop3.session import Session, SessionConfig
+from popdrop.model import Address, MessageEntry, Snapshot
+from popdrop.pop3.actions import Send
+from popdrop.pop3.config import SessionConfig
+from popdrop.pop3.session import Session
 
-MAILBOX = "bench@bench.test"
+MAILBOX = Address("bench@bench.test")
 
 
 def logged_in(messages: int) -> Session:
@@ -36,7 +37,7 @@ def logged_in(messages: int) -> Session:
     session.receive_data(b"USER " + MAILBOX.encode() + b"\r\nPASS secret\r\n")
     session.next_actions()
     session.next_actions()
-    session.login_result(LoginOutcome.OK, Maildrop(MAILBOX, entries))
+    session.login_result(Snapshot(MAILBOX, entries))
     return session
 
 

@@ -1,4 +1,7 @@
-"""Operator commands: `popdrop mailbox ...`, `popdrop deliver` and `popdrop gc`."""
+"""Operator commands: `popdrop mailbox ...`, `popdrop deliver` and `popdrop gc`.
+
+Each takes its storage face from the composition root (`popd.cli`), with addresses already
+canonical: argument parsing normalised them."""
 
 from __future__ import annotations
 
@@ -13,12 +16,12 @@ from popdrop.auth import app_passwords
 from popdrop.auth.passwords import hash_password
 from popdrop.auth.scram import derive_keys
 from popdrop.canonical import to_canonical
+from popdrop.faces.admin import AdminStore, MailboxAdmin
+from popdrop.faces.faults import MailboxNotFound
+from popdrop.faces.ingest import IngestStore
 from popdrop.ingest import ingest, new_message_id
 from popdrop.logfmt import now_ms
-from popdrop.model import AppPassword, normalize_address
-from popdrop.settings import Settings
-from popdrop.store import MailboxNotFound, Store
-from popdrop.store.app_passwords import check_name
+from popdrop.model import Address, AppPassword
 
 # `popdrop gc` leaves unreferenced objects younger than this alone: SES stores a message before the
 # ingest function files it, and Lambda retries a failed event for up to six hours (a redriven
@@ -50,14 +53,14 @@ def read_password(*, from_stdin: bool) -> str:
     return password
 
 
-def mailbox(settings: Settings, action: str, address: str | None, *, password_stdin: bool) -> int:
-    store = Store.from_settings(settings)
+def mailbox(
+    store: MailboxAdmin, action: str, canonical: Address | None, *, password_stdin: bool
+) -> int:
     if action == "list":
         for box in store.list_mailboxes():
             print(f"{box.address}\t{box.message_count} messages\t{box.octets} octets")
         return 0
-    assert address is not None
-    canonical = normalize_address(address)
+    assert canonical is not None
     if action == "add":
         password = read_password(from_stdin=password_stdin)
         store.create_mailbox(canonical, hash_password(password), derive_keys(password))
@@ -76,18 +79,15 @@ def mailbox(settings: Settings, action: str, address: str | None, *, password_st
     return 0
 
 
-def app_password(settings: Settings, action: str, address: str, name: str | None) -> int:
+def app_password(store: MailboxAdmin, action: str, canonical: Address, name: str | None) -> int:
     """`popdrop mailbox app-password add|list|revoke`."""
-    store = Store.from_settings(settings)
-    canonical = normalize_address(address)
     if action == "add":
         assert name is not None
+        password, digest = app_passwords.generate()
         try:
-            check_name(name)
+            entry = AppPassword(name=name, digest=digest, created_at=int(time.time()))
         except ValueError as error:
             raise UsageError(str(error)) from None
-        password, digest = app_passwords.generate()
-        entry = AppPassword(name=name, digest=digest, created_at=int(time.time()))
         store.add_app_password(canonical, entry)
         print(
             f"app password {name!r} for {canonical} (shown only now; spaces and dashes optional):"
@@ -115,15 +115,15 @@ def _iso(epoch: int) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def deliver(settings: Settings, recipients: Sequence[str], files: Sequence[str]) -> int:
+def deliver(store: IngestStore, recipients: Sequence[Address], files: Sequence[str]) -> int:
     """Deliver each file as its own message through the ingest code path.
 
     Every recipient must be an existing mailbox, checked before anything is stored, so a typo
     leaves nothing half-delivered.
     """
-    store = Store.from_settings(settings)
-    addresses = list(dict.fromkeys(normalize_address(r) for r in recipients))
-    unknown = [a for a in addresses if store.get_mailbox(a) is None]
+    addresses = list(dict.fromkeys(recipients))
+    found = store.lookup(addresses).mailboxes
+    unknown = [a for a in addresses if a not in found]
     if unknown:
         raise UsageError(f"no such mailbox: {', '.join(unknown)}")
     if files.count("-") > 1:
@@ -143,13 +143,11 @@ def deliver(settings: Settings, recipients: Sequence[str], files: Sequence[str])
     return 0
 
 
-def collect_garbage(settings: Settings, *, grace_seconds: float, dry_run: bool) -> int:
+def collect_garbage(store: AdminStore, *, grace_seconds: float, dry_run: bool) -> int:
     """`popdrop gc`: delete the objects no mailbox entry references, and say what was done."""
     if grace_seconds < 0:
         raise UsageError("--grace-seconds must not be negative")
-    report = Store.from_settings(settings).collect_garbage(
-        grace_seconds=grace_seconds, dry_run=dry_run
-    )
+    report = store.collect_garbage(grace_seconds=grace_seconds, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for key in report.deleted:
         print(f"{verb} {key}")

@@ -2,6 +2,7 @@
 
 One place decides authentication for every mechanism that carries a password: the default domain,
 the verified-credentials cache, the main password (scrypt), app passwords, and the failure penalty.
+A login name enters popdrop here: `resolve_login` turns it into an `Address` once.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from popdrop.auth.cache import CredentialCache
 from popdrop.auth.identity import resolve_login
 from popdrop.auth.passwords import verify_against_dummy, verify_password
 from popdrop.auth.penalty import Penalties, PenaltyPolicy
+from popdrop.faces.faults import StoreError
+from popdrop.faces.pop3 import MaildropStore
 from popdrop.logfmt import log_event
 from popdrop.model import Mailbox
 from popdrop.settings import Settings
-from popdrop.store import Store
-from popdrop.store.errors import StoreError
 
 logger = logging.getLogger("popd.auth")
 
 
 class Authenticator:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: MaildropStore, settings: Settings) -> None:
         self._store = store
         self._default_domain = settings.default_domain
         self._cache = CredentialCache(settings.credential_cache_seconds)
@@ -41,7 +42,8 @@ class Authenticator:
         Raises StoreError when storage fails (the caller answers [SYS/TEMP]).
         """
         address = resolve_login(username, self._default_domain)
-        mailbox = await asyncio.to_thread(self._store.get_mailbox, address) if address else None
+        found = await asyncio.to_thread(self._store.credentials, address) if address else None
+        mailbox = None if found is None else found.mailbox
         if mailbox is not None and await self._password_matches(mailbox, password, client):
             return mailbox
         if mailbox is None:
@@ -73,13 +75,9 @@ class Authenticator:
         """An unknown mailbox, one without a shared secret and a wrong digest cost the same one
         read, one digest and one constant-time comparison, then the same failure penalty."""
         address = resolve_login(username, self._default_domain)
-        mailbox = secret = None
-        if address:
-            mailbox, secret = await asyncio.to_thread(
-                self._store.get_mailbox_and_apop_secret, address
-            )
-        if verify(secret) and mailbox is not None:
-            return mailbox
+        found = await asyncio.to_thread(self._store.credentials, address) if address else None
+        if verify(None if found is None else found.apop_secret) and found is not None:
+            return found.mailbox
         await self.penalize(client, address or username.lower())
         return None
 

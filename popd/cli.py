@@ -1,7 +1,9 @@
 """The `popdrop` command: the local stack, the daemon, the API, and operator commands.
 
 Every subcommand is a thin composition of the library; configuration comes from POPDROP_* and the
-standard AWS variables, and flags override them.
+standard AWS variables, and flags override them. This is a composition root: it builds the `Store`
+and hands each command the storage face it uses. Addresses are normalised here, as the arguments
+are parsed, and nowhere after.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from pydantic import ValidationError
 from popd import admin, ingest_admin
 from popd.server import serve_forever
 from popdrop.api.app import create_app
+from popdrop.faces.faults import StoreError
 from popdrop.logfmt import configure as configure_logging
-from popdrop.model import InvalidAddress
+from popdrop.model import Address, InvalidAddress, normalize_address, normalize_route_address
 from popdrop.settings import Settings
-from popdrop.store.errors import StoreError
+from popdrop.store import Store
 
 
 def _port(text: str) -> int:
@@ -29,6 +32,20 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-65535)")
     return value
+
+
+def _address(text: str) -> Address:
+    try:
+        return normalize_address(text)
+    except InvalidAddress as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _route_address(text: str) -> str:
+    try:
+        return normalize_route_address(text)
+    except InvalidAddress as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,32 +74,32 @@ def build_parser() -> argparse.ArgumentParser:
     mailbox = commands.add_parser("mailbox", help="manage mailboxes")
     actions = mailbox.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="create a mailbox")
-    add.add_argument("address")
+    add.add_argument("address", type=_address)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     actions.add_parser("list", help="list mailboxes")
     passwd = actions.add_parser("passwd", help="set a mailbox's password")
-    passwd.add_argument("address")
+    passwd.add_argument("address", type=_address)
     passwd.add_argument("--password-stdin", action="store_true")
     apop = actions.add_parser(
         "apop-secret", help="set a mailbox's APOP secret (used only when POPDROP_APOP is on)"
     )
-    apop.add_argument("address")
+    apop.add_argument("address", type=_address)
     apop.add_argument("--password-stdin", action="store_true", help="read the secret from stdin")
     remove = actions.add_parser("remove", help="remove a mailbox and its messages")
-    remove.add_argument("address")
+    remove.add_argument("address", type=_address)
     apps = actions.add_parser("app-password", help="per-device passwords: add, list, revoke")
     app_actions = apps.add_subparsers(dest="app_action", required=True, metavar="ACTION")
     app_add = app_actions.add_parser("add", help="generate a named app password (shown once)")
-    app_add.add_argument("address")
+    app_add.add_argument("address", type=_address)
     app_add.add_argument("name", help="the device, e.g. phone (letters, digits, . _ -)")
     app_list = app_actions.add_parser("list", help="app passwords and their last use")
-    app_list.add_argument("address")
+    app_list.add_argument("address", type=_address)
     app_revoke = app_actions.add_parser("revoke", help="revoke an app password")
-    app_revoke.add_argument("address")
+    app_revoke.add_argument("address", type=_address)
     app_revoke.add_argument("name")
 
     deliver = commands.add_parser("deliver", help="deliver message files through ingest")
-    deliver.add_argument("--to", action="append", required=True, metavar="ADDRESS")
+    deliver.add_argument("--to", action="append", required=True, metavar="ADDRESS", type=_address)
     deliver.add_argument("files", nargs="+", metavar="FILE", help="message files, or - for stdin")
     _add_ingest_commands(commands, actions)
 
@@ -111,10 +128,10 @@ def _add_ingest_commands(
     policy = mailbox_actions.add_parser(
         "policy", help="show or set a mailbox's verdict policy and quotas"
     )
-    policy.add_argument("address")
+    policy.add_argument("address", type=_address)
     for kind in ("spam", "virus", "spf", "dkim", "dmarc"):
         policy.add_argument(
-            f"--{kind}", choices=ingest_admin.ACTIONS, help=f"what {kind}=FAIL does"
+            f"--{kind}", choices=ingest_admin.DISPOSITIONS, help=f"what {kind}=FAIL does"
         )
     policy.add_argument("--max-messages", type=_count, help="message quota (0: unlimited)")
     policy.add_argument("--max-octets", type=_count, help="octet quota (0: unlimited)")
@@ -128,19 +145,21 @@ def _add_ingest_commands(
     alias = commands.add_parser("alias", help="manage aliases and catch-alls (@domain)")
     alias_actions = alias.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = alias_actions.add_parser("add", help="create or replace an alias or catch-all")
-    add.add_argument("address", help="user@domain, or @domain for the domain's catch-all")
-    add.add_argument("targets", nargs="+", metavar="MAILBOX")
+    add.add_argument(
+        "address", type=_route_address, help="user@domain, or @domain for the domain's catch-all"
+    )
+    add.add_argument("targets", nargs="+", metavar="MAILBOX", type=_address)
     alias_actions.add_parser("list", help="list aliases and catch-alls")
     remove = alias_actions.add_parser("remove", help="remove an alias or catch-all")
-    remove.add_argument("address")
+    remove.add_argument("address", type=_route_address)
 
     quarantine = commands.add_parser("quarantine", help="quarantined messages of a mailbox")
     q_actions = quarantine.add_subparsers(dest="action", required=True, metavar="ACTION")
     q_list = q_actions.add_parser("list", help="list quarantined messages with their reasons")
-    q_list.add_argument("address")
+    q_list.add_argument("address", type=_address)
     for name, text in (("release", "into the maildrop"), ("discard", "and delete it")):
         q_action = q_actions.add_parser(name, help=f"take a message out of quarantine {text}")
-        q_action.add_argument("address")
+        q_action.add_argument("address", type=_address)
         q_action.add_argument("uid")
 
 
@@ -154,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"popdrop: invalid configuration: {error}", file=sys.stderr)
         return 2
-    except (admin.UsageError, InvalidAddress) as error:
+    except admin.UsageError as error:
         print(f"popdrop: {error}", file=sys.stderr)
         return 2
     except StoreError as error:
@@ -186,7 +205,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
             return asyncio.run(run_dev(options))
         case "serve":
-            return asyncio.run(serve_forever(Settings(**overrides)))
+            settings = Settings(**overrides)
+            return asyncio.run(serve_forever(settings, Store.from_settings(settings)))
         case "api":
             settings = Settings()
             uvicorn.run(
@@ -195,40 +215,42 @@ def _dispatch(args: argparse.Namespace) -> int:
                 port=settings.api_port if args.port is None else args.port,
             )
             return 0
+    # The operator commands, each handed the store as the face it uses.
+    settings = Settings()
+    store = Store.from_settings(settings)
+    match args.command:
         case "mailbox" if args.action == "app-password":
             return admin.app_password(
-                Settings(), args.app_action, args.address, args.name if "name" in args else None
+                store, args.app_action, args.address, args.name if "name" in args else None
             )
         case "mailbox" if args.action == "policy":
             kinds = ("spam", "virus", "spf", "dkim", "dmarc", "max_messages", "max_octets")
             return ingest_admin.policy(
-                Settings(), args.address, {name: getattr(args, name) for name in kinds}
+                store, args.address, {name: getattr(args, name) for name in kinds}
             )
         case "mailbox":
             return admin.mailbox(
-                Settings(),
+                store,
                 args.action,
                 getattr(args, "address", None),
                 password_stdin=getattr(args, "password_stdin", False),
             )
         case "deliver":
-            return admin.deliver(Settings(), args.to, args.files)
+            return admin.deliver(store, args.to, args.files)
         case "gc":
             return admin.collect_garbage(
-                Settings(), grace_seconds=args.grace_seconds, dry_run=args.dry_run
+                store, grace_seconds=args.grace_seconds, dry_run=args.dry_run
             )
         case "reconcile":
-            return ingest_admin.reconcile(Settings(), grace_seconds=args.grace, limit=args.limit)
+            grace = settings.reconcile_grace_seconds if args.grace is None else args.grace
+            return ingest_admin.reconcile(store, grace_seconds=grace, limit=args.limit)
         case "alias":
             return ingest_admin.alias(
-                Settings(),
-                args.action,
-                getattr(args, "address", None),
-                getattr(args, "targets", ()),
+                store, args.action, getattr(args, "address", None), getattr(args, "targets", ())
             )
         case "quarantine":
             return ingest_admin.quarantine(
-                Settings(), args.action, args.address, getattr(args, "uid", None)
+                store, args.action, args.address, getattr(args, "uid", None)
             )
     raise AssertionError(args.command)
 

@@ -15,16 +15,18 @@ from dataclasses import dataclass, field
 
 from popd import sasl as sasl_mechanisms
 from popd.maildrops import Maildrops
-from popdrop.auth.tokens import IssuerUnavailable
+from popdrop.faces.faults import StoreError
 from popdrop.logfmt import log_event
-from popdrop.model import Maildrop
+from popdrop.model import Snapshot
+from popdrop.pop3 import faults
 from popdrop.pop3.actions import (
     Action,
     Authenticate,
     AuthenticateApop,
     Close,
     Commit,
-    LoginOutcome,
+    LoginRefused,
+    LoginResult,
     Release,
     SaslStep,
     Send,
@@ -34,14 +36,13 @@ from popdrop.pop3.actions import (
 from popdrop.pop3.dotstuff import Stuffer
 from popdrop.pop3.session import Session
 from popdrop.proxy_protocol import looks_like_proxy_header
-from popdrop.store.errors import StorageUnavailable, StoreError
 
 logger = logging.getLogger("popd.session")
 
 READ_SIZE = 65536  # one read's worth of pipelined commands; the session bounds each line itself
 # Replies are gathered and written together when the session next waits for the client, so a
-# pipelined window costs one write (bench/: -37% CPU per command); past this many octets they are
-# written and drained at once, which bounds what a window of large replies can hold.
+# pipelined window costs one write, not one per command; past this many octets they are written
+# and drained at once, which bounds what a window of large replies can hold.
 FLUSH_AT = 65536
 # Connection-level errors that end a session without a reply (the peer is gone or broke TLS).
 PEER_GONE = (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, EOFError)
@@ -53,7 +54,7 @@ class SessionStats:
 
     started: float = field(default_factory=time.monotonic)
     user: str = ""
-    method: str = ""  # how the user logged in: "pass" or "apop"
+    method: str = ""  # how the user logged in: "pass", "apop" or "sasl:<mechanism>"
     commands: int = 0
     retr: int = 0
     top: int = 0
@@ -185,9 +186,9 @@ class Connection:
 
     def _watch(self) -> None:
         """The limits on waiting for input, checked by one timer per connection that moves only
-        when it fires, rather than one armed and cancelled around every read: that cost 8% of
-        the CPU per pipelined command (bench/, docs/performance.md). The timer only ever fires
-        early, never late: it is re-armed for the deadline the current or next read has."""
+        when it fires, rather than one armed and cancelled around every read (which would cost
+        every pipelined window a timer). The timer only ever fires early, never late: it is
+        re-armed for the deadline the current or next read has."""
         now = self._loop.time()
         if self._reading:
             deadline = self._read_deadline()
@@ -205,7 +206,7 @@ class Connection:
         """Run what is left after the peer vanished: releasing the maildrop, never a commit."""
         for action in actions:
             if isinstance(action, Release):
-                await self._storage.release(action.maildrop)
+                await self._storage.release(action.mailbox)
 
     async def _perform(self, actions: Sequence[Action]) -> None:
         for action in actions:
@@ -214,37 +215,36 @@ class Connection:
                     if self._write(data):
                         await self._drain()
                 case Authenticate(username, password):
-                    outcome, maildrop = await self._storage.login(username, password, self._peer)
-                    await self._logged_in("pass", outcome, maildrop)
+                    login = self._storage.login(username, password, self._peer)
+                    await self._logged_in("pass", await login)
                 case AuthenticateApop(username, timestamp, digest):
                     login = self._storage.login_apop(username, timestamp, digest, self._peer)
-                    await self._logged_in("apop", *await login)
+                    await self._logged_in("apop", await login)
                 case SaslStep(mechanism, response, first):
                     await self._sasl_step(mechanism, response, first=first)
                 case SendMessage():
                     await self._send_message(action)
-                case Commit(maildrop, deletions):
-                    ok = await self._storage.commit(maildrop, deletions)
-                    self.stats.deleted = len(deletions) if ok else 0
-                    self.stats.outcome = "quit" if ok else "commit-failed"
-                    await self._storage.release(maildrop)
-                    await self._perform(self._session.commit_result(ok))
+                case Commit(mailbox, deletions):
+                    fault = await self._storage.commit(mailbox, deletions)
+                    committed = faults.committed(fault)
+                    self.stats.deleted = len(deletions) if committed else 0
+                    self.stats.outcome = "quit" if committed else "commit-failed"
+                    await self._storage.release(mailbox)
+                    await self._perform(self._session.commit_result(fault))
                 case StartTLS():
                     await self._start_tls()
-                case Release(maildrop):
-                    await self._storage.release(maildrop)
+                case Release(mailbox):
+                    await self._storage.release(mailbox)
                 case Close():
                     if self.stats.outcome == "disconnected":
                         self.stats.outcome = "closed"
                     await self._drain()
                     return
 
-    async def _logged_in(
-        self, method: str, outcome: LoginOutcome, maildrop: Maildrop | None
-    ) -> None:
-        if maildrop is not None:
-            self.stats.user, self.stats.method = maildrop.mailbox, method
-        await self._perform(self._session.login_result(outcome, maildrop))
+    async def _logged_in(self, method: str, result: LoginResult) -> None:
+        if isinstance(result, Snapshot):
+            self.stats.user, self.stats.method = result.mailbox, method
+        await self._perform(self._session.login_result(result))
 
     async def _drain(self) -> None:
         """Wait until the client has taken what was written; a client that takes nothing for the
@@ -276,21 +276,21 @@ class Connection:
                 step: sasl_mechanisms.Step = sasl_mechanisms.Refused()
             else:
                 step = await self._exchange.step(response)
-        except (StoreError, IssuerUnavailable) as error:
-            log_event(logger, "sasl.unavailable", logging.WARNING, error=type(error).__name__)
+        except StoreError as fault:  # storage, or the token issuer's keys (`IssuerUnavailable`)
+            log_event(logger, "sasl.unavailable", logging.WARNING, error=type(fault).__name__)
             self._exchange = None
-            await self._perform(self._session.login_result(LoginOutcome.TEMPORARY_FAILURE))
+            await self._perform(self._session.login_result(fault))
             return
         match step:
             case sasl_mechanisms.Challenge(data):
                 await self._perform(self._session.sasl_challenge(data))
             case sasl_mechanisms.Granted(mailbox):
                 self._exchange = None
-                outcome, maildrop = await self._storage.open(mailbox)
-                await self._logged_in(f"sasl:{mechanism.lower()}", outcome, maildrop)
+                opened = await self._storage.open(mailbox)
+                await self._logged_in(f"sasl:{mechanism.lower()}", opened)
             case sasl_mechanisms.Refused():
                 self._exchange = None
-                await self._perform(self._session.login_result(LoginOutcome.DENIED))
+                await self._perform(self._session.login_result(LoginRefused.DENIED))
 
     def _write(self, data: bytes) -> bool:
         """Queue `data` for the next flush; True once FLUSH_AT octets are queued (drain now)."""
@@ -307,15 +307,13 @@ class Connection:
 
     async def _send_message(self, action: SendMessage) -> None:
         """Stream one message (RFC 1939 §7 RETR/TOP), writing the +OK line only once the first
-        chunk is in hand, so a storage fault can still be answered with -ERR [SYS/TEMP]."""
+        chunk is in hand, so a storage fault can still be answered with -ERR."""
         stuffer = Stuffer(action.top_lines)
         chunks = self._storage.reader.chunks(action.message, action.top_lines)
         try:
             first = await anext(chunks, b"")
-        except StoreError as error:
-            # RFC 3206 §4: retrying may help a transient fault, never a missing object.
-            permanent = not isinstance(error, StorageUnavailable)
-            await self._perform(self._session.storage_failed(permanent=permanent))
+        except StoreError as fault:
+            await self._perform(self._session.storage_failed(fault))
             return
         self._write(action.status)
         if action.top_lines is None:

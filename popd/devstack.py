@@ -1,7 +1,8 @@
 """`popdrop dev`: the whole product on loopback, with moto's server playing AWS.
 
 One foreground process: moto's server, the bucket and table (the same definitions the template
-deploys), a demo mailbox, the SMTP stand-in for SES, POP3 with STLS, POP3S and the REST API.
+deploys), a demo mailbox, the SMTP stand-in for SES, POP3 with STLS, POP3S and the REST API. A
+composition root: it builds the `Store` and hands each server its face.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from popd.tls import write_self_signed
 from popdrop.api.app import create_app
 from popdrop.auth.passwords import hash_password
 from popdrop.auth.scram import derive_keys
+from popdrop.faces.faults import MailboxExists
+from popdrop.model import Address
 from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
-from popdrop.store.errors import MailboxExists
 
-DEMO_ADDRESS = "demo@popdrop.test"
+DEMO_ADDRESS = Address("demo@popdrop.test")
 REGION = "us-east-1"
 API_START_TIMEOUT = 30.0
 

@@ -9,57 +9,52 @@ from dataclasses import replace
 from typing import Any
 
 from popd.admin import UsageError
+from popdrop.faces.admin import AdminStore
+from popdrop.faces.ingest import IngestStore
 from popdrop.ingest.reconcile import reconcile as sweep
 from popdrop.logfmt import now_ms
-from popdrop.model import VERDICT_KINDS, Action, Route, normalize_address
-from popdrop.settings import Settings
-from popdrop.store import Store
+from popdrop.model import VERDICT_KINDS, Address, Disposition, Route
 
 
-def reconcile(settings: Settings, *, grace_seconds: int | None, limit: int) -> int:
+def reconcile(store: IngestStore, *, grace_seconds: int, limit: int) -> int:
     """Run the sweep once and print its report as JSON (exit 1 when an object failed)."""
-    grace = settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
-    report = sweep(Store.from_settings(settings), now_ms=now_ms(), grace_seconds=grace, limit=limit)
+    report = sweep(store, now_ms=now_ms(), grace_seconds=grace_seconds, limit=limit)
     print(json.dumps(report.as_dict(), indent=2))
     return 1 if report.failed else 0
 
 
-def alias(settings: Settings, action: str, address: str | None, targets: Sequence[str]) -> int:
-    store = Store.from_settings(settings)
+def alias(store: AdminStore, action: str, canonical: str | None, targets: Sequence[Address]) -> int:
+    """`popdrop alias add|list|remove`: `canonical` is an alias address or `@domain`."""
     if action == "list":
-        for route in store.routes.list_routes():
+        for route in store.list_routes():
             print(f"{route.address}\t{', '.join(route.targets)}")
         return 0
-    assert address is not None
-    canonical = _route_address(address)
+    assert canonical is not None
     if action == "remove":
-        if not store.routes.delete_route(canonical):
+        if not store.delete_route(canonical):
             raise UsageError(f"no such alias: {canonical}")
         print(f"removed {canonical}")
         return 0
-    mailboxes = list(dict.fromkeys(normalize_address(target) for target in targets))
+    mailboxes = list(dict.fromkeys(targets))
     missing = [target for target in mailboxes if store.get_mailbox(target) is None]
     if missing:
         raise UsageError(f"no such mailbox: {', '.join(missing)}")
-    store.routes.put_route(Route(canonical, tuple(mailboxes)))
+    store.put_route(Route(canonical, tuple(mailboxes)))
     print(f"{canonical} -> {', '.join(mailboxes)}")
     return 0
 
 
-def quarantine(settings: Settings, action: str, address: str, uid: str | None) -> int:
-    store = Store.from_settings(settings)
-    canonical = normalize_address(address)
+def quarantine(store: AdminStore, action: str, canonical: Address, uid: str | None) -> int:
     if store.get_mailbox(canonical) is None:
         raise UsageError(f"no such mailbox: {canonical}")
     if action == "list":
-        for held in store.quarantine.listing(canonical):
+        for held in store.list_quarantined(canonical):
             entry = held.entry
             print(f"{entry.uid}\t{entry.size} octets\t{held.reason}\t{entry.summary.subject}")
         return 0
     assert uid is not None
     if action == "release":
-        found = store.quarantine.get(canonical, uid)
-        if found is None or not store.quarantine.release(found):
+        if store.release_quarantined(canonical, uid) is None:
             raise UsageError(f"no quarantined message {uid} in {canonical}")
         print(f"released {uid} into {canonical}")
     else:
@@ -69,23 +64,20 @@ def quarantine(settings: Settings, action: str, address: str, uid: str | None) -
     return 0
 
 
-def policy(settings: Settings, address: str, changes: dict[str, Any]) -> int:
+def policy(store: AdminStore, canonical: Address, changes: dict[str, Any]) -> int:
     """Show the mailbox's policy, after applying the given changes (None: unchanged; the parser
-    has checked the actions and that quotas are not negative)."""
-    store = Store.from_settings(settings)
-    canonical = normalize_address(address)
-    directory = store.routes.lookup([canonical])
-    if canonical not in directory.mailboxes:
+    has checked the dispositions and that quotas are not negative)."""
+    current = store.get_policy(canonical)
+    if current is None:
         raise UsageError(f"no such mailbox: {canonical}")
-    current = directory.policy(canonical)
     given: dict[str, Any] = {
-        name: Action(value) if name in VERDICT_KINDS else value
+        name: Disposition(value) if name in VERDICT_KINDS else value
         for name, value in changes.items()
         if value is not None
     }
     if given:
         current = replace(current, **given)
-        store.routes.put_policy(canonical, current)
+        store.put_policy(canonical, current)
     for kind in VERDICT_KINDS:
         print(f"{kind}=FAIL\t{getattr(current, kind)}")
     print(f"max_messages\t{current.max_messages or 'unlimited'}")
@@ -93,11 +85,4 @@ def policy(settings: Settings, address: str, changes: dict[str, Any]) -> int:
     return 0
 
 
-ACTIONS = [action.value for action in Action]
-
-
-def _route_address(text: str) -> str:
-    """An alias address, or `@domain` for the domain's catch-all."""
-    if text.strip().startswith("@"):
-        return "@" + normalize_address("catch-all" + text.strip()).partition("@")[2]
-    return normalize_address(text)
+DISPOSITIONS = [disposition.value for disposition in Disposition]

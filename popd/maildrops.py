@@ -1,13 +1,15 @@
-"""The daemon's storage face: login, the maildrop lease, streaming and commit, off the event loop.
+"""One connection's storage: login, the maildrop lease, the snapshot, the commit, off the loop.
 
-The store is synchronous boto3; every call here runs in the default thread pool so a slow AWS
-request never blocks other sessions (docs/engine.md has the measurement behind that choice).
-Credentials are checked by `popd.authenticator` (which does the same with its slow hashes).
+The daemon asks storage only through `popdrop.faces.pop3.MaildropStore`, synchronous boto3 behind
+it: every call here runs in the default thread pool so a slow AWS request never blocks other
+sessions (docs/engine.md has the measurement behind that choice). Credentials are checked by
+`popd.authenticator` (which does the same with its slow hashes). A fault is never turned into a
+reply here: it travels to the session, which has the one table for that (`popdrop.pop3.faults`).
 
 A login takes the maildrop's lease (RFC 1939 §8: exclusive access, across every replica) and a task
 renews it while the session lives. A session whose renewal failed has lost the maildrop: its QUIT
-commits nothing and is answered -ERR [SYS/TEMP]; the store's fencing check makes sure of that even
-when this process does not know yet (it was paused, or partitioned from DynamoDB).
+commits nothing (`LeaseLost`); the store's fencing check makes sure of that even when this process
+does not know yet (it was paused, or partitioned from DynamoDB).
 
 `Maildrops` is shared by the daemon; each connection gets its own `MaildropSession`, which holds
 that session's lease and reads, so two sessions of one process never mix up their leases (one whose
@@ -27,17 +29,15 @@ from typing import Final
 
 from popd.authenticator import Authenticator
 from popd.reader import READ_AHEAD_MESSAGES, MessageReader, StreamBudget
+from popdrop.faces.faults import LeaseLost, StoreError
+from popdrop.faces.pop3 import Lease, MaildropStore
 from popdrop.logfmt import log_event
-from popdrop.model import Mailbox, Maildrop, MessageEntry
-from popdrop.pop3.actions import LoginOutcome
-from popdrop.store import CleanupPending, Lease, LeaseLost, Store
-from popdrop.store.errors import StorageUnavailable, StoreError
+from popdrop.model import Address, Mailbox, MessageEntry, Snapshot
+from popdrop.pop3.actions import LoginRefused, LoginResult
 
 logger = logging.getLogger("popd.maildrops")
 
 _LEASE_POLL: Final = 0.1  # seconds between attempts while waiting for a held maildrop
-
-Login = tuple[LoginOutcome, Maildrop | None]
 
 
 @dataclass
@@ -56,11 +56,11 @@ class _Policy:
 
 
 class Maildrops:
-    """The daemon's storage face: a factory of per-connection `MaildropSession`s."""
+    """The daemon's maildrops: a factory of per-connection `MaildropSession`s."""
 
     def __init__(
         self,
-        store: Store,
+        store: MaildropStore,
         authenticator: Authenticator,
         *,
         lease_seconds: float = 30.0,
@@ -82,7 +82,11 @@ class MaildropSession:
     """One connection's storage: its login, its lease, its message reads, its commit."""
 
     def __init__(
-        self, store: Store, authenticator: Authenticator, policy: _Policy, budget: StreamBudget
+        self,
+        store: MaildropStore,
+        authenticator: Authenticator,
+        policy: _Policy,
+        budget: StreamBudget,
     ) -> None:
         self._store = store
         self._authenticator = authenticator
@@ -91,56 +95,54 @@ class MaildropSession:
         self._listing: tuple[MessageEntry, ...] = ()  # the snapshot, to know what comes next
         self.reader = MessageReader(store, budget, read_ahead_bytes=policy.read_ahead_bytes)
 
-    async def login(self, username: str, password: str, client: str) -> Login:
+    async def login(self, username: str, password: str, client: str) -> LoginResult:
         """Check the credentials, then `open` the maildrop."""
         try:
             mailbox = await self._authenticator.authenticate(username, password, client)
-        except StoreError as error:
-            return _storage_failed(error)
-        if mailbox is None:
-            return LoginOutcome.DENIED, None
-        return await self.open(mailbox)
+        except StoreError as fault:
+            return _login_failed(fault)
+        return LoginRefused.DENIED if mailbox is None else await self.open(mailbox)
 
-    async def login_apop(self, username: str, timestamp: str, digest: str, client: str) -> Login:
+    async def login_apop(
+        self, username: str, timestamp: str, digest: str, client: str
+    ) -> LoginResult:
         """RFC 1939 §7 APOP: check the digest against the mailbox's APOP secret, then `open`."""
         try:
             mailbox = await self._authenticator.authenticate_apop(
                 username, timestamp, digest, client
             )
-        except StoreError as error:
-            return _storage_failed(error)
-        if mailbox is None:
-            return LoginOutcome.DENIED, None
-        return await self.open(mailbox)
+        except StoreError as fault:
+            return _login_failed(fault)
+        return LoginRefused.DENIED if mailbox is None else await self.open(mailbox)
 
-    async def open(self, mailbox: Mailbox) -> Login:
+    async def open(self, mailbox: Mailbox) -> LoginResult:
         """Take the authenticated mailbox's lease and snapshot its maildrop (RFC 1939 §8: the
         listing is fixed at login), unless it logged in less than LOGIN-DELAY ago (RFC 2449
         §6.8)."""
         owner = secrets.token_hex(16)
         try:
-            lease, listing = await asyncio.to_thread(self._open, mailbox.address, owner)
-        except _TooSoon:
-            return LoginOutcome.LOGIN_DELAY, None
-        except StoreError as error:
-            return _storage_failed(error)
-        if lease is None:
-            return LoginOutcome.IN_USE, None
+            opened = await asyncio.to_thread(self._open, mailbox.address, owner)
+        except StoreError as fault:
+            return _login_failed(fault)
+        if isinstance(opened, LoginRefused):
+            return opened
+        lease, snapshot = opened
         hold = self._hold = _Hold(lease)
         hold.renewal = asyncio.create_task(self._renew(hold), name=f"lease {lease.mailbox}")
-        self._listing = listing
-        return LoginOutcome.OK, Maildrop(mailbox.address, listing)
+        self._listing = snapshot.messages
+        return snapshot
 
-    def _open(self, address: str, owner: str) -> tuple[Lease | None, tuple[MessageEntry, ...]]:
+    def _open(self, address: Address, owner: str) -> tuple[Lease, Snapshot] | LoginRefused:
         lease = self._acquire(address, owner)
         if lease is None:
-            return None, ()
+            return LoginRefused.IN_USE
         try:
             # After the lease: a login refused [IN-USE] must not start the LOGIN-DELAY clock.
             delay = self._policy.login_delay
             if delay and not self._store.record_login(address, int(time.time()), delay):
-                raise _TooSoon
-            return lease, self._store.list_messages(address)
+                self._give_back(lease)
+                return LoginRefused.LOGIN_DELAY
+            return lease, Snapshot(address, self._store.list_messages(address))
         except BaseException:
             self._give_back(lease)
             raise
@@ -150,7 +152,7 @@ class MaildropSession:
         downloads in order (RFC 1939 §7 numbers from 1, so they are listing[number:])."""
         self.reader.read_ahead(self._listing[number : number + READ_AHEAD_MESSAGES])
 
-    def _acquire(self, address: str, owner: str) -> Lease | None:
+    def _acquire(self, address: Address, owner: str) -> Lease | None:
         """The lease, waiting up to `lease_wait_seconds` for a holder that is just finishing."""
         policy = self._policy
         deadline = time.monotonic() + policy.lease_wait_seconds
@@ -179,35 +181,34 @@ class MaildropSession:
         hold.lost = True
         log_event(logger, "lease.lost", logging.WARNING, mailbox=hold.lease.mailbox)
 
-    async def commit(self, maildrop: str, deletions: Sequence[MessageEntry]) -> bool:
-        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted, under the lease."""
+    async def commit(
+        self, mailbox: Address, deletions: Sequence[MessageEntry]
+    ) -> StoreError | None:
+        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted, under the lease;
+        the fault that stopped it, if any."""
         if not deletions:
-            return True
+            return None
         hold = self._hold
         try:
-            if hold is None or hold.lost or hold.lease.mailbox != maildrop:
-                raise LeaseLost(maildrop)
-            await asyncio.to_thread(
-                self._store.commit_deletions, maildrop, deletions, lease=hold.lease
-            )
-        except CleanupPending as error:
-            # The messages are deleted; only their objects wait for the next sweep.
-            log_event(logger, "commit.cleanup_pending", logging.WARNING, error=str(error)[:200])
-        except StoreError as error:
+            if hold is None or hold.lost or hold.lease.mailbox != mailbox:
+                raise LeaseLost(mailbox)
+            await asyncio.to_thread(self._store.commit_deletions, hold.lease, deletions)
+        except StoreError as fault:
             log_event(
                 logger,
-                "commit.storage_error",
+                "commit.fault",
                 logging.WARNING,
-                mailbox=maildrop,
+                mailbox=mailbox,
                 deletions=len(deletions),
-                error=type(error).__name__,
+                error=type(fault).__name__,
+                detail=str(fault)[:200],
             )
-            return False
-        return True
+            return fault
+        return None
 
-    async def release(self, maildrop: str) -> None:
-        """End the session's hold on `maildrop` (the one it logged in to). When storage fails, the
-        lease is left to expire (within `lease_seconds`)."""
+    async def release(self, mailbox: Address) -> None:
+        """End the session's hold on `mailbox`'s maildrop (the one it logged in to). When storage
+        fails, the lease is left to expire (within `lease_seconds`)."""
         hold, self._hold = self._hold, None
         if hold is None:
             return
@@ -230,13 +231,6 @@ class MaildropSession:
             )
 
 
-class _TooSoon(Exception):
-    """The mailbox logged in less than LOGIN-DELAY seconds ago."""
-
-
-def _storage_failed(error: StoreError) -> Login:
-    """RFC 3206 §4: [SYS/TEMP] when retrying may help, [SYS/PERM] when an operator must act."""
-    log_event(logger, "login.storage_error", logging.WARNING, error=type(error).__name__)
-    if isinstance(error, StorageUnavailable):
-        return LoginOutcome.TEMPORARY_FAILURE, None
-    return LoginOutcome.PERMANENT_FAILURE, None
+def _login_failed(fault: StoreError) -> StoreError:
+    log_event(logger, "login.storage_error", logging.WARNING, error=type(fault).__name__)
+    return fault

@@ -23,14 +23,13 @@ from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from popdrop.faces.faults import StoreError
+from popdrop.faces.pop3 import MaildropStore, ObjectBody
 from popdrop.model import MessageEntry
-from popdrop.store import ObjectBody, Store
-from popdrop.store.errors import StoreError
 
-# Each thread hop costs about 130 us of CPU whatever it carries (the hop, botocore's and the
-# event loop's work per call), so large RETRs are cheaper in larger chunks (bench/: 1.79 s of CPU
-# per GB with 256 KiB, 1.52 with 512 KiB, 1.40 with 1 MiB; docs/performance.md). The budget sets
-# the size between these bounds; a multiple of MIN_CHUNK.
+# Each thread hop costs the same CPU whatever it carries (the hop, botocore's and the event loop's
+# work per call), so large RETRs are cheaper in larger chunks (docs/engine.md, "Streaming"). The
+# budget sets the size between these bounds; a multiple of MIN_CHUNK.
 MIN_CHUNK: Final = 64 * 1024
 MAX_CHUNK: Final = 1024 * 1024
 # TOP reads the header block plus this many octets per requested body line in its first ranged
@@ -38,9 +37,8 @@ MAX_CHUNK: Final = 1024 * 1024
 # always suffices. When it does not, each further ranged GET asks for twice as much again.
 TOP_LINE_ESTIMATE: Final = 160
 # Messages fetched ahead at once. A client reading in order asks for the next message a few
-# milliseconds after the last (bench/: 4 KB messages over loopback), so sixteen in flight cover
-# S3's 20-30 ms first-byte latency (bench/: 200 messages took 1.11x as long with 20 +/- 10 ms of
-# latency as without; 1.67x with eight). Each gets an equal share of the byte budget.
+# milliseconds after the last, so sixteen in flight cover S3's 20-30 ms first-byte latency
+# (docs/performance.md has the measurements). Each gets an equal share of the byte budget.
 READ_AHEAD_MESSAGES: Final = 16
 
 
@@ -82,7 +80,9 @@ class _Prefetch:
 
 
 class MessageReader:
-    def __init__(self, store: Store, budget: StreamBudget, *, read_ahead_bytes: int) -> None:
+    def __init__(
+        self, store: MaildropStore, budget: StreamBudget, *, read_ahead_bytes: int
+    ) -> None:
         self._store = store
         self._budget = budget
         self._share = read_ahead_bytes // READ_AHEAD_MESSAGES

@@ -23,8 +23,8 @@ from popd.authenticator import Authenticator
 from popdrop.auth.apop import new_timestamp
 from popdrop.auth.identity import resolve_login
 from popdrop.auth.tokens import TokenValidator
+from popdrop.faces.pop3 import MaildropStore
 from popdrop.model import Mailbox, ScramKeys
-from popdrop.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class Context:
     """What a mechanism may need about the connection and the deployment."""
 
     authenticator: Authenticator
-    store: Store
+    store: MaildropStore
     client: str
     default_domain: str
     tokens: TokenValidator | None
@@ -134,7 +134,8 @@ class Scram:
         """scramp's lookup (runs in a thread). An unknown mailbox, or one without a verifier,
         gets a stable made-up verifier, so the exchange looks the same until the proof fails."""
         address = resolve_login(username, self._context.default_domain)
-        mailbox = self._context.store.get_mailbox(address) if address else None
+        found = self._context.store.credentials(address) if address else None
+        mailbox = None if found is None else found.mailbox
         if mailbox is not None and mailbox.scram is not None:
             self._mailbox = mailbox
             keys = mailbox.scram
@@ -239,9 +240,9 @@ class Bearer:
         address = await asyncio.to_thread(validator.mailbox_for, token)
         claimed = resolve_login(user, self._context.default_domain) if user else address
         if address is not None and claimed == address:
-            mailbox = await asyncio.to_thread(self._context.store.get_mailbox, address)
-            if mailbox is not None:
-                return Granted(mailbox)
+            found = await asyncio.to_thread(self._context.store.credentials, address)
+            if found is not None:
+                return Granted(found.mailbox)
         await _fail_slowly(self._context)
         self._failed = True
         return Challenge(json.dumps(_ERROR, separators=(",", ":")).encode())

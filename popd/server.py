@@ -21,20 +21,19 @@ from popd.tls import leaf_certificate, server_context
 from popdrop.auth.apop import new_timestamp
 from popdrop.auth.penalty import ConnectionRate
 from popdrop.auth.tokens import OAuthConfig, TokenValidator
+from popdrop.faces.pop3 import MaildropStore
 from popdrop.logfmt import log_event
 from popdrop.pop3 import replies
+from popdrop.pop3.config import SessionConfig
 from popdrop.pop3.replies import ResponseCode
-from popdrop.pop3.session import Session, SessionConfig
+from popdrop.pop3.session import Session
 from popdrop.settings import PlaintextAuth, Settings
-from popdrop.store import Store
 
 logger = logging.getLogger("popd.server")
 
 # Threads for storage calls; the store's connection pool has as many connections.
 IO_THREADS = 64
 
-# How long a TLS handshake on the implicit-TLS port may take before the connection is dropped.
-TLS_HANDSHAKE_TIMEOUT = 30.0
 # The name in the greeting, the sign-off and APOP timestamps: the service's, not the task's.
 HOSTNAME = "popdrop"
 # The reply to a connection over the per-address limit, before any greeting (RFC 3206 §4: a
@@ -59,7 +58,7 @@ def is_loopback(address: str) -> bool:
 
 
 class Pop3Daemon:
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: MaildropStore) -> None:
         self._settings = settings
         self._store = store
         self._authenticator = Authenticator(store, settings)
@@ -241,10 +240,10 @@ def _token_validator(settings: Settings) -> TokenValidator | None:
     )
 
 
-async def serve_forever(settings: Settings) -> int:
+async def serve_forever(settings: Settings, store: MaildropStore) -> int:
     """`popdrop serve`: run until SIGTERM/SIGINT, then drain open sessions (ECS sends SIGTERM and
     waits stopTimeout seconds before SIGKILL)."""
-    daemon = Pop3Daemon(settings, Store.from_settings(settings))
+    daemon = Pop3Daemon(settings, store)
     await daemon.start()
     await until_stop_signal(reload=daemon.reload_tls)
     log_event(logger, "popd.stopping")

@@ -21,12 +21,12 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from popdrop.canonical import to_canonical
 from popdrop.events import ses_event
+from popdrop.faces.faults import StoreError
+from popdrop.faces.ingest import IngestStore
 from popdrop.ingest import MAX_MESSAGE_SIZE, ingest_ses_event, new_message_id
 from popdrop.ingest.addressing import resolve
 from popdrop.logfmt import log_event, now_ms
 from popdrop.model import InvalidAddress, normalize_address
-from popdrop.store import Store
-from popdrop.store.errors import StoreError
 
 logger = logging.getLogger("popd.smtp")
 
@@ -38,7 +38,7 @@ SES_HOSTNAME = "inbound-smtp.local.popdrop"
 class SesStandIn:
     """aiosmtpd handler: the hooks SES would run for a receipt rule with S3 then Lambda actions."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: IngestStore) -> None:
         self._store = store
 
     async def handle_RCPT(
@@ -98,7 +98,7 @@ def _ses_trace_headers(envelope: Envelope, session: SmtpSession, message_id: str
 
 
 async def start_smtp(
-    store: Store, host: str, port: int, *, max_size: int = SES_MAX_MESSAGE_SIZE
+    store: IngestStore, host: str, port: int, *, max_size: int = SES_MAX_MESSAGE_SIZE
 ) -> asyncio.Server:
     """Listen for SMTP on host:port (0 picks a free port) in the running loop; messages over
     `max_size` octets are refused with 552 (RFC 5321 §4.5.3.1.10, advertised by EHLO SIZE)."""

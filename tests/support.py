@@ -1,4 +1,5 @@
-"""Small helpers the tests share: free ports, a raw POP3 reader, a daemon in a background thread."""
+"""Small helpers the tests share: free ports, a raw POP3 reader, a daemon in a background thread,
+S3-shaped events, and reading or deleting stored messages the way production does."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
+import boto3
 import pytest
 import trustme
 
 from popd.server import Endpoints, Pop3Daemon
+from popdrop.model import MessageEntry
 from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
 
@@ -159,3 +164,72 @@ def logout_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
             return fields
         time.sleep(0.05)
     raise AssertionError("no pop3.logout line")
+
+
+def stored_object(store: Store, key: str) -> bytes:
+    """The object's bytes, read with a client of our own (not through the store under test)."""
+    return bytes(boto3.client("s3").get_object(Bucket=store.bucket, Key=key)["Body"].read())
+
+
+def object_exists(store: Store, key: str) -> bool:
+    listed = boto3.client("s3").list_objects_v2(Bucket=store.bucket, Prefix=key)
+    return any(obj["Key"] == key for obj in listed.get("Contents", []))
+
+
+def delete_messages(store: Store, entries: Sequence[MessageEntry], *, owner: str = "tests") -> None:
+    """Delete `entries` (of one mailbox) as a POP3 QUIT does: under the maildrop's lease."""
+    if not entries:
+        return
+    lease = store.acquire_lease(entries[0].mailbox, owner, seconds=30)
+    assert lease is not None, "the maildrop is held by another session"
+    try:
+        store.commit_deletions(lease, entries)
+    finally:
+        store.release_lease(lease)
+
+
+def _iso(timestamp_ms: int) -> str:
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=timestamp_ms)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{timestamp_ms % 1000:03d}Z"
+
+
+def s3_event(bucket: str, key: str, size: int, *, timestamp_ms: int) -> dict[str, Any]:
+    """An event shaped like S3's `ObjectCreated:Put` notification for one object (S3 user guide,
+    "Event message structure", version 2.1)."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": _iso(timestamp_ms),
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "popdrop-incoming",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": quote_plus(key, safe="/"), "size": size},
+                },
+            }
+        ]
+    }
+
+
+def eventbridge_s3_event(bucket: str, key: str, size: int, *, timestamp_ms: int) -> dict[str, Any]:
+    """An event shaped like S3's "Object Created" event on EventBridge for one object."""
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "000000000000",
+        "time": _iso(timestamp_ms),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": size},
+            "reason": "PutObject",
+        },
+    }

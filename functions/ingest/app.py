@@ -19,12 +19,13 @@ from typing import Any
 
 from popdrop import logfmt
 from popdrop.events import InvalidEvent
+from popdrop.faces.faults import StoreError
+from popdrop.faces.ingest import Outcome
 from popdrop.ingest import ingest_event
 from popdrop.settings import get_settings
-from popdrop.store import Store, StoreError
+from popdrop.store import Store
 
 logger = logging.getLogger("popdrop.functions.ingest")
-_COUNTED = ("delivered", "duplicate", "unknown", "quarantined", "dropped")
 
 
 @cache
@@ -43,7 +44,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         logfmt.log_event(logger, kind, logging.ERROR, request_id=request_id, error=str(error))
         raise
     summary: dict[str, Any] = {"message_ids": [result.message_id for result in results]}
-    for name in _COUNTED:
-        summary[name] = sum(len(getattr(result, name)) for result in results)
+    for outcome in Outcome:
+        summary[outcome.value] = sum(len(result.mailboxes(outcome)) for result in results)
     logfmt.log_event(logger, "ingest.done", request_id=request_id, **summary)
     return summary

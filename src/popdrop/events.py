@@ -4,7 +4,7 @@ SES invokes the function with `{"Records": [{"eventSource": "aws:ses", "ses": {"
 "receipt": ...}}]}` (SES developer guide, "Lambda action" event; Powertools' `SESEvent` reads the
 same shape), and the S3 `ObjectCreated` notification for set-ups without the Lambda action.
 `parse_ses_event` validates what ingest uses and nothing else; `ses_event` builds the
-whole shape, for the local SMTP stand-in and tests. Pure: no IO.
+whole shape, for the local SMTP stand-in. Pure: no IO.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import unquote_plus
 
 from popdrop.model import Verdicts
 
@@ -282,44 +282,3 @@ def _parse_eventbridge(event: Mapping[str, Any]) -> S3Object:
         size=size,
         timestamp_ms=_timestamp_ms(_get(event, "time", str, "event"), "event"),
     )
-
-
-def eventbridge_s3_event(bucket: str, key: str, size: int, *, timestamp_ms: int) -> dict[str, Any]:
-    """An event shaped like S3's "Object Created" event on EventBridge for one object."""
-    return {
-        "version": "0",
-        "id": "17793124-05d4-b198-2fde-7ededc63b103",
-        "detail-type": "Object Created",
-        "source": _EVENTBRIDGE_SOURCE,
-        "account": "000000000000",
-        "time": _iso(timestamp_ms),
-        "region": "us-east-1",
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": {"key": key, "size": size},
-            "reason": "PutObject",
-        },
-    }
-
-
-def s3_event(bucket: str, key: str, size: int, *, timestamp_ms: int) -> dict[str, Any]:
-    """An event shaped like S3's `ObjectCreated:Put` notification for one object."""
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": S3_EVENT_SOURCE,
-                "awsRegion": "us-east-1",
-                "eventTime": _iso(timestamp_ms),
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "popdrop-incoming",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {"key": quote_plus(key, safe="/"), "size": size},
-                },
-            }
-        ]
-    }

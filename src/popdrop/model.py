@@ -2,6 +2,11 @@
 
 Nothing here does IO. The store turns DynamoDB items into these objects and back; the POP3 core
 and the API read them.
+
+A mailbox address is an `Address`: text that `normalize_address` has put in canonical form. It is
+made once, where an address enters popdrop (CLI arguments, API path parameters, POP3 USER/APOP/AUTH
+names, ingest's recipients), and every layer below takes it as it is: the type says it is canonical
+(mypy checks that nothing else passes for one).
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NewType
 
 # RFC 1939 §7 (UIDL): a unique id is 1 to 70 characters in the range 0x21 to 0x7E.
 _UID_RE = re.compile(r"[\x21-\x7e]{1,70}")
+# An app password's name says which device it is for: short, and safe in a log line.
+_APP_PASSWORD_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
 # A deliberately plain address check: local@domain, no spaces or controls, bounded lengths
 # (RFC 5321 §4.5.3.1).
 _ADDRESS_RE = re.compile(
@@ -20,11 +27,14 @@ _ADDRESS_RE = re.compile(
 )
 
 
+Address = NewType("Address", str)
+
+
 class InvalidAddress(ValueError):
     """The text is not a mailbox address popdrop can serve."""
 
 
-def normalize_address(text: str) -> str:
+def normalize_address(text: str) -> Address:
     """The canonical (lower-case, trimmed) form of a mailbox address, or raise InvalidAddress.
 
     Addresses are case-insensitive throughout popdrop, so one mailbox has one spelling in storage.
@@ -32,7 +42,14 @@ def normalize_address(text: str) -> str:
     address = text.strip().lower()
     if not _ADDRESS_RE.fullmatch(address) or ".." in address.split("@", 1)[1]:
         raise InvalidAddress(f"not a mailbox address: {text!r}")
-    return address
+    return Address(address)
+
+
+def normalize_route_address(text: str) -> str:
+    """An alias's canonical address, or `@domain` for the domain's catch-all (lower-case)."""
+    if text.strip().startswith("@"):
+        return "@" + normalize_address("catch-all" + text.strip()).partition("@")[2]
+    return normalize_address(text)
 
 
 def is_valid_uid(uid: str) -> bool:
@@ -53,6 +70,12 @@ class AppPassword:
     last_used_at: int | None = None
     last_address: str = ""
 
+    def __post_init__(self) -> None:
+        if not _APP_PASSWORD_NAME_RE.fullmatch(self.name):
+            raise ValueError(
+                f"invalid app password name {self.name!r}: 1-32 letters, digits, '.', '_' or '-'"
+            )
+
 
 @dataclass(frozen=True, slots=True)
 class ScramKeys:
@@ -72,17 +95,13 @@ class ScramKeys:
 class Mailbox:
     """A mailbox profile: who may log in and what the mailbox holds."""
 
-    address: str
+    address: Address
     password_hash: str
     created_at: int  # epoch seconds
     message_count: int = 0
     octets: int = 0
     app_passwords: tuple[AppPassword, ...] = ()
     scram: ScramKeys | None = None
-
-    def __post_init__(self) -> None:
-        if normalize_address(self.address) != self.address:
-            raise InvalidAddress(f"address is not canonical: {self.address!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +139,7 @@ class MessageEntry:
     the header block including the blank line that ends it, so TOP can fetch a byte range.
     """
 
-    mailbox: str
+    mailbox: Address
     uid: str
     object_key: str
     size: int
@@ -138,18 +157,15 @@ class MessageEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Maildrop:
-    """The maildrop as a session sees it, fixed at login (RFC 1939 §8 exclusive access)."""
+class Snapshot:
+    """A mailbox's maildrop as a POP3 session sees it: listed once at login and fixed from then on
+    (RFC 1939 §8 exclusive access; mail arriving meanwhile shows at the next login)."""
 
-    mailbox: str
+    mailbox: Address
     messages: tuple[MessageEntry, ...]
 
-    @property
-    def octets(self) -> int:
-        return sum(m.size for m in self.messages)
 
-
-class Action(enum.StrEnum):
+class Disposition(enum.StrEnum):
     """What a mailbox's policy does with a message, from the mildest to the most severe."""
 
     DELIVER = "deliver"
@@ -158,7 +174,7 @@ class Action(enum.StrEnum):
 
     @property
     def severity(self) -> int:
-        return list(Action).index(self)
+        return list(Disposition).index(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +186,11 @@ class Policy:
     unlimited; a message over quota is quarantined with the reason, never lost.
     """
 
-    spam: Action = Action.QUARANTINE
-    virus: Action = Action.DROP
-    spf: Action = Action.DELIVER
-    dkim: Action = Action.DELIVER
-    dmarc: Action = Action.DELIVER
+    spam: Disposition = Disposition.QUARANTINE
+    virus: Disposition = Disposition.DROP
+    spf: Disposition = Disposition.DELIVER
+    dkim: Disposition = Disposition.DELIVER
+    dmarc: Disposition = Disposition.DELIVER
     max_messages: int = 0
     max_octets: int = 0
 
@@ -182,14 +198,14 @@ class Policy:
         if self.max_messages < 0 or self.max_octets < 0:
             raise ValueError("quotas must not be negative")
 
-    def verdict_action(self, verdicts: Verdicts) -> tuple[Action, str]:
-        """The most severe action the failed verdicts call for, and why (e.g. "spam=FAIL")."""
-        action, reason = Action.DELIVER, ""
+    def disposition(self, verdicts: Verdicts) -> tuple[Disposition, str]:
+        """The most severe disposition the failed verdicts call for, and why (e.g. "spam=FAIL")."""
+        disposition, reason = Disposition.DELIVER, ""
         for kind in VERDICT_KINDS:
-            chosen: Action = getattr(self, kind)
-            if getattr(verdicts, kind) == "FAIL" and chosen.severity > action.severity:
-                action, reason = chosen, f"{kind}=FAIL"
-        return action, reason
+            chosen: Disposition = getattr(self, kind)
+            if getattr(verdicts, kind) == "FAIL" and chosen.severity > disposition.severity:
+                disposition, reason = chosen, f"{kind}=FAIL"
+        return disposition, reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,29 +221,22 @@ class Quarantined:
 class Route:
     """Where mail for an address goes: an alias (`address`) or a domain's catch-all (`@domain`)."""
 
-    address: str
-    targets: tuple[str, ...]
+    address: str  # an Address, or "@domain" (`normalize_route_address`)
+    targets: tuple[Address, ...]
 
     def __post_init__(self) -> None:
         if not self.targets:
             raise ValueError("a route needs at least one target mailbox")
-        for target in self.targets:
-            if normalize_address(target) != target:
-                raise InvalidAddress(f"target is not canonical: {target!r}")
-        if self.address.startswith("@"):
-            normalize_address("catch-all" + self.address)
-        elif normalize_address(self.address) != self.address:
-            raise InvalidAddress(f"address is not canonical: {self.address!r}")
 
     @property
     def is_catch_all(self) -> bool:
         return self.address.startswith("@")
 
 
-def split_plus(address: str) -> tuple[str, str]:
+def split_plus(address: Address) -> tuple[Address, str]:
     """`user+tag@domain` -> (`user@domain`, `tag`); an address without a tag -> (address, "")."""
     local, _, domain = address.rpartition("@")
     base, plus, tag = local.partition("+")
     if not plus or not base:
         return address, ""
-    return f"{base}@{domain}", tag
+    return Address(f"{base}@{domain}"), tag

@@ -23,7 +23,7 @@ from popdrop.auth.passwords import hash_password
 from popdrop.store import Store
 from tests.clients.corpus import BIG, SMALL, stored
 from tests.integration.popd.conftest import ADDRESS, PASSWORD
-from tests.support import daemon_settings, deliver, running_daemon
+from tests.support import daemon_settings, deliver, running_daemon, stored_object
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -73,7 +73,7 @@ def program(name: str) -> str:
 
 
 def messages(store: Store) -> list[bytes]:
-    return [store.read_object(entry.object_key) for entry in store.list_messages(ADDRESS)]
+    return [stored_object(store, entry.object_key) for entry in store.list_messages(ADDRESS)]
 
 
 def deliver_all(store: Store, sources: list[bytes]) -> list[bytes]:

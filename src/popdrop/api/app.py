@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from popdrop.api.deps import require_admin
 from popdrop.api.routers import health, mailboxes, quarantine
 from popdrop.api.schemas import Error
+from popdrop.faces.faults import ObjectNotFound, StorageUnavailable, StoreError
 from popdrop.logfmt import log_event
-from popdrop.store.errors import ObjectNotFound, StorageUnavailable, StoreError
 
 logger = logging.getLogger("popdrop.api")
 

@@ -1,11 +1,15 @@
-"""What routes depend on: settings, the store, the admin check, validated path parameters.
+"""What routes depend on: settings, the storage face, the admin check, validated path parameters,
+and the mailbox a route names (it must exist).
 
-Tests replace `get_settings` (and with it the store) through `app.dependency_overrides`.
+This is the API's composition root: the one place it builds a `Store`, handed to routes as the
+API's face (`ApiStore`). Tests replace `get_settings` (and with it the store) through
+`app.dependency_overrides`. Addresses in paths are normalised here, as FastAPI validates them.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Annotated
 
@@ -13,7 +17,8 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 
-from popdrop.model import is_valid_uid, normalize_address
+from popdrop.faces.api import ApiStore
+from popdrop.model import Address, is_valid_uid, normalize_address
 from popdrop.settings import Settings, get_settings
 from popdrop.store import Store
 
@@ -25,12 +30,12 @@ def _store_for(settings: Settings) -> Store:
     return Store.from_settings(settings)
 
 
-def get_store(settings: SettingsDep) -> Store:
+def get_store(settings: SettingsDep) -> ApiStore:
     """One store (and so one set of boto3 clients) per process, reused by every request."""
     return _store_for(settings)
 
 
-StoreDep = Annotated[Store, Depends(get_store)]
+StoreDep = Annotated[ApiStore, Depends(get_store)]
 
 # auto_error=False: a missing or malformed header gets the same reply as a wrong token.
 _bearer = HTTPBearer(auto_error=False)
@@ -62,5 +67,21 @@ def _valid_uid(uid: str) -> str:
 
 
 # Path parameters that fail these checks are answered 422 by FastAPI's request validation.
-MailboxAddress = Annotated[str, AfterValidator(normalize_address)]
+MailboxAddress = Annotated[Address, AfterValidator(normalize_address)]
 MessageUid = Annotated[str, AfterValidator(_valid_uid)]
+
+
+def _existing_mailbox(not_found: str) -> Callable[[MailboxAddress, StoreDep], Address]:
+    def existing_mailbox(address: MailboxAddress, store: StoreDep) -> Address:
+        """The path's mailbox; 404 when there is none."""
+        if store.get_mailbox(address) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=not_found)
+        return address
+
+    return existing_mailbox
+
+
+# Every route under /mailboxes/{address} takes its mailbox through one of these. A route about
+# one message answers an unknown mailbox exactly as an unknown message: the same 404.
+KnownMailbox = Annotated[Address, Depends(_existing_mailbox("mailbox not found"))]
+MessageMailbox = Annotated[Address, Depends(_existing_mailbox("message not found"))]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from popdrop.model import InvalidAddress, normalize_address
+from popdrop.model import Address, InvalidAddress, normalize_address
 
 
-def resolve_login(username: str, default_domain: str = "") -> str | None:
+def resolve_login(username: str, default_domain: str = "") -> Address | None:
     """The mailbox address `username` names, or None when it names none.
 
     With a default domain configured, a bare local part ("alice") means alice@<default domain>,

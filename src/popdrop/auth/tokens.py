@@ -13,7 +13,8 @@ from typing import Any, Final
 
 import jwt
 
-from popdrop.model import InvalidAddress, normalize_address
+from popdrop.faces.faults import StorageUnavailable
+from popdrop.model import Address, InvalidAddress, normalize_address
 
 ALGORITHMS: Final = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 # Clock skew tolerated between the issuer and us.
@@ -22,8 +23,9 @@ LEEWAY_SECONDS: Final = 30
 MAX_TOKEN_LENGTH: Final = 16 * 1024
 
 
-class IssuerUnavailable(Exception):
-    """The issuer's key set could not be fetched: try again later ([SYS/TEMP])."""
+class IssuerUnavailable(StorageUnavailable):
+    """The issuer's key set could not be fetched. To a login it is like storage that is
+    unavailable: the same attempt may succeed later ([SYS/TEMP])."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,7 @@ class TokenValidator:
         # PyJWKClient caches the key set and refetches when it meets an unknown key id (rotation).
         self._keys = jwt.PyJWKClient(config.jwks_url, cache_keys=True, timeout=int(fetch_timeout))
 
-    def mailbox_for(self, token: str) -> str | None:
+    def mailbox_for(self, token: str) -> Address | None:
         """The mailbox address the token grants, or None when it grants nothing.
 
         Raises IssuerUnavailable when the JWKS cannot be fetched.

@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from popdrop.model import InvalidAddress, normalize_address, split_plus
-from popdrop.store import Store
-from popdrop.store.routes import Directory
+from popdrop.faces.ingest import Directory, IngestStore
+from popdrop.model import Address, InvalidAddress, normalize_address, split_plus
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    mailbox: str
+    mailbox: Address
     tag: str = ""  # the plus-address tag, "" when none
 
 
@@ -34,8 +33,10 @@ class Resolution:
     directory: Directory = field(default_factory=Directory)
 
 
-def resolve(store: Store, recipients: Iterable[str]) -> Resolution:
-    addresses: dict[str, None] = {}
+def resolve(store: IngestStore, recipients: Iterable[str]) -> Resolution:
+    """Where each recipient's copy goes. Recipients enter popdrop here: they are normalised once,
+    and an invalid one is unknown."""
+    addresses: dict[Address, None] = {}
     unknown: list[str] = []
     for recipient in recipients:
         try:
@@ -44,12 +45,12 @@ def resolve(store: Store, recipients: Iterable[str]) -> Resolution:
             unknown.append(recipient.strip()[:320])
     if not addresses:
         return Resolution(unknown=tuple(unknown))
-    directory = store.routes.lookup(_candidates(addresses))
+    directory = store.lookup(_candidates(addresses))
     routed = {address: _route(directory, address) for address in addresses}
     missing = {d.mailbox for found in routed.values() for d in found} - directory.mailboxes
     if missing:
-        directory = directory.merged(store.routes.lookup(missing))
-    deliveries: dict[str, Delivery] = {}
+        directory = directory.merged(store.lookup(missing))
+    deliveries: dict[Address, Delivery] = {}
     for address, found in routed.items():
         reachable = [d for d in found if d.mailbox in directory.mailboxes]
         if not reachable:
@@ -59,7 +60,7 @@ def resolve(store: Store, recipients: Iterable[str]) -> Resolution:
     return Resolution(tuple(deliveries.values()), tuple(unknown), directory)
 
 
-def _candidates(addresses: Iterable[str]) -> list[str]:
+def _candidates(addresses: Iterable[Address]) -> list[str]:
     candidates: list[str] = []
     for address in addresses:
         base, tag = split_plus(address)
@@ -67,7 +68,7 @@ def _candidates(addresses: Iterable[str]) -> list[str]:
     return candidates
 
 
-def _route(directory: Directory, address: str) -> list[Delivery]:
+def _route(directory: Directory, address: Address) -> list[Delivery]:
     base, tag = split_plus(address)
     for candidate, candidate_tag in ((address, ""), (base, tag)):
         if candidate in directory.mailboxes:

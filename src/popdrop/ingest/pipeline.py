@@ -16,12 +16,14 @@ is unfinished: the retry always finds it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from popdrop.canonical import has_bare_lf, to_canonical
 from popdrop.events import S3_EVENT_SOURCE, event_source, parse_s3_event, parse_ses_event
+from popdrop.faces.faults import MailboxNotFound, ObjectNotFound
+from popdrop.faces.ingest import Filed, IngestStatus, IngestStore, Outcome
 from popdrop.ingest.addressing import Resolution, resolve
 from popdrop.ingest.headers import (
     HEAD_READ,
@@ -33,9 +35,7 @@ from popdrop.ingest.headers import (
     unique_id,
 )
 from popdrop.logfmt import log_event, now_ms
-from popdrop.model import Action, MessageEntry, Quarantined, Verdicts
-from popdrop.store import MailboxNotFound, ObjectNotFound, Store
-from popdrop.store.intake import DONE, Filed
+from popdrop.model import Disposition, MessageEntry, Quarantined, Verdicts
 
 logger = logging.getLogger("popdrop.ingest")
 
@@ -46,7 +46,8 @@ MAX_MESSAGE_SIZE: Final = 40 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
-    """Where one message went: mailbox addresses (or unknown recipients), each in one tuple."""
+    """Where one message went: mailbox addresses (or unknown recipients), one tuple per
+    `Outcome`."""
 
     message_id: str
     object_key: str
@@ -55,6 +56,39 @@ class IngestResult:
     unknown: tuple[str, ...] = ()  # no such mailbox (or not an address at all)
     quarantined: tuple[str, ...] = ()  # kept out of the maildrop, with a reason
     dropped: tuple[str, ...] = ()  # the mailbox's policy dropped it (the reason is logged)
+
+    @classmethod
+    def of(
+        cls, message_id: str, object_key: str, where: Mapping[Outcome, Sequence[str]]
+    ) -> IngestResult:
+        def found(outcome: Outcome) -> tuple[str, ...]:
+            return tuple(where.get(outcome, ()))
+
+        return cls(
+            message_id,
+            object_key,
+            delivered=found(Outcome.DELIVERED),
+            duplicate=found(Outcome.DUPLICATE),
+            unknown=found(Outcome.UNKNOWN),
+            quarantined=found(Outcome.QUARANTINED),
+            dropped=found(Outcome.DROPPED),
+        )
+
+    def mailboxes(self, outcome: Outcome) -> tuple[str, ...]:
+        match outcome:
+            case Outcome.DELIVERED:
+                return self.delivered
+            case Outcome.DUPLICATE:
+                return self.duplicate
+            case Outcome.UNKNOWN:
+                return self.unknown
+            case Outcome.QUARANTINED:
+                return self.quarantined
+            case Outcome.DROPPED:
+                return self.dropped
+
+    def counts(self) -> dict[Outcome, int]:
+        return {outcome: len(self.mailboxes(outcome)) for outcome in Outcome}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +111,7 @@ class _Head:
 
 
 def ingest(
-    store: Store,
+    store: IngestStore,
     *,
     message_id: str,
     object_key: str,
@@ -98,7 +132,7 @@ def ingest(
     return _file(store, run, head, verdicts)
 
 
-def ingest_object(store: Store, object_key: str, arrived_at: int) -> IngestResult:
+def ingest_object(store: IngestStore, object_key: str, arrived_at: int) -> IngestResult:
     """File an object that came without an SES event (an S3 notification, or the reconcile
     sweep): recipients and verdicts come from its headers (docs/ingest.md)."""
     message_id = object_key.removeprefix(store.incoming_prefix)
@@ -112,7 +146,7 @@ def ingest_object(store: Store, object_key: str, arrived_at: int) -> IngestResul
     return _file(store, run, head, None)
 
 
-def ingest_ses_event(store: Store, event: Mapping[str, Any]) -> list[IngestResult]:
+def ingest_ses_event(store: IngestStore, event: Mapping[str, Any]) -> list[IngestResult]:
     """Ingest every message of an SES receipt event; raises InvalidEvent before any write when the
     event is malformed."""
     return [
@@ -128,7 +162,7 @@ def ingest_ses_event(store: Store, event: Mapping[str, Any]) -> list[IngestResul
     ]
 
 
-def ingest_s3_event(store: Store, event: Mapping[str, Any]) -> list[IngestResult]:
+def ingest_s3_event(store: IngestStore, event: Mapping[str, Any]) -> list[IngestResult]:
     """Ingest every object an S3 `ObjectCreated` notification reports; objects of another bucket
     or outside the incoming prefix are skipped with a log line (a misconfigured notification)."""
     results = []
@@ -140,25 +174,26 @@ def ingest_s3_event(store: Store, event: Mapping[str, Any]) -> list[IngestResult
     return results
 
 
-def ingest_event(store: Store, event: Mapping[str, Any]) -> list[IngestResult]:
+def ingest_event(store: IngestStore, event: Mapping[str, Any]) -> list[IngestResult]:
     """An SES receipt event or an S3 notification, told apart by the records' eventSource."""
     if event_source(event) == S3_EVENT_SOURCE:
         return ingest_s3_event(store, event)
     return ingest_ses_event(store, event)
 
 
-def _read_head(store: Store, message_id: str, key: str, *, trust_body: bool) -> _Head | None:
+def _read_head(store: IngestStore, message_id: str, key: str, *, trust_body: bool) -> _Head | None:
     """The header block and sizes of the canonical object; None when the object is gone because
     the message was filed and deleted since (a late replay)."""
     try:
         return _canonical_head(store, key, trust_body=trust_body)
     except ObjectNotFound:
-        if store.intake.status(message_id) == DONE:
+        record = store.ingest_record(message_id)
+        if record is not None and record.status is IngestStatus.DONE:
             return None
         raise
 
 
-def _canonical_head(store: Store, key: str, *, trust_body: bool) -> _Head:
+def _canonical_head(store: IngestStore, key: str, *, trust_body: bool) -> _Head:
     """Detect a non-canonical object cheaply and rewrite it once (docs/ingest.md, "Canonical form").
 
     The first read (HEAD_READ octets) covers most messages whole. A bare LF in it, or a missing
@@ -166,23 +201,23 @@ def _canonical_head(store: Store, key: str, *, trust_body: bool) -> _Head:
     is trusted (SMTP DATA is CRLF-terminated lines, so SES's object is); for other writers one
     suffix GET of two octets checks the final CRLF.
     """
-    head, size = store.read_object_head(key, HEAD_READ)
+    head, size = store.read_head(key, HEAD_READ)
     whole = size <= len(head)
     canonical = not has_bare_lf(head)
     if canonical and size and (whole or not trust_body):
-        tail = head[-2:] if whole else store.incoming.tail(key, 2)
+        tail = head[-2:] if whole else store.read_tail(key, 2)
         canonical = tail == b"\r\n"
     rewritten = False
     if not canonical and size <= MAX_MESSAGE_SIZE:
-        data = head if whole else store.incoming.read(key)  # the first read may be all of it
+        data = head if whole else store.read_whole(key)  # the first read may be all of it
         fixed = to_canonical(data)
         if fixed != data:
-            store.incoming.replace(key, fixed)
+            store.rewrite_incoming(key, fixed)
             rewritten = True
         head, size = fixed[:HEADER_LIMIT], len(fixed)
     header_size = header_block_size(head)
     if header_size is None and size > len(head) and len(head) < HEADER_LIMIT:
-        head, size = store.read_object_head(key, HEADER_LIMIT)
+        head, size = store.read_head(key, HEADER_LIMIT)
         header_size = header_block_size(head)
     if header_size is None:
         # No empty line: the message is all header (RFC 5322 §3.5: the body is optional), or its
@@ -191,16 +226,16 @@ def _canonical_head(store: Store, key: str, *, trust_body: bool) -> _Head:
     return _Head(size, header_size, head[:header_size], rewritten)
 
 
-def _file(store: Store, run: _Run, head: _Head, verdicts: Verdicts | None) -> IngestResult:
+def _file(store: IngestStore, run: _Run, head: _Head, verdicts: Verdicts | None) -> IngestResult:
     message_id, object_key, resolution = run.message_id, run.object_key, run.resolution
     started = now_ms()
-    if store.intake.begin(message_id, object_key, started, run.recipients) == DONE:
+    if store.begin_ingest(message_id, object_key, started, run.recipients) is IngestStatus.DONE:
         return _duplicate(run)
     # No verdicts from an event (`popdrop deliver`, a resumed run): SES's headers in the message.
     verdicts = verdicts or header_verdicts(head.block)
     uid = unique_id(message_id)
     summary = parse_summary(head.block)
-    outcomes: dict[str, list[str]] = {name: [] for name in _OUTCOMES}
+    where: dict[Outcome, list[str]] = {outcome: [] for outcome in Outcome}
     reasons: dict[str, str] = {}
     for delivery in resolution.deliveries:
         entry = MessageEntry(
@@ -215,56 +250,48 @@ def _file(store: Store, run: _Run, head: _Head, verdicts: Verdicts | None) -> In
             verdicts=verdicts,
         )
         outcome, reason = _file_one(store, entry, resolution, started)
-        outcomes[outcome].append(delivery.mailbox)
+        where[outcome].append(delivery.mailbox)
         if reason:
             reasons[delivery.mailbox] = reason
-    store.intake.finish(
-        message_id, object_key, now_ms(), {name: len(found) for name, found in outcomes.items()}
-    )
-    unknown = [*resolution.unknown, *outcomes.pop("unknown")]
-    result = IngestResult(
-        message_id,
-        object_key,
-        unknown=tuple(unknown),
-        **{name: tuple(found) for name, found in outcomes.items()},
-    )
+    # The record counts the mailboxes filed into (or found gone meanwhile), not unresolved names.
+    counts = {outcome: len(mailboxes) for outcome, mailboxes in where.items()}
+    store.finish_ingest(message_id, object_key, now_ms(), counts)
+    where[Outcome.UNKNOWN][:0] = resolution.unknown
+    result = IngestResult.of(message_id, object_key, where)
     _log(result, verdicts, head, reasons)
     return result
 
 
-_OUTCOMES: Final = ("delivered", "duplicate", "unknown", "quarantined", "dropped")
-
-
 def _file_one(
-    store: Store, entry: MessageEntry, resolution: Resolution, now: int
-) -> tuple[str, str]:
+    store: IngestStore, entry: MessageEntry, resolution: Resolution, now: int
+) -> tuple[Outcome, str]:
     """File into one mailbox as its policy says; (outcome, reason)."""
     policy = resolution.directory.policy(entry.mailbox)
-    action, reason = policy.verdict_action(entry.verdicts)
-    if entry.size > MAX_MESSAGE_SIZE and action is Action.DELIVER:
-        action, reason = Action.QUARANTINE, f"too large: {entry.size} octets"
+    disposition, reason = policy.disposition(entry.verdicts)
+    if entry.size > MAX_MESSAGE_SIZE and disposition is Disposition.DELIVER:
+        disposition, reason = Disposition.QUARANTINE, f"too large: {entry.size} octets"
     try:
-        if action is Action.DROP:
-            return "dropped", reason
-        if action is Action.DELIVER:
-            filed = store.intake.deliver(entry, policy)
+        if disposition is Disposition.DROP:
+            return Outcome.DROPPED, reason
+        if disposition is Disposition.DELIVER:
+            filed = store.deliver(entry, policy)
             if filed is Filed.OVER_MESSAGES:
-                action, reason = Action.QUARANTINE, f"over quota: {policy.max_messages} messages"
+                reason = f"over quota: {policy.max_messages} messages"
             elif filed is Filed.OVER_OCTETS:
-                action, reason = Action.QUARANTINE, f"over quota: {policy.max_octets} octets"
+                reason = f"over quota: {policy.max_octets} octets"
             else:
-                return ("delivered" if filed is Filed.FILED else "duplicate"), ""
-        filed = store.intake.quarantine(Quarantined(entry, reason, now))
+                return (Outcome.DELIVERED if filed is Filed.FILED else Outcome.DUPLICATE), ""
+        filed = store.quarantine(Quarantined(entry, reason, now))
     except MailboxNotFound:
-        return "unknown", ""
-    return ("quarantined", reason) if filed is Filed.FILED else ("duplicate", "")
+        return Outcome.UNKNOWN, ""
+    return (Outcome.QUARANTINED, reason) if filed is Filed.FILED else (Outcome.DUPLICATE, "")
 
 
-def _unrouted(store: Store, run: _Run) -> IngestResult:
+def _unrouted(store: IngestStore, run: _Run) -> IngestResult:
     """No recipient reaches a mailbox: record it (so reconcile leaves it alone and gc may delete
     the object) and log why. Nothing else is written."""
     message_id = run.message_id
-    store.intake.record_unrouted(message_id, run.object_key, now_ms(), {"unknown": 1})
+    store.record_unrouted(message_id, run.object_key, now_ms(), {Outcome.UNKNOWN: 1})
     result = IngestResult(message_id, run.object_key, unknown=run.resolution.unknown)
     log_event(
         logger,

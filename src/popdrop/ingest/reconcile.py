@@ -18,10 +18,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from popdrop.faces.faults import StoreError
+from popdrop.faces.ingest import IngestStatus, IngestStore
 from popdrop.ingest.pipeline import IngestResult, ingest, ingest_object
 from popdrop.logfmt import log_event
-from popdrop.store import Store, StoreError
-from popdrop.store.intake import DONE
 
 logger = logging.getLogger("popdrop.ingest.reconcile")
 
@@ -56,7 +56,7 @@ class ReconcileReport:
 
 
 def reconcile(
-    store: Store,
+    store: IngestStore,
     *,
     now_ms: int,
     grace_seconds: int = DEFAULT_GRACE_SECONDS,
@@ -64,7 +64,7 @@ def reconcile(
 ) -> ReconcileReport:
     report = ReconcileReport()
     cutoff = now_ms - grace_seconds * 1000
-    for obj in store.incoming.listing():
+    for obj in store.list_incoming():
         report.scanned += 1
         if obj.modified_ms > cutoff:
             report.recent += 1
@@ -74,8 +74,10 @@ def reconcile(
             break
         message_id = obj.key.removeprefix(store.incoming_prefix)
         try:
-            record = store.intake.record(message_id)
-            if record is not None and (record.status == DONE or record.started_at > cutoff):
+            record = store.ingest_record(message_id)
+            if record is not None and (
+                record.status is IngestStatus.DONE or record.started_at > cutoff
+            ):
                 report.handled += 1
             elif record is not None:
                 report.resumed.append(

@@ -1,4 +1,4 @@
-"""What the POP3 session asks its caller to do.
+"""What the POP3 session asks its caller to do, and what the caller may answer about a login.
 
 The session (`popdrop.pop3.session.Session`) never touches a socket, a clock or storage: it turns
 client bytes into these actions, in order. The caller (the asyncio daemon) carries each one out and,
@@ -10,7 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from popdrop.model import Maildrop, MessageEntry
+from popdrop.faces.faults import StoreError
+from popdrop.model import Address, MessageEntry, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,7 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Authenticate:
-    """Check credentials and, if they hold, take the maildrop and load its listing.
+    """Check credentials and, if they hold, take the maildrop and list its snapshot.
 
     Answer with `Session.login_result(...)`; until then the session processes no further command.
     """
@@ -50,7 +51,8 @@ class SaslStep:
     `response` is the client's decoded response (None: AUTH carried no initial response).
 
     Answer with `Session.sasl_challenge(data)` to continue, or `Session.login_result(...)` to end
-    it (DENIED for a refused exchange). `mechanism` is one the session offered on this connection.
+    it (`LoginRefused.DENIED` for a refused exchange). `mechanism` is one the session offered on
+    this connection.
     """
 
     mechanism: str
@@ -63,8 +65,8 @@ class SendMessage:
     """Stream one stored message to the client, preceded by its `+OK` line, `status`.
 
     The caller writes `status` only once the object's first chunk is in hand, so that a storage
-    fault can still be answered with `Session.storage_failed()` (an `-ERR`) instead. It reads the
-    object (only its first `header_size` octets plus what `top_lines` needs, when `top_lines` is
+    fault can still be answered with `Session.storage_failed(fault)` (an `-ERR`) instead. It reads
+    the object (only its first `header_size` octets plus what `top_lines` needs, when `top_lines` is
     not None), passes every chunk through a `popdrop.pop3.dotstuff.Stuffer` built with
     `top_lines`, writes what it returns, and finishes with `Stuffer.finish()`, which supplies the
     terminating CRLF "." CRLF (RFC 1939 §3). Then it calls `Session.message_sent()`. A fault after
@@ -79,9 +81,10 @@ class SendMessage:
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """Enter the UPDATE state: delete these messages (RFC 1939 §6), then report `commit_result`."""
+    """Enter the UPDATE state: delete these messages of `mailbox` (RFC 1939 §6), release the
+    maildrop, then report `commit_result`."""
 
-    maildrop: str
+    mailbox: Address
     deletions: tuple[MessageEntry, ...]
 
 
@@ -96,9 +99,9 @@ class StartTLS:
 
 @dataclass(frozen=True, slots=True)
 class Release:
-    """The session is over without an UPDATE: release the maildrop (if one was taken)."""
+    """The session is over without an UPDATE: release `mailbox`'s maildrop."""
 
-    maildrop: str
+    mailbox: Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,28 +122,14 @@ Action = (
 )
 
 
-class LoginOutcome(enum.Enum):
-    """The caller's verdict on an `Authenticate` action."""
+class LoginRefused(enum.Enum):
+    """Why a login was refused when storage did not fail."""
 
-    OK = "ok"  # credentials hold and the maildrop is taken; a Maildrop accompanies it
     DENIED = "denied"  # unknown mailbox or wrong password: indistinguishable on the wire
-    IN_USE = "in-use"  # another session holds the maildrop (RFC 2449 §8.1.1 [IN-USE])
-    LOGIN_DELAY = "login-delay"  # too soon after the last login (RFC 2449 §8.1.2 [LOGIN-DELAY])
-    TEMPORARY_FAILURE = "temp"  # storage fault (RFC 3206 [SYS/TEMP])
-    PERMANENT_FAILURE = "perm"  # a fault retrying will not fix (RFC 3206 [SYS/PERM])
+    IN_USE = "in-use"  # another session holds the maildrop
+    LOGIN_DELAY = "login-delay"  # too soon after the last login (RFC 2449 §6.8)
 
 
-__all__ = [
-    "Action",
-    "Authenticate",
-    "AuthenticateApop",
-    "Close",
-    "Commit",
-    "LoginOutcome",
-    "Maildrop",
-    "Release",
-    "SaslStep",
-    "Send",
-    "SendMessage",
-    "StartTLS",
-]
+# The caller's answer to `Authenticate`, `AuthenticateApop` or a `SaslStep` that ends the exchange:
+# the snapshot of the maildrop it took, a refusal, or the storage fault that stopped it.
+LoginResult = Snapshot | LoginRefused | StoreError

@@ -6,13 +6,12 @@ profile costs no extra request at login; the cap keeps the item far below Dynamo
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Final
 
-from popdrop.model import AppPassword
+from popdrop.faces.faults import AppPasswordConflict, AppPasswordNotFound, MailboxNotFound
+from popdrop.model import Address, AppPassword
 from popdrop.store import codec, schema
 from popdrop.store.aws import aws_errors
-from popdrop.store.errors import AppPasswordConflict, AppPasswordNotFound, MailboxNotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -20,17 +19,8 @@ if TYPE_CHECKING:
 
 # One per device; more than this is a leak, not a household.
 MAX_APP_PASSWORDS: Final = 20
-NAME_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,32}")
 
 _OPEN: Final = "attribute_exists(#pk) AND attribute_not_exists(#closing)"
-
-
-def check_name(name: str) -> str:
-    if not NAME_RE.fullmatch(name):
-        raise ValueError(
-            f"invalid app password name {name!r}: 1-32 letters, digits, '.', '_' or '-'"
-        )
-    return name
 
 
 class AppPasswords:
@@ -38,8 +28,8 @@ class AppPasswords:
         self._db = dynamodb
         self._table = table
 
-    def add(self, address: str, app_password: AppPassword) -> None:
-        name = check_name(app_password.name)
+    def add(self, address: Address, app_password: AppPassword) -> None:
+        name = app_password.name
         try:
             self._update(
                 address,
@@ -54,7 +44,7 @@ class AppPasswords:
         except _ConditionFailed:
             raise self._why_not_added(address, name) from None
 
-    def revoke(self, address: str, name: str) -> None:
+    def revoke(self, address: Address, name: str) -> None:
         try:
             self._update(
                 address,
@@ -66,7 +56,7 @@ class AppPasswords:
         except _ConditionFailed:
             raise AppPasswordNotFound(f"{address} has no app password named {name!r}") from None
 
-    def record_use(self, address: str, name: str, at: int, client_address: str) -> None:
+    def record_use(self, address: Address, name: str, at: int, client_address: str) -> None:
         """Remember when and from where the app password last logged in. A password revoked in
         the meantime is left revoked (the condition fails and nothing is written)."""
         try:
@@ -81,7 +71,7 @@ class AppPasswords:
         except _ConditionFailed:
             return
 
-    def _why_not_added(self, address: str, name: str) -> Exception:
+    def _why_not_added(self, address: Address, name: str) -> Exception:
         with aws_errors():
             item = self._db.get_item(
                 TableName=self._table, Key=codec.profile_key(address), ConsistentRead=True
@@ -94,7 +84,7 @@ class AppPasswords:
 
     def _update(
         self,
-        address: str,
+        address: Address,
         expression: str,
         condition: str,
         name: str,

@@ -14,7 +14,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 
-from popdrop.store.errors import StorageUnavailable, StoreError
+from popdrop.faces.faults import StorageUnavailable, StoreError
 
 T = TypeVar("T")
 

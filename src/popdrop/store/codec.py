@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Final
 
 from popdrop.model import (
     VERDICT_KINDS,
+    Address,
     AppPassword,
     Mailbox,
     MessageEntry,
@@ -120,7 +121,7 @@ def scram_from_item(value: AttributeValueTypeDef) -> ScramKeys:
 
 def mailbox_from_item(item: Item) -> Mailbox:
     return Mailbox(
-        address=item[ADDRESS]["S"],
+        address=Address(item[ADDRESS]["S"]),
         password_hash=item[PASSWORD_HASH]["S"],
         created_at=_int(item, CREATED_AT),
         message_count=_int(item, MESSAGE_COUNT),
@@ -168,7 +169,7 @@ def verdicts_map(verdicts: Verdicts) -> Item:
     return {kind: s(value) for kind in VERDICT_KINDS if (value := getattr(verdicts, kind))}
 
 
-def entry_from_item(address: str, item: Item) -> MessageEntry:
+def entry_from_item(address: Address, item: Item) -> MessageEntry:
     summary = item.get(SUMMARY, {}).get("M", {})
     return MessageEntry(
         mailbox=address,

@@ -15,13 +15,13 @@ and the object stays. Running the sweep again finds nothing more to do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from popdrop.faces.admin import GcReport
+from popdrop.faces.ingest import IncomingObject
 from popdrop.store import codec, schema
 from popdrop.store.aws import aws_errors
-from popdrop.store.incoming import Incoming
 from popdrop.store.objects import Objects
 from popdrop.store.references import release_unreferenced, unreferenced
 
@@ -29,21 +29,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-@dataclass(frozen=True, slots=True)
-class GcReport:
-    """What one sweep found and did."""
-
-    objects_examined: int  # objects under the incoming prefix
-    objects_in_grace: int  # unreferenced but younger than the grace period: left alone
-    deleted: tuple[str, ...]  # object keys removed (or, in a dry run, that would be)
-    dry_run: bool
-
-
 def collect(
     dynamodb: DynamoDBClient,
     table: str,
     objects: Objects,
-    incoming: Incoming,
+    incoming: Iterable[IncomingObject],
     *,
     now: float,
     grace_seconds: float,
@@ -52,7 +42,7 @@ def collect(
     examined = 0
     old: list[str] = []
     young: list[str] = []
-    for stored in incoming.listing():
+    for stored in incoming:
         examined += 1
         (old if stored.modified_ms <= (now - grace_seconds) * 1000 else young).append(stored.key)
     candidates = set(_zero_counts(dynamodb, table)) | set(unreferenced(dynamodb, table, old))

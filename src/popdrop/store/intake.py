@@ -14,48 +14,28 @@ gc reads the record to tell "ingested, since deleted" (done) from "never ingeste
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
-from popdrop.model import MessageEntry, Policy, Quarantined
+from popdrop.faces.faults import MailboxNotFound, StorageUnavailable
+from popdrop.faces.ingest import Filed, IngestRecord, IngestStatus, Outcome
+from popdrop.model import Address, MessageEntry, Policy, Quarantined
 from popdrop.store import codec, references, schema, transactions
 from popdrop.store.aws import aws_errors
-from popdrop.store.errors import MailboxNotFound, StorageUnavailable
 from popdrop.store.mailboxes import OPEN, Condition, counters
-from popdrop.store.messages import put_new
+from popdrop.store.transactions import put_new
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 STATUS: Final = "status"
-INGESTING: Final = "ingesting"
-DONE: Final = "done"
 STARTED_AT: Final = "started_at"
 FINISHED_AT: Final = "finished_at"
 OUTCOME: Final = "outcome"
 REASON: Final = "reason"
 QUARANTINED_AT: Final = "quarantined_at"
-
-
 RECIPIENTS: Final = "recipients"
-
-
-@dataclass(frozen=True, slots=True)
-class IngestRecord:
-    status: str  # INGESTING or DONE
-    object_key: str
-    recipients: tuple[str, ...]  # the recipients a run began with, so a sweep can resume it
-    started_at: int  # epoch milliseconds
-
-
-class Filed(enum.Enum):
-    FILED = "filed"  # written by this call
-    DUPLICATE = "duplicate"  # the uid was filed in this mailbox before (maildrop or quarantine)
-    OVER_MESSAGES = "over_messages"  # delivering would exceed the mailbox's message quota
-    OVER_OCTETS = "over_octets"  # ... or its octet quota
 
 
 def ingest_key(message_id: str) -> codec.Item:
@@ -72,7 +52,7 @@ def quarantine_item(quarantined: Quarantined) -> codec.Item:
     }
 
 
-def quarantined_from_item(address: str, item: codec.Item) -> Quarantined:
+def quarantined_from_item(address: Address, item: codec.Item) -> Quarantined:
     return Quarantined(
         entry=codec.entry_from_item(address, item),
         reason=item[REASON]["S"],
@@ -85,11 +65,6 @@ class Intake:
         self._db = dynamodb
         self._table = table
 
-    def status(self, message_id: str) -> str | None:
-        """The message's ingest status (`ingesting`, `done`), None when it was never ingested."""
-        record = self.record(message_id)
-        return record.status if record else None
-
     def record(self, message_id: str) -> IngestRecord | None:
         with aws_errors():
             response = self._db.get_item(
@@ -99,7 +74,7 @@ class Intake:
         if item is None:
             return None
         return IngestRecord(
-            status=item[STATUS]["S"],
+            status=IngestStatus(item[STATUS]["S"]),
             object_key=item[codec.OBJECT_KEY]["S"],
             recipients=tuple(value["S"] for value in item.get(RECIPIENTS, {}).get("L", [])),
             started_at=int(item[STARTED_AT]["N"]),
@@ -107,13 +82,13 @@ class Intake:
 
     def begin(
         self, message_id: str, object_key: str, now_ms: int, recipients: Iterable[str]
-    ) -> str | None:
+    ) -> IngestStatus | None:
         """Create the record and take the hold; None when this call did, else the status an
-        earlier (or concurrent) run left: `ingesting` (continue: the hold is still taken) or
-        `done` (nothing left to do)."""
+        earlier (or concurrent) run left: INGESTING (continue: the hold is still taken) or DONE
+        (nothing left to do)."""
         record: codec.Item = {
             **ingest_key(message_id),
-            STATUS: codec.s(INGESTING),
+            STATUS: codec.s(IngestStatus.INGESTING),
             codec.OBJECT_KEY: codec.s(object_key),
             STARTED_AT: codec.n(now_ms),
             RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
@@ -121,10 +96,11 @@ class Intake:
         items = [put_new(self._table, record), references.count(self._table, object_key, 1)]
         if transactions.transact(self._db, items) is None:
             return None
-        return self.status(message_id) or INGESTING
+        found = self.record(message_id)
+        return IngestStatus.INGESTING if found is None else found.status
 
     def finish(
-        self, message_id: str, object_key: str, now_ms: int, outcome: dict[str, int]
+        self, message_id: str, object_key: str, now_ms: int, outcomes: Mapping[Outcome, int]
     ) -> bool:
         """Mark the record done and release the hold; False when another run already did."""
         items: list[TransactWriteItemTypeDef] = [
@@ -142,10 +118,10 @@ class Intake:
                         "#outcome": OUTCOME,
                     },
                     "ExpressionAttributeValues": {
-                        ":done": codec.s(DONE),
-                        ":ingesting": codec.s(INGESTING),
+                        ":done": codec.s(IngestStatus.DONE),
+                        ":ingesting": codec.s(IngestStatus.INGESTING),
                         ":now": codec.n(now_ms),
-                        ":outcome": _outcome(outcome),
+                        ":outcome": _outcomes(outcomes),
                     },
                 }
             },
@@ -154,25 +130,23 @@ class Intake:
         return transactions.transact(self._db, items) is None
 
     def record_unrouted(
-        self, message_id: str, object_key: str, now_ms: int, outcome: dict[str, int]
+        self, message_id: str, object_key: str, now_ms: int, outcomes: Mapping[Outcome, int]
     ) -> None:
         """Record a message that reached no mailbox: done, without a hold (gc may delete it)."""
         record: codec.Item = {
             **ingest_key(message_id),
-            STATUS: codec.s(DONE),
+            STATUS: codec.s(IngestStatus.DONE),
             codec.OBJECT_KEY: codec.s(object_key),
             STARTED_AT: codec.n(now_ms),
             FINISHED_AT: codec.n(now_ms),
-            OUTCOME: _outcome(outcome),
+            OUTCOME: _outcomes(outcomes),
         }
         # A replay finds the record: it must not overwrite a delivery's record, so put if new.
         transactions.transact(self._db, [put_new(self._table, record)])
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
-        """Add the entry to the maildrop (as `Messages.add`) unless that exceeds the quota.
-
-        Raises MailboxNotFound as `Messages.add` does.
-        """
+        """Add the entry to the maildrop and count it in the profile, unless that exceeds the
+        quota; raises MailboxNotFound when the mailbox is gone (or going)."""
         if policy.max_octets and entry.size > policy.max_octets:
             return Filed.OVER_OCTETS
         # `counters` names the profile's counters #count and #octets; the quota extends its
@@ -220,9 +194,23 @@ class Intake:
         profile: TransactWriteItemTypeDef,
         entry: MessageEntry,
     ) -> Filed | None:
-        """Put the item and its uid marker (both if absent), check or update the profile, and
-        reference the object: FILED, DUPLICATE (the uid is there already), or None when the
-        profile's condition failed."""
+        """Put the item and its uid marker, check or update the profile, and reference the
+        object, all or nothing: FILED, DUPLICATE (the uid is there already), or None when the
+        profile's condition failed. The one transaction that files a message (maildrop or
+        quarantine); each condition guards against a timeline:
+
+        - item `attribute_not_exists`: the event is delivered again (SES or S3 re-sends it, or
+          Lambda retries a run that crashed after this write): nothing is filed or counted twice.
+        - uid marker `attribute_not_exists`: the message was filed, a POP3 QUIT deleted it, then
+          the event is replayed (async retries run for hours; a DLQ can be redriven later), or a
+          resumed run files it with another arrival time (another item key). The marker, never
+          deleted, stops a second filing: a uid is never reused in this mailbox (RFC 1939 §7,
+          DESIGN invariants 1 and 5).
+        - profile `attribute_exists AND NOT closing` (and the quota): the mailbox was removed (or is
+          being removed) after the recipient was resolved: the transaction would otherwise
+          recreate a profile holding only counters, and an entry nothing can reach.
+        The object's reference count has no condition: it changes exactly when the item is added.
+        """
         items = [
             put_new(self._table, item),
             put_new(self._table, marker),
@@ -236,7 +224,7 @@ class Intake:
             return Filed.DUPLICATE
         return None
 
-    def _why_refused(self, address: str, size: int, policy: Policy) -> Filed:
+    def _why_refused(self, address: Address, size: int, policy: Policy) -> Filed:
         with aws_errors():
             response = self._db.get_item(
                 TableName=self._table, Key=codec.profile_key(address), ConsistentRead=True
@@ -254,5 +242,5 @@ class Intake:
         raise StorageUnavailable(f"quota of {address} changed during delivery, retry")
 
 
-def _outcome(outcome: dict[str, int]) -> AttributeValueTypeDef:
-    return {"M": {name: codec.n(count) for name, count in outcome.items()}}
+def _outcomes(outcomes: Mapping[Outcome, int]) -> AttributeValueTypeDef:
+    return {"M": {outcome.value: codec.n(count) for outcome, count in outcomes.items()}}

@@ -14,12 +14,14 @@ NTP (ECS Fargate is) and the duration well above it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
+from popdrop.faces.faults import LeaseLost
+from popdrop.faces.pop3 import Lease
+from popdrop.model import Address
 from popdrop.store import codec, schema
 from popdrop.store.aws import aws_errors
-from popdrop.store.errors import LeaseLost
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,19 +36,7 @@ _NAMES: Final = {"#owner": OWNER, "#until": UNTIL, "#token": FENCING_TOKEN}
 _HELD: Final = "#owner = :owner AND #token = :token AND #until > :now"
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A session's hold on a maildrop, valid until `until_ms` (epoch milliseconds); each renewal
-    extends it by `duration_ms`."""
-
-    mailbox: str
-    owner: str
-    token: int
-    until_ms: int
-    duration_ms: int
-
-
-def lease_key(address: str) -> codec.Item:
+def lease_key(address: Address) -> codec.Item:
     return codec.key(schema.mailbox_pk(address), schema.LEASE_SK)
 
 
@@ -55,7 +45,9 @@ class Leases:
         self._db = dynamodb
         self._table = table
 
-    def acquire(self, address: str, owner: str, *, now_ms: int, duration_ms: int) -> Lease | None:
+    def acquire(
+        self, address: Address, owner: str, *, now_ms: int, duration_ms: int
+    ) -> Lease | None:
         """Take the maildrop for `owner` until `now_ms + duration_ms`; None while someone else
         holds it.
 
@@ -109,7 +101,7 @@ class Leases:
 
     def _update(
         self,
-        address: str,
+        address: Address,
         expression: str,
         condition: str,
         values: dict[str, AttributeValueTypeDef],

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from popdrop.model import Mailbox, ScramKeys
-from popdrop.store import codec, schema
+from popdrop.faces.faults import MailboxExists, MailboxNotFound
+from popdrop.faces.pop3 import Credentials
+from popdrop.model import Address, Mailbox, ScramKeys
+from popdrop.store import codec, queries, schema
 from popdrop.store.aws import aws_errors
-from popdrop.store.errors import MailboxExists, MailboxNotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -58,7 +59,9 @@ class Mailboxes:
         self._db = dynamodb
         self._table = table
 
-    def create(self, address: str, password_hash: str, scram: ScramKeys | None = None) -> Mailbox:
+    def create(
+        self, address: Address, password_hash: str, scram: ScramKeys | None = None
+    ) -> Mailbox:
         mailbox = Mailbox(
             address=address, password_hash=password_hash, created_at=int(time.time()), scram=scram
         )
@@ -74,35 +77,23 @@ class Mailboxes:
                 raise MailboxExists(address) from None
         return mailbox
 
-    def get(self, address: str) -> Mailbox | None:
-        return self.get_with_apop_secret(address)[0]
-
-    def get_with_apop_secret(self, address: str) -> tuple[Mailbox | None, str | None]:
-        """The profile and its APOP secret from one read. The secret stays out of `Mailbox`, so
-        the API's and the CLI's views of a mailbox never carry a plaintext-equivalent secret."""
+    def credentials(self, address: Address) -> Credentials | None:
+        """The open profile and its APOP secret, from one strongly consistent read."""
         with aws_errors():
             response = self._db.get_item(
                 TableName=self._table, Key=codec.profile_key(address), ConsistentRead=True
             )
         item = response.get("Item")
         if item is None or codec.CLOSING in item:
-            return None, None
-        secret = item.get(codec.APOP_SECRET, {}).get("S")
-        return codec.mailbox_from_item(item), secret
+            return None
+        return Credentials(codec.mailbox_from_item(item), item.get(codec.APOP_SECRET, {}).get("S"))
 
     def directory(self) -> list[Mailbox]:
-        pages = self._db.get_paginator("query").paginate(
-            TableName=self._table,
-            IndexName=schema.DIRECTORY_INDEX,
-            KeyConditionExpression="#dir = :mailboxes",
-            ExpressionAttributeNames={"#dir": schema.DIR_PK},
-            ExpressionAttributeValues={":mailboxes": codec.s(schema.DIRECTORY_MAILBOX)},
-        )
-        with aws_errors():
-            return [codec.mailbox_from_item(item) for page in pages for item in page["Items"]]
+        items = queries.directory(self._db, self._table, schema.DIRECTORY_MAILBOX)
+        return [codec.mailbox_from_item(item) for item in items]
 
     def set_password(
-        self, address: str, password_hash: str, scram: ScramKeys | None = None
+        self, address: Address, password_hash: str, scram: ScramKeys | None = None
     ) -> None:
         """Replace the password hash and the SCRAM verifier together (none: SCRAM is removed, so
         an old verifier never outlives the password it was derived from)."""
@@ -123,7 +114,7 @@ class Mailboxes:
                 {":hash": codec.s(password_hash), ":scram": codec.scram_item(scram)},
             )
 
-    def set_apop_secret(self, address: str, secret: str) -> None:
+    def set_apop_secret(self, address: Address, secret: str) -> None:
         """APOP's shared secret (RFC 1939 §7), an attribute apart from the password hash."""
         self._update(
             address,
@@ -133,7 +124,7 @@ class Mailboxes:
             {":secret": codec.s(secret)},
         )
 
-    def close(self, address: str) -> None:
+    def close(self, address: Address) -> None:
         """Start removing the mailbox: no delivery, login or listing reaches it from now on."""
         self._update(
             address,
@@ -143,13 +134,13 @@ class Mailboxes:
             {":true": {"BOOL": True}},
         )
 
-    def delete(self, address: str) -> None:
+    def delete(self, address: Address) -> None:
         with aws_errors():
             self._db.delete_item(TableName=self._table, Key=codec.profile_key(address))
 
     def _update(
         self,
-        address: str,
+        address: Address,
         expression: str,
         condition: Condition,
         names: dict[str, str],

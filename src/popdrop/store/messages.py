@@ -1,4 +1,5 @@
-"""Message entries of a mailbox and their unique-id markers: list, fetch, add (ingest), delete."""
+"""Message entries of a mailbox and their unique-id markers: list, fetch, delete. Ingest files
+them (`popdrop.store.intake`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from popdrop.model import MessageEntry, is_valid_uid
-from popdrop.store import codec, references, schema, transactions
+from popdrop.faces.faults import LeaseLost, MailboxNotFound
+from popdrop.model import Address, MessageEntry, is_valid_uid
+from popdrop.store import codec, queries, references, schema, transactions
 from popdrop.store.aws import aws_errors
-from popdrop.store.errors import LeaseLost, MailboxNotFound
-from popdrop.store.mailboxes import EXISTS, OPEN, counters
+from popdrop.store.mailboxes import EXISTS, counters
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -19,9 +20,6 @@ if TYPE_CHECKING:
 # Per entry a Delete and at most one reference update, plus one profile update and one lease check
 # per transaction: 2 * 49 + 2 = 100 items, DynamoDB's limit.
 ENTRIES_PER_TRANSACTION: Final = (transactions.MAX_ITEMS - 2) // 2
-_NEW: Final = "attribute_not_exists(#pk)"
-_PRESENT: Final = "attribute_exists(#pk)"
-_PK_NAME: Final = {"#pk": schema.PK}
 
 
 class Messages:
@@ -29,32 +27,20 @@ class Messages:
         self._db = dynamodb
         self._table = table
 
-    def listing(self, address: str, *, now: int | None) -> tuple[MessageEntry, ...]:
-        """All entries in arrival order, from one paginated, strongly consistent Query.
-
-        Consistent, because a session that logs in right after another one's QUIT must not list the
-        entries that QUIT deleted (their objects may be gone). Entries whose TTL passed by `now`
-        (epoch seconds) are skipped; `now=None` keeps them (removal must see every entry).
-        """
-        pages = self._db.get_paginator("query").paginate(
-            TableName=self._table,
-            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :messages)",
-            ExpressionAttributeNames={**_PK_NAME, "#sk": schema.SK},
-            ExpressionAttributeValues={
-                ":pk": codec.s(schema.mailbox_pk(address)),
-                ":messages": codec.s(schema.MESSAGE_PREFIX),
-            },
-            ConsistentRead=True,
+    def listing(self, address: Address, *, now: int | None) -> tuple[MessageEntry, ...]:
+        """All entries in arrival order, from one paginated, strongly consistent Query. Entries
+        whose TTL passed by `now` (epoch seconds) are skipped; `now=None` keeps them (removal
+        must see every entry)."""
+        items = queries.partition(
+            self._db, self._table, schema.mailbox_pk(address), schema.MESSAGE_PREFIX
         )
-        with aws_errors():
-            return tuple(
-                codec.entry_from_item(address, item)
-                for page in pages
-                for item in page["Items"]
-                if now is None or not codec.is_expired(item, now)
-            )
+        return tuple(
+            codec.entry_from_item(address, item)
+            for item in items
+            if now is None or not codec.is_expired(item, now)
+        )
 
-    def get(self, address: str, uid: str, *, now: int) -> MessageEntry | None:
+    def get(self, address: Address, uid: str, *, now: int) -> MessageEntry | None:
         if not is_valid_uid(uid):
             return None
         marker = self._get_item(codec.marker_key(address, uid))
@@ -66,38 +52,9 @@ class Messages:
             return None
         return codec.entry_from_item(address, item)
 
-    def add(self, entry: MessageEntry) -> bool:
-        """Add the entry, count it in the profile and reference its object, all or nothing.
-
-        Each condition guards against a timeline:
-        - entry `attribute_not_exists`: the event is delivered again (SES or S3 re-sends it, or
-          Lambda retries a run that crashed after this write): the entry exists, nothing is
-          counted twice.
-        - uid marker `attribute_not_exists`: the entry was delivered, a POP3 QUIT deleted it, then
-          the event is replayed (async retries run for hours; a DLQ can be redriven later). The
-          entry is gone but the marker, never deleted, stops a second delivery: a uid is never
-          reused in this mailbox (RFC 1939 §7, DESIGN invariants 1 and 5).
-        - profile `attribute_exists AND NOT closing`: the mailbox was removed (or is being removed)
-          after the recipient was resolved: the transaction would otherwise recreate a profile
-          holding only counters, and an entry nothing can reach.
-        The object's reference count has no condition: it changes exactly when the entry is added.
-        """
-        items = [
-            _put(self._table, codec.entry_item(entry)),
-            _put(self._table, codec.marker_item(entry)),
-            counters(self._table, entry.mailbox, 1, entry.size, OPEN),
-            references.count(self._table, entry.object_key, 1),
-        ]
-        codes = transactions.transact(self._db, items)
-        if codes is None:
-            return True
-        if transactions.CONDITION_FAILED in codes[:2]:
-            return False
-        raise MailboxNotFound(entry.mailbox)
-
     def delete(
         self,
-        address: str,
+        address: Address,
         entries: Sequence[MessageEntry],
         guard: TransactWriteItemTypeDef | None = None,
     ) -> list[MessageEntry]:
@@ -121,7 +78,7 @@ class Messages:
 
     def _deletes(
         self,
-        address: str,
+        address: Address,
         entries: Sequence[MessageEntry],
         guard: TransactWriteItemTypeDef | None,
     ) -> list[transactions.Write[MessageEntry]]:
@@ -132,8 +89,8 @@ class Messages:
                     "Delete": {
                         "TableName": self._table,
                         "Key": codec.entry_key(entry),
-                        "ConditionExpression": _PRESENT,
-                        "ExpressionAttributeNames": _PK_NAME,
+                        "ConditionExpression": "attribute_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": schema.PK},
                     }
                 },
                 entry,
@@ -151,17 +108,3 @@ class Messages:
         with aws_errors():
             response = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True)
         return response.get("Item")
-
-
-def _put(table: str, item: codec.Item) -> TransactWriteItemTypeDef:
-    return {
-        "Put": {
-            "TableName": table,
-            "Item": item,
-            "ConditionExpression": _NEW,
-            "ExpressionAttributeNames": _PK_NAME,
-        }
-    }
-
-
-put_new = _put  # a transaction item putting `item` only if absent (the ingest side's writes too)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
+from popdrop.faces.faults import ObjectNotFound, StorageUnavailable
 from popdrop.store.aws import aws_errors, batched, error_code
-from popdrop.store.errors import ObjectNotFound, StorageUnavailable
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
@@ -14,11 +14,12 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 KEYS_PER_DELETE: Final = 1000  # S3's limit per DeleteObjects
+_WHOLE_CHUNK: Final = 1024 * 1024  # read_whole's pieces (ingest's canonical rewrite, <= 40 MiB)
 
 
 class ObjectBody:
-    """One GetObject's body, read in pieces of the caller's choosing (a RETR's first piece may be
-    small, its next ones large) and closed by the caller."""
+    """One GetObject's body (`popdrop.faces.pop3.ObjectBody`), read in pieces of the caller's
+    choosing (a RETR's first piece may be small, its next ones large) and closed by the caller."""
 
     __slots__ = ("_body",)
 
@@ -41,6 +42,8 @@ class ObjectBody:
 
 
 class Objects:
+    """Every GetObject, PutObject and DeleteObjects of the bucket goes through here."""
+
     def __init__(self, s3: S3Client, bucket: str) -> None:
         self._s3 = s3
         self._bucket = bucket
@@ -51,17 +54,15 @@ class Objects:
                 Bucket=self._bucket, Key=key, Body=data, ContentType="message/rfc822"
             )
 
-    def stream(
-        self, key: str, *, end: int | None, chunk_size: int, start: int = 0
-    ) -> Iterator[bytes]:
-        """Stream octets [start, end) (to the object's end when `end` is None) from one GetObject.
+    def stream(self, key: str, *, chunk_size: int) -> Iterator[bytes]:
+        """Stream the object from one GetObject.
 
         The request is made when iteration starts, so an error before the first chunk means
         nothing was read; the body is closed however iteration ends.
         """
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, not {chunk_size}")
-        body = self.open(key, start=start, end=end)
+        body = self.open(key)
         try:
             while chunk := body.read(chunk_size):
                 yield chunk
@@ -70,27 +71,36 @@ class Objects:
 
     def open(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectBody:
         """GetObject of octets [start, end) (to the object's end when `end` is None), now."""
-        with aws_errors():
-            response = self._get(key, end, start)
+        if start < 0 or (end is not None and end < 0):
+            raise ValueError(f"a range starts and ends at octet 0 or later, not {start}-{end}")
+        if end is not None and end <= start:
+            return ObjectBody(None)
+        whole = end is None and start == 0
+        last = "" if end is None else str(end - 1)
+        response = self._get(key, None if whole else f"bytes={start}-{last}")
         return ObjectBody(None if response is None else response["Body"])
 
     def head(self, key: str, length: int) -> tuple[bytes, int]:
         """The first `length` octets (fewer if the object is shorter) and the object's size."""
         if length < 1:
             raise ValueError(f"length must be positive, not {length}")
-        with aws_errors():
-            response = self._get(key, length)
-            if response is None:
-                return b"", 0
-            body = response["Body"]
-            try:
-                # read(length), not read(): should a server ignore the Range, stop at `length`.
-                data = body.read(length)
-            finally:
-                body.close()
+        response = self._get(key, f"bytes=0-{length - 1}")
+        if response is None:
+            return b"", 0
+        data = _read(response, length)
         content_range = response.get("ContentRange", "")  # "bytes 0-65535/1234567"
         size = int(content_range.rpartition("/")[2]) if content_range else response["ContentLength"]
         return data, size
+
+    def tail(self, key: str, length: int) -> bytes:
+        """The last `length` octets (a suffix range GET); fewer when the object is shorter."""
+        if length < 1:
+            raise ValueError(f"length must be positive, not {length}")
+        response = self._get(key, f"bytes=-{length}")
+        return b"" if response is None else _read(response, length)
+
+    def read_whole(self, key: str) -> bytes:
+        return b"".join(self.stream(key, chunk_size=_WHOLE_CHUNK))
 
     def delete(self, keys: Sequence[str]) -> None:
         for batch in batched(keys, KEYS_PER_DELETE):
@@ -103,23 +113,28 @@ class Objects:
                 codes = sorted({error.get("Code", "") for error in errors})
                 raise StorageUnavailable(f"{len(errors)} objects not deleted: {codes}")
 
-    def _get(self, key: str, end: int | None, start: int = 0) -> GetObjectOutputTypeDef | None:
-        """GetObject of octets [start, end); None when that range is empty (end <= start, or no
-        octets from `start` on)."""
-        if start < 0 or (end is not None and end < 0):
-            raise ValueError(f"a range starts and ends at octet 0 or later, not {start}-{end}")
-        if end is not None and end <= start:
-            return None
+    def _get(self, key: str, byte_range: str | None) -> GetObjectOutputTypeDef | None:
+        """GetObject, of `byte_range` (an HTTP Range) when given; None when the range holds no
+        octets: S3 answers 416 when it starts at or past the end (any range of an empty object)."""
+        with aws_errors():
+            try:
+                if byte_range is None:
+                    return self._s3.get_object(Bucket=self._bucket, Key=key)
+                return self._s3.get_object(Bucket=self._bucket, Key=key, Range=byte_range)
+            except self._s3.exceptions.NoSuchKey:
+                raise ObjectNotFound(key) from None
+            except self._s3.exceptions.ClientError as error:
+                if error_code(error) == "InvalidRange":
+                    return None
+                raise
+
+
+def _read(response: GetObjectOutputTypeDef, length: int) -> bytes:
+    """Read a ranged GetObject's body whole and close it. read(length), not read(): should a
+    server ignore the Range, stop at `length`."""
+    body = response["Body"]
+    with aws_errors():
         try:
-            if end is None and start == 0:
-                return self._s3.get_object(Bucket=self._bucket, Key=key)
-            last = "" if end is None else str(end - 1)
-            return self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes={start}-{last}")
-        except self._s3.exceptions.NoSuchKey:
-            raise ObjectNotFound(key) from None
-        except self._s3.exceptions.ClientError as error:
-            # S3 answers 416 when the range starts at or past the object's end (an empty object
-            # for a range starting at 0).
-            if error_code(error) == "InvalidRange":
-                return None
-            raise
+            return body.read(length)
+        finally:
+            body.close()

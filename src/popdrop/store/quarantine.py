@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from popdrop.model import Quarantined
-from popdrop.store import codec, references, schema, transactions
+from popdrop.faces.faults import MailboxNotFound
+from popdrop.model import Address, Quarantined
+from popdrop.store import codec, queries, references, schema, transactions
 from popdrop.store.aws import aws_errors
-from popdrop.store.errors import MailboxNotFound
 from popdrop.store.intake import quarantined_from_item
 from popdrop.store.mailboxes import OPEN, counters
 
@@ -25,23 +25,13 @@ class Quarantine:
         self._db = dynamodb
         self._table = table
 
-    def listing(self, address: str) -> list[Quarantined]:
-        pages = self._db.get_paginator("query").paginate(
-            TableName=self._table,
-            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :quarantine)",
-            ExpressionAttributeNames={**_PK_NAME, "#sk": schema.SK},
-            ExpressionAttributeValues={
-                ":pk": codec.s(schema.mailbox_pk(address)),
-                ":quarantine": codec.s(schema.QUARANTINE_PREFIX),
-            },
-            ConsistentRead=True,
+    def listing(self, address: Address) -> list[Quarantined]:
+        items = queries.partition(
+            self._db, self._table, schema.mailbox_pk(address), schema.QUARANTINE_PREFIX
         )
-        with aws_errors():
-            return [
-                quarantined_from_item(address, item) for page in pages for item in page["Items"]
-            ]
+        return [quarantined_from_item(address, item) for item in items]
 
-    def get(self, address: str, uid: str) -> Quarantined | None:
+    def get(self, address: Address, uid: str) -> Quarantined | None:
         with aws_errors():
             marker = self._db.get_item(
                 TableName=self._table, Key=codec.marker_key(address, uid), ConsistentRead=True

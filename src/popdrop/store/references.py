@@ -6,18 +6,15 @@ One object serves every recipient of a message; it may be deleted once no entry 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Final
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from popdrop.store import codec, schema, transactions
-from popdrop.store.aws import aws_errors, batched
+from popdrop.store import codec, queries, schema, transactions
+from popdrop.store.aws import batched
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
-
-KEYS_PER_BATCH_GET: Final = 100  # DynamoDB's limit per BatchGetItem
-BATCH_GET_ROUNDS: Final = 8  # unprocessed keys are asked again at most this often
 
 
 def count(table: str, object_key: str, delta: int) -> TransactWriteItemTypeDef:
@@ -65,24 +62,13 @@ def _deletes(table: str, keys: Sequence[str]) -> list[transactions.Write[str]]:
     ]
 
 
-def unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> Iterator[str]:
-    """Those of `keys` without a reference item, or whose item counts no reference (a strongly
-    consistent BatchGetItem per 100 keys)."""
-    for batch in batched(keys, KEYS_PER_BATCH_GET):
-        referenced: set[str] = set()
-        request = {
-            table: {"Keys": [codec.reference_key(key) for key in batch], "ConsistentRead": True}
-        }
-        for _ in range(BATCH_GET_ROUNDS):
-            with aws_errors():
-                response = dynamodb.batch_get_item(RequestItems=request)  # type: ignore[arg-type]
-            for item in response["Responses"].get(table, []):
-                if int(item[codec.REFS]["N"]) > 0:
-                    referenced.add(item[schema.PK]["S"].removeprefix(schema.object_pk("")))
-            request = response.get("UnprocessedKeys") or {}  # type: ignore[assignment]
-            if not request:
-                break
-        else:
-            # Throttled throughout: treat the rest as referenced; the next sweep looks again.
-            referenced.update(batch)
-        yield from (key for key in batch if key not in referenced)
+def unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> list[str]:
+    """Those of `keys` without a reference item, or whose item counts no reference (strongly
+    consistent reads, 100 keys per request)."""
+    items = queries.batch_get(dynamodb, table, [codec.reference_key(key) for key in keys])
+    referenced = {
+        item[schema.PK]["S"].removeprefix(schema.object_pk(""))
+        for item in items
+        if int(item[codec.REFS]["N"]) > 0
+    }
+    return [key for key in keys if key not in referenced]

@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from popdrop.faces.faults import StorageUnavailable, StoreError
+from popdrop.store import codec, schema
 from popdrop.store.aws import aws_errors
-from popdrop.store.errors import StorageUnavailable, StoreError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,6 +43,18 @@ class SharedConditionFailed(StoreError):
     def __init__(self, codes: Sequence[str]) -> None:
         super().__init__(f"transaction cancelled: {list(codes)}")
         self.codes = tuple(codes)
+
+
+def put_new(table: str, item: codec.Item) -> TransactWriteItemTypeDef:
+    """A transaction item putting `item` only if no item has its key yet."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": schema.PK},
+        }
+    }
 
 
 def transact(

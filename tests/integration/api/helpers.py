@@ -1,8 +1,9 @@
-"""What the API tests share: the admin token, the test mailbox, storing a message like ingest."""
+"""What the API tests share: the admin token, the test mailbox, delivering a message."""
 
 from __future__ import annotations
 
-from popdrop.model import MessageEntry, Summary
+from popdrop.ingest import ingest
+from popdrop.model import MessageEntry
 from popdrop.store import Store
 
 TOKEN = "admin-token-for-tests"
@@ -12,19 +13,14 @@ PASSWORD_HASH = (
 )
 
 
-def put_message(
-    store: Store, uid: str, data: bytes, *, arrived_at: int, subject: str = ""
-) -> MessageEntry:
-    """Store a message the way ingest does: the object first, then the mailbox entry."""
-    key = store.put_incoming(f"message-{uid}", data)
-    entry = MessageEntry(
-        mailbox=ADDRESS,
-        uid=uid,
-        object_key=key,
-        size=len(data),
-        header_size=data.index(b"\r\n\r\n") + 4,
-        arrived_at=arrived_at,
-        summary=Summary(sender="bob@example.org", to=ADDRESS, subject=subject),
+def put_message(store: Store, uid: str, data: bytes, *, arrived_at: int) -> MessageEntry:
+    """Deliver `data` to the test mailbox through the ingest pipeline, as SES's event would; its
+    message id (and so its unique id) is `uid`."""
+    key = store.put_incoming(uid, data)
+    result = ingest(
+        store, message_id=uid, object_key=key, recipients=[ADDRESS], arrived_at=arrived_at
     )
-    assert store.add_message(entry)
+    assert result.delivered == (ADDRESS,)
+    entry = store.get_message(ADDRESS, uid)
+    assert entry is not None
     return entry

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from popdrop.auth.passwords import verify_password
 from popdrop.store import Store
+from tests.support import stored_object
 
 
 def popdrop(
@@ -111,7 +112,7 @@ def test_deliver_normalizes_line_ends_and_adds_nothing(store: Store, tmp_path: P
     assert result.returncode == 0, result.stderr
     for address in ("f@example.test", "g@example.test"):
         entries = store.list_messages(address)
-        bodies = [store.read_object(entry.object_key) for entry in entries]
+        bodies = [stored_object(store, entry.object_key) for entry in entries]
         assert bodies == [
             b"Subject: unix\r\n\r\nline one\r\nline two\r\n",
             b"Subject: dos\r\n\r\nbody\r\n",
@@ -128,7 +129,7 @@ def test_deliver_from_stdin(store: Store) -> None:
     result = popdrop(store, "deliver", "--to", "h@example.test", "-", stdin=b"Subject: s\n\nb\n")
     assert result.returncode == 0, result.stderr
     (entry,) = store.list_messages("h@example.test")
-    assert store.read_object(entry.object_key) == b"Subject: s\r\n\r\nb\r\n"
+    assert stored_object(store, entry.object_key) == b"Subject: s\r\n\r\nb\r\n"
 
 
 def test_deliver_to_an_unknown_mailbox_stores_nothing(store: Store, tmp_path: Path) -> None:
@@ -182,7 +183,8 @@ def test_mailbox_apop_secret_sets_the_secret_apart_from_the_password(store: Stor
         store, "mailbox", "apop-secret", "d@example.test", "--password-stdin", stdin="tanstaaf\n"
     )
     assert result.returncode == 0, result.stderr
-    assert store.get_apop_secret("d@example.test") == "tanstaaf"
+    credentials = store.credentials("d@example.test")
+    assert credentials is not None and credentials.apop_secret == "tanstaaf"
     mailbox = store.get_mailbox("d@example.test")
     assert mailbox is not None and verify_password("pw", mailbox.password_hash)
 

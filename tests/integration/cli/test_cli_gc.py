@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from popdrop.store import ObjectNotFound, Store
+from popdrop.store import Store
 from tests.integration.cli.test_cli import popdrop
+from tests.support import object_exists, stored_object
 
 MESSAGE = b"Subject: lost\r\n\r\nnobody filed me\r\n"
 
@@ -19,17 +18,16 @@ def test_gc_deletes_unreferenced_objects_past_the_grace_period_and_reports_them(
     kept = popdrop(store, "gc")  # default grace: two days
     assert kept.returncode == 0, kept.stderr
     assert b"deleted 0 unreferenced; 1 unreferenced but younger" in kept.stdout
-    assert store.read_object(key) == MESSAGE
+    assert stored_object(store, key) == MESSAGE
 
     dry = popdrop(store, "gc", "--grace-seconds", "0", "--dry-run")
     assert dry.stdout.startswith(f"would delete {key}\n".encode())
-    assert store.read_object(key) == MESSAGE
+    assert stored_object(store, key) == MESSAGE
 
     swept = popdrop(store, "gc", "--grace-seconds", "0")
     assert swept.returncode == 0, swept.stderr
     assert swept.stdout.startswith(f"deleted {key}\n".encode())
-    with pytest.raises(ObjectNotFound):
-        store.read_object(key)
+    assert not object_exists(store, key)
 
     again = popdrop(store, "gc", "--grace-seconds", "0")
     assert b"examined 0 objects; deleted 0 unreferenced" in again.stdout

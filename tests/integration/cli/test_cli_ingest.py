@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from popdrop.events import ses_event
 from popdrop.ingest import ingest_ses_event
-from popdrop.model import Action, Policy, Route, Verdicts
+from popdrop.model import Disposition, Policy, Route, Verdicts
 from popdrop.store import Store
 from tests.integration.cli.test_cli import popdrop
 
@@ -27,7 +27,7 @@ def test_alias_add_list_remove_and_a_catch_all(store: Store) -> None:
     assert f"@example.test\t{BOB}" in listed
 
     assert popdrop(store, "alias", "remove", "team@example.test").returncode == 0
-    assert [route.address for route in store.routes.list_routes()] == ["@example.test"]
+    assert [route.address for route in store.list_routes()] == ["@example.test"]
 
 
 def test_an_alias_to_a_missing_mailbox_is_refused_and_nothing_is_stored(store: Store) -> None:
@@ -36,7 +36,7 @@ def test_an_alias_to_a_missing_mailbox_is_refused_and_nothing_is_stored(store: S
     ran = popdrop(store, "alias", "add", "team@example.test", ALICE, "ghost@example.test")
 
     assert ran.returncode == 2 and b"no such mailbox: ghost@example.test" in ran.stderr
-    assert store.routes.list_routes() == []
+    assert store.list_routes() == []
 
 
 def test_quarantine_list_release_and_discard(store: Store) -> None:
@@ -52,7 +52,7 @@ def test_quarantine_list_release_and_discard(store: Store) -> None:
     assert popdrop(store, "quarantine", "release", ALICE, "spam-1").returncode == 0
     assert popdrop(store, "quarantine", "discard", ALICE, "spam-2").returncode == 0
     assert [entry.uid for entry in store.list_messages(ALICE)] == ["spam-1"]
-    assert store.quarantine.listing(ALICE) == []
+    assert store.list_quarantined(ALICE) == []
     assert popdrop(store, "quarantine", "release", ALICE, "spam-1").returncode == 2
 
 
@@ -64,9 +64,7 @@ def test_mailbox_policy_shows_the_defaults_and_changes_only_what_is_given(store:
 
     ran = popdrop(store, "mailbox", "policy", ALICE, "--dmarc", "quarantine", "--max-messages", "5")
     assert ran.returncode == 0, ran.stderr
-    assert store.routes.lookup([ALICE]).policy(ALICE) == Policy(
-        dmarc=Action.QUARANTINE, max_messages=5
-    )
+    assert store.get_policy(ALICE) == Policy(dmarc=Disposition.QUARANTINE, max_messages=5)
     assert popdrop(store, "mailbox", "policy", ALICE, "--spam", "keep").returncode == 2
 
 
@@ -74,4 +72,4 @@ def test_routes_made_by_the_cli_are_what_ingest_uses(store: Store) -> None:
     mailboxes(store)
     popdrop(store, "alias", "add", "team@example.test", BOB)
 
-    assert store.routes.list_routes() == [Route("team@example.test", (BOB,))]
+    assert store.list_routes() == [Route("team@example.test", (BOB,))]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from popdrop.ingest import ingest
 from popdrop.logfmt import now_ms
-from popdrop.model import MessageEntry
 from popdrop.store import Store
 from tests.support import RawClient
 
@@ -34,11 +34,14 @@ def test_a_100_mib_message_is_retrieved_with_the_daemons_memory_bounded(
     store: Store, mailbox: str
 ) -> None:
     data = HEADER + BLOCK * COPIES
-    # Filed through the store itself: ingest quarantines anything over SES's 40 MiB, but the
-    # engine must serve whatever a maildrop holds.
+    # Ingest quarantines anything over SES's 40 MiB; an operator's release puts it in the
+    # maildrop, and the engine must serve whatever a maildrop holds.
     key = store.put_incoming("big", data)
-    entry = MessageEntry(mailbox, "big", key, len(data), len(HEADER), now_ms())
-    assert store.add_message(entry)
+    result = ingest(
+        store, message_id="big", object_key=key, recipients=[mailbox], arrived_at=now_ms()
+    )
+    assert result.quarantined == (mailbox,)
+    assert store.release_quarantined(mailbox, "big") is not None
     expected = hashlib.sha256(HEADER)
     stuffed_block = BLOCK.replace(b"\r\n.", b"\r\n..")
     for _ in range(COPIES):

@@ -9,11 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from popdrop.events import s3_event, ses_event
+from popdrop.events import ses_event
 from popdrop.ingest import ingest_event, ingest_ses_event
 from popdrop.store import Store
 from popdrop.store.codec import REFS, reference_key
 from tests.integration.ingest.conftest import Crash, CrashAt
+from tests.support import delete_messages, s3_event, stored_object
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 MESSAGE = b"From: s@example.org\r\nTo: alice@example.test, bob@example.test\r\n\r\nhi\r\n"
@@ -39,7 +40,7 @@ def assert_filed_once(store: Store) -> None:
         assert [entry.uid for entry in store.list_messages(address)] == ["msg-1"]
         assert store.get_mailbox(address).message_count == 1
     assert refs(store) == 2  # one per entry: ingest's own hold was released, exactly once
-    assert store.intake.status("msg-1") == "done"
+    assert store.ingest_record("msg-1").status == "done"
 
 
 # The store calls of one run, in order: BatchGetItem (lookup), GetObject (head), then
@@ -77,14 +78,14 @@ def test_a_crash_between_recipients_then_retr_and_dele_then_the_retry_still_find
     crash_at("TransactWriteItems", 3)  # begin, Alice, then the crash before Bob
     with pytest.raises(Crash):
         ingest_ses_event(store, event)
-    store.commit_deletions(ALICE, store.list_messages(ALICE))
-    assert store.read_object("incoming/msg-1") == MESSAGE  # still held
+    delete_messages(store, store.list_messages(ALICE))
+    assert stored_object(store, "incoming/msg-1") == MESSAGE  # still held
 
     [retry] = ingest_ses_event(store, event)
 
     assert (retry.delivered, retry.duplicate) == ((BOB,), (ALICE,))
     assert store.list_messages(ALICE) == ()
-    assert store.read_object(store.list_messages(BOB)[0].object_key) == MESSAGE
+    assert stored_object(store, store.list_messages(BOB)[0].object_key) == MESSAGE
     assert refs(store) == 1  # Bob's entry; the hold is released
 
 
@@ -94,7 +95,7 @@ def test_a_replay_after_every_recipient_deleted_the_message_is_a_duplicate(
     """A DLQ redrive days later: the object is gone, the ingest record says done."""
     ingest_ses_event(store, event)
     for address in (ALICE, BOB):
-        store.commit_deletions(address, store.list_messages(address))
+        delete_messages(store, store.list_messages(address))
 
     [replay] = ingest_ses_event(store, event)
 

@@ -9,11 +9,13 @@ import logging
 import pytest
 
 from popdrop.events import ses_event
+from popdrop.faces.faults import ObjectNotFound
 from popdrop.ingest import HEAD_READ, HEADER_LIMIT, IngestResult, ingest_ses_event
 from popdrop.model import Summary
-from popdrop.store import ObjectNotFound, Store
+from popdrop.store import Store
 from tests.conftest import AwsCall
 from tests.integration.ingest.conftest import Crash, CrashAt
+from tests.support import delete_messages
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
 MESSAGE = (
@@ -150,7 +152,7 @@ def test_a_replay_after_the_message_was_deleted_does_not_bring_it_back(
     """DESIGN invariants 1 and 5: the uid marker outlives the entry."""
     event = _event(store, "msg-1", MESSAGE, ALICE, BOB)
     ingest_ses_event(store, event)
-    store.commit_deletions(ALICE, store.list_messages(ALICE))
+    delete_messages(store, store.list_messages(ALICE))
 
     [replay] = ingest_ses_event(store, event)
 
@@ -258,4 +260,4 @@ def test_recipients_that_are_no_address_cost_only_the_ingest_record(
     assert result == IngestResult("msg-1", "incoming/msg-1", unknown=("bad address",))
     operations = [call.operation for call in aws_calls]
     assert operations == ["PutObject", "TransactWriteItems"]  # the test's upload, the record
-    assert store.intake.status("msg-1") == "done"
+    assert store.ingest_record("msg-1").status == "done"

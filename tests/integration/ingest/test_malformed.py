@@ -9,10 +9,11 @@ import logging
 import pytest
 
 from popdrop.canonical import to_canonical
-from popdrop.events import s3_event, ses_event
+from popdrop.events import ses_event
 from popdrop.ingest import HEAD_READ, MAX_MESSAGE_SIZE, IngestResult, ingest_event
 from popdrop.store import Store
 from tests.conftest import AwsCall
+from tests.support import s3_event, stored_object
 
 ALICE = "alice@example.test"
 
@@ -42,7 +43,7 @@ def test_invalid_encoded_words_and_raw_8bit_headers_are_delivered_unchanged(stor
 
     assert send(store, data).delivered == (ALICE,)
     [entry] = store.list_messages(ALICE)
-    assert store.read_object(entry.object_key) == data
+    assert stored_object(store, entry.object_key) == data
     assert "caf\u00e9" in entry.summary.subject
 
 
@@ -57,7 +58,7 @@ def test_bare_lf_is_rewritten_once_into_crlf_and_sized_as_rewritten(
     assert [call.operation for call in aws_calls].count("GetObject") == 1
 
     [entry] = store.list_messages(ALICE)
-    stored = store.read_object(entry.object_key)
+    stored = stored_object(store, entry.object_key)
     assert result.delivered == (ALICE,)
     assert stored == to_canonical(data) == b"Subject: unix\r\n\r\nline one\r\nline two\r\n"
     assert (entry.size, entry.header_size) == (len(stored), len(b"Subject: unix\r\n\r\n"))
@@ -81,7 +82,7 @@ def test_an_s3_written_object_missing_its_final_crlf_beyond_the_first_read_is_fi
 
     assert result.delivered == (ALICE,)
     assert ("GetObject", "bytes=-2") in [(c.operation, c.headers.get("Range")) for c in aws_calls]
-    assert store.read_object("incoming/m1") == data + b"\r\n"
+    assert stored_object(store, "incoming/m1") == data + b"\r\n"
     assert store.list_messages(ALICE)[0].size == len(data) + 2
 
 
@@ -95,7 +96,7 @@ def test_a_message_over_the_ses_size_limit_is_quarantined_with_the_reason(
     result = send(store, data)
 
     assert result.quarantined == (ALICE,)
-    [held] = store.quarantine.listing(ALICE)
+    [held] = store.list_quarantined(ALICE)
     assert held.reason == f"too large: {len(data)} octets"
     [line] = [r.fields for r in caplog.records if r.getMessage() == "ingest.message"]
     assert line["reasons"] == {ALICE: held.reason}

@@ -9,8 +9,9 @@ import pytest
 
 from popdrop.events import ALL_PASS, ses_event
 from popdrop.ingest import IngestResult, ingest_ses_event
-from popdrop.model import Action, Policy, Verdicts
-from popdrop.store import ObjectNotFound, Store
+from popdrop.model import Disposition, Policy, Verdicts
+from popdrop.store import Store
+from tests.support import delete_messages, object_exists
 
 ALICE = "alice@example.test"
 MESSAGE = b"From: s@example.org\r\nSubject: offer\r\n\r\nbody\r\n"
@@ -31,7 +32,7 @@ def send(store: Store, message_id: str, verdicts: Verdicts = ALL_PASS) -> Ingest
 
 
 def reasons(store: Store) -> list[str]:
-    return [held.reason for held in store.quarantine.listing(ALICE)]
+    return [held.reason for held in store.list_quarantined(ALICE)]
 
 
 def test_by_default_spam_is_quarantined_out_of_the_maildrop(store: Store, alice: str) -> None:
@@ -64,12 +65,12 @@ def test_only_a_fail_verdict_triggers_the_policy(store: Store, alice: str, statu
 
 
 @pytest.mark.parametrize("kind", ["spam", "virus", "spf", "dkim", "dmarc"])
-@pytest.mark.parametrize("action", list(Action))
+@pytest.mark.parametrize("action", list(Disposition))
 def test_each_verdict_kind_takes_the_mailboxs_configured_action(
-    store: Store, alice: str, kind: str, action: Action
+    store: Store, alice: str, kind: str, action: Disposition
 ) -> None:
-    lenient = {name: Action.DELIVER for name in ("spam", "virus", "spf", "dkim", "dmarc")}
-    store.routes.put_policy(ALICE, Policy(**{**lenient, kind: action}))
+    lenient = {name: Disposition.DELIVER for name in ("spam", "virus", "spf", "dkim", "dmarc")}
+    store.put_policy(ALICE, Policy(**{**lenient, kind: action}))
 
     result = send(store, "m1", Verdicts(**{kind: "FAIL"}))
 
@@ -78,7 +79,7 @@ def test_each_verdict_kind_takes_the_mailboxs_configured_action(
 
 
 def test_the_most_severe_action_of_several_failed_verdicts_wins(store: Store, alice: str) -> None:
-    store.routes.put_policy(ALICE, Policy(spf=Action.QUARANTINE, dmarc=Action.DROP))
+    store.put_policy(ALICE, Policy(spf=Disposition.QUARANTINE, dmarc=Disposition.DROP))
 
     result = send(store, "m1", Verdicts(spf="FAIL", dmarc="FAIL"))
 
@@ -88,7 +89,7 @@ def test_the_most_severe_action_of_several_failed_verdicts_wins(store: Store, al
 def test_the_message_quota_admits_up_to_the_limit_then_quarantines_with_the_reason(
     store: Store, alice: str
 ) -> None:
-    store.routes.put_policy(ALICE, Policy(max_messages=2))
+    store.put_policy(ALICE, Policy(max_messages=2))
 
     outcomes = [send(store, f"m{n}") for n in range(3)]
 
@@ -99,7 +100,7 @@ def test_the_message_quota_admits_up_to_the_limit_then_quarantines_with_the_reas
 
 
 def test_the_octet_quota_admits_a_message_that_fills_it_exactly(store: Store, alice: str) -> None:
-    store.routes.put_policy(ALICE, Policy(max_octets=2 * len(MESSAGE)))
+    store.put_policy(ALICE, Policy(max_octets=2 * len(MESSAGE)))
 
     outcomes = [send(store, f"m{n}") for n in range(3)]
 
@@ -111,15 +112,15 @@ def test_the_octet_quota_admits_a_message_that_fills_it_exactly(store: Store, al
 def test_a_message_larger_than_the_whole_octet_quota_is_quarantined(
     store: Store, alice: str
 ) -> None:
-    store.routes.put_policy(ALICE, Policy(max_octets=len(MESSAGE) - 1))
+    store.put_policy(ALICE, Policy(max_octets=len(MESSAGE) - 1))
 
     assert send(store, "m1").quarantined == (ALICE,)
 
 
 def test_a_deleted_message_frees_its_quota(store: Store, alice: str) -> None:
-    store.routes.put_policy(ALICE, Policy(max_messages=1))
+    store.put_policy(ALICE, Policy(max_messages=1))
     send(store, "m1")
-    store.commit_deletions(ALICE, store.list_messages(ALICE))
+    delete_messages(store, store.list_messages(ALICE))
 
     assert send(store, "m2").delivered == (ALICE,)
 
@@ -134,17 +135,19 @@ def test_a_replayed_event_of_a_quarantined_message_is_a_duplicate(store: Store, 
 def test_release_moves_the_message_into_the_maildrop_past_the_quota(
     store: Store, alice: str
 ) -> None:
-    store.routes.put_policy(ALICE, Policy(max_messages=1))
+    store.put_policy(ALICE, Policy(max_messages=1))
     send(store, "m1")
     send(store, "m2")
-    [held] = store.quarantine.listing(ALICE)
+    [held] = store.list_quarantined(ALICE)
 
-    assert store.quarantine.release(held)
+    assert store.release_quarantined(held.entry.mailbox, held.entry.uid)
 
     assert [entry.uid for entry in store.list_messages(ALICE)] == ["m1", "m2"]
     assert store.get_message(ALICE, "m2") == held.entry
     assert reasons(store) == [] and store.get_mailbox(ALICE).message_count == 2
-    assert not store.quarantine.release(held)  # a second release finds nothing
+    assert not store.release_quarantined(
+        held.entry.mailbox, held.entry.uid
+    )  # a second release finds nothing
 
 
 def test_discard_deletes_the_quarantined_message_and_its_last_object_reference(
@@ -155,21 +158,19 @@ def test_discard_deletes_the_quarantined_message_and_its_last_object_reference(
     assert store.discard_quarantined(ALICE, "m1")
 
     assert reasons(store) == []
-    with pytest.raises(ObjectNotFound):
-        store.read_object("incoming/m1")
+    assert not object_exists(store, "incoming/m1")
     assert not store.discard_quarantined(ALICE, "m1")
 
 
 def test_removing_a_mailbox_discards_its_quarantine_and_its_policy(
     store: Store, alice: str
 ) -> None:
-    store.routes.put_policy(ALICE, Policy(spam=Action.QUARANTINE, max_messages=7))
+    store.put_policy(ALICE, Policy(spam=Disposition.QUARANTINE, max_messages=7))
     send(store, "m1", Verdicts(spam="FAIL"))
 
     store.remove_mailbox(ALICE)
     store.create_mailbox(ALICE, "hash")
 
     assert reasons(store) == []
-    assert store.routes.lookup([ALICE]).policy(ALICE) == Policy()
-    with pytest.raises(ObjectNotFound):
-        store.read_object("incoming/m1")
+    assert store.get_policy(ALICE) == Policy()
+    assert not object_exists(store, "incoming/m1")

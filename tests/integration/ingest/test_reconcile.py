@@ -80,7 +80,7 @@ def test_a_run_that_died_after_its_retries_is_resumed_with_its_own_recipients(
 
     [resumed] = report.resumed
     assert (resumed.delivered, resumed.duplicate) == ((BOB,), (ALICE,))
-    assert store.intake.status("m1") == "done"
+    assert store.ingest_record("m1").status == "done"
 
 
 def test_the_sweep_stops_at_its_limit_and_says_so(store: Store) -> None:

@@ -10,10 +10,11 @@ from types import SimpleNamespace
 import pytest
 
 from functions.ingest import app
-from popdrop.events import eventbridge_s3_event, s3_event, ses_event
+from popdrop.events import ses_event
 from popdrop.ingest import ingest_event
 from popdrop.settings import get_settings
 from popdrop.store import Store
+from tests.support import eventbridge_s3_event, s3_event
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
 CONTEXT = SimpleNamespace(aws_request_id="req-1")
@@ -67,7 +68,7 @@ def test_ses_verdict_headers_drive_the_policy_and_only_the_first_copy_counts(
     [result] = ingest_event(store, event)
 
     assert result.quarantined == (ALICE,)
-    [held] = store.quarantine.listing(ALICE)
+    [held] = store.list_quarantined(ALICE)
     assert (held.reason, held.entry.verdicts.dkim, held.entry.verdicts.spf) == (
         "spam=FAIL",
         "FAIL",

@@ -15,6 +15,7 @@ import pytest
 from popd.smtp_ingress import SES_MAX_MESSAGE_SIZE, start_smtp
 from popdrop.model import Route
 from popdrop.store import Store
+from tests.support import stored_object
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 MESSAGE = b"Subject: hi\r\n\r\nhello\r\n"
@@ -72,8 +73,8 @@ def test_an_unknown_recipient_is_refused_at_rcpt_to_with_550(listen: Listen) -> 
 def test_aliases_plus_addresses_and_the_catch_all_are_accepted_and_delivered(
     store: Store, listen: Listen
 ) -> None:
-    store.routes.put_route(Route("team@example.test", (ALICE, BOB)))
-    store.routes.put_route(Route("@catch.test", (BOB,)))
+    store.put_route(Route("team@example.test", (ALICE, BOB)))
+    store.put_route(Route("@catch.test", (BOB,)))
 
     with smtplib.SMTP("127.0.0.1", listen(), timeout=10) as smtp:
         refused = smtp.sendmail(
@@ -112,6 +113,6 @@ def test_accepted_mail_carries_return_path_and_received_like_ses(
         smtp.sendmail("s@example.org", [ALICE], MESSAGE)
 
     [entry] = store.list_messages(ALICE)
-    stored = store.read_object(entry.object_key)
+    stored = stored_object(store, entry.object_key)
     assert stored.startswith(b"Return-Path: <s@example.org>\r\nReceived: from ")
     assert stored.endswith(MESSAGE)

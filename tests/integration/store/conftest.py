@@ -1,15 +1,17 @@
-"""Store test helpers: a mailbox, a way to file a message, and AWS faults injected at the wire."""
+"""Store test helpers: a mailbox, a way to file a message (the ingest pipeline, as production
+does), and AWS faults injected at the wire."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from popdrop.model import MessageEntry, Summary
+from popdrop.ingest import ingest
+from popdrop.model import MessageEntry
 from popdrop.store import Store
 from tests.integration.engine.faults import error_response
 
@@ -35,7 +37,9 @@ def bob(store: Store) -> str:
 
 @pytest.fixture
 def file_message(store: Store) -> FileMessage:
-    """Store an object (unless `object_key` names one) and add an entry for it to `mailbox`."""
+    """Deliver a message with the id (and so the unique id) `uid` through the ingest pipeline, as
+    SES's event would, to `mailbox` and the mailboxes `also` (one object for them all); return
+    `mailbox`'s entry."""
     clock = itertools.count(1_700_000_000_000, 1000)
 
     def file(
@@ -43,20 +47,17 @@ def file_message(store: Store) -> FileMessage:
         uid: str,
         *,
         data: bytes = MESSAGE,
-        object_key: str | None = None,
         arrived_at: int | None = None,
+        also: Sequence[str] = (),
     ) -> MessageEntry:
-        key = object_key or store.put_incoming(uid, data)
-        entry = MessageEntry(
-            mailbox=mailbox,
-            uid=uid,
-            object_key=key,
-            size=len(data),
-            header_size=data.index(b"\r\n\r\n") + 4,
-            arrived_at=next(clock) if arrived_at is None else arrived_at,
-            summary=Summary(subject="hello"),
+        key = store.put_incoming(uid, data)
+        arrived = next(clock) if arrived_at is None else arrived_at
+        result = ingest(
+            store, message_id=uid, object_key=key, recipients=[mailbox, *also], arrived_at=arrived
         )
-        assert store.add_message(entry)
+        assert result.delivered == (mailbox, *also)
+        entry = store.get_message(mailbox, uid)
+        assert entry is not None
         return entry
 
     return file

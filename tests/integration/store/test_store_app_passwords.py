@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from popdrop.faces.faults import AppPasswordConflict, AppPasswordNotFound, MailboxNotFound
 from popdrop.model import AppPassword
-from popdrop.store import MailboxNotFound, Store
+from popdrop.store import Store
 from popdrop.store.app_passwords import MAX_APP_PASSWORDS
-from popdrop.store.errors import AppPasswordConflict, AppPasswordNotFound
 
 ADDRESS = "ap@example.test"
 

@@ -7,8 +7,10 @@ import time
 
 import pytest
 
-from popdrop.store import ObjectNotFound, StorageUnavailable, Store
+from popdrop.faces.faults import StorageUnavailable
+from popdrop.store import Store
 from tests.conftest import AwsClients
+from tests.support import delete_messages, object_exists, stored_object
 
 from .conftest import MESSAGE, FileMessage, InjectFault
 
@@ -21,8 +23,7 @@ def test_an_object_no_entry_references_is_deleted_after_the_grace_period(store: 
     report = store.collect_garbage(grace_seconds=GRACE, now=time.time() + LATER)
     assert report.deleted == (key,)
     assert report.objects_examined == 1
-    with pytest.raises(ObjectNotFound):
-        store.read_object(key)
+    assert not object_exists(store, key)
 
 
 def test_an_unreferenced_object_within_the_grace_period_is_left_for_its_ingest(
@@ -34,7 +35,7 @@ def test_an_unreferenced_object_within_the_grace_period_is_left_for_its_ingest(
     report = store.collect_garbage(grace_seconds=GRACE)
     assert report.deleted == ()
     assert report.objects_in_grace == 1
-    assert store.read_object(key) == MESSAGE
+    assert stored_object(store, key) == MESSAGE
 
 
 def test_a_referenced_object_is_never_deleted(
@@ -43,7 +44,7 @@ def test_a_referenced_object_is_never_deleted(
     entry = file_message(alice, "m1")
     report = store.collect_garbage(grace_seconds=0, now=time.time() + LATER)
     assert report.deleted == ()
-    assert store.read_object(entry.object_key) == MESSAGE
+    assert stored_object(store, entry.object_key) == MESSAGE
 
 
 def test_an_object_whose_delete_failed_after_its_last_entry_went_is_collected(
@@ -58,20 +59,19 @@ def test_an_object_whose_delete_failed_after_its_last_entry_went_is_collected(
     entry = file_message(alice, "m1")
     inject_fault(aws_clients.s3, "DeleteObjects", "InternalError")
     with pytest.raises(StorageUnavailable):
-        store.commit_deletions(alice, [entry])
-    assert store.read_object(entry.object_key) == MESSAGE
+        delete_messages(store, [entry])
+    assert stored_object(store, entry.object_key) == MESSAGE
 
     report = store.collect_garbage(grace_seconds=GRACE)  # no grace for a zero count
     assert report.deleted == (entry.object_key,)
-    with pytest.raises(ObjectNotFound):
-        store.read_object(entry.object_key)
+    assert not object_exists(store, entry.object_key)
 
 
 def test_a_dry_run_reports_and_deletes_nothing(store: Store) -> None:
     key = store.put_incoming("orphan", MESSAGE)
     report = store.collect_garbage(grace_seconds=GRACE, dry_run=True, now=time.time() + LATER)
     assert report.deleted == (key,) and report.dry_run
-    assert store.read_object(key) == MESSAGE
+    assert stored_object(store, key) == MESSAGE
 
 
 def test_a_second_sweep_finds_nothing_more(
@@ -83,4 +83,4 @@ def test_a_second_sweep_finds_nothing_more(
     again = store.collect_garbage(grace_seconds=0, now=time.time() + LATER)
     assert again.deleted == ()
     assert again.objects_examined == 1
-    assert store.read_object(kept.object_key) == MESSAGE
+    assert stored_object(store, kept.object_key) == MESSAGE

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from popdrop.store import LeaseLost, Store
+from popdrop.faces.faults import LeaseLost
+from popdrop.store import Store
 from tests.conftest import AwsCall, AwsClients
 
 from .conftest import FileMessage
@@ -78,7 +79,7 @@ def test_a_commit_under_a_valid_lease_deletes(
     keep, gone = file_message(alice, "keep"), file_message(alice, "gone")
     lease = store.acquire_lease(alice, "session", seconds=30)
     assert lease is not None
-    store.commit_deletions(alice, [gone], lease=lease)
+    store.commit_deletions(lease, [gone])
     assert store.list_messages(alice) == (keep,)
 
 
@@ -89,7 +90,7 @@ def test_an_expired_holder_commits_nothing_design_invariant_3(
     lease = store.acquire_lease(alice, "paused", seconds=5, now=time.time() - 60)
     assert lease is not None
     with pytest.raises(LeaseLost):
-        store.commit_deletions(alice, [entry], lease=lease)
+        store.commit_deletions(lease, [entry])
     assert store.list_messages(alice) == (entry,)
 
 
@@ -101,7 +102,7 @@ def test_a_holder_whose_lease_was_taken_over_commits_nothing(
     assert paused is not None
     assert store.acquire_lease(alice, "successor", seconds=30, now=time.time() + 6) is not None
     with pytest.raises(LeaseLost):
-        store.commit_deletions(alice, [entry], lease=paused)
+        store.commit_deletions(paused, [entry])
     assert store.list_messages(alice) == (entry,)
 
 
@@ -122,7 +123,7 @@ def test_a_lease_lost_between_renewal_and_transaction_cancels_the_transaction(
 
     aws_clients.dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", take_over)
     with pytest.raises(LeaseLost):
-        store.commit_deletions(alice, entries, lease=lease)
+        store.commit_deletions(lease, entries)
     assert store.list_messages(alice) == tuple(entries)
 
 
@@ -142,7 +143,7 @@ def test_every_deleting_transaction_carries_the_lease_check(
     aws_clients.dynamodb.meta.events.register(
         "provide-client-params.dynamodb.TransactWriteItems", record
     )
-    store.commit_deletions(alice, entries, lease=lease)
+    store.commit_deletions(lease, entries)
     assert store.list_messages(alice) == ()
     assert len(transactions) == 2  # 60 entries, 49 per transaction
     assert all("ConditionCheck" in items[0] for items in transactions)

@@ -1,4 +1,7 @@
-"""Message entries against moto: listing, lookup, and idempotent adding (DESIGN invariants 1, 5)."""
+"""Message entries against moto: listing and lookup, and filing exactly once (DESIGN invariants 1
+and 5) through the path production runs, the ingest pipeline: a retried run, concurrent runs, a
+replay after POP3 deleted the message, a resumed run with another arrival time, a mailbox removed
+meanwhile, transaction conflicts."""
 
 from __future__ import annotations
 
@@ -6,13 +9,19 @@ import threading
 import time
 from typing import Any
 
+import boto3
 import pytest
 
+from popdrop.faces.faults import StorageUnavailable, StoreError
+from popdrop.ingest import IngestResult, ingest
 from popdrop.model import MessageEntry
-from popdrop.store import MailboxNotFound, StorageUnavailable, Store, codec, schema
+from popdrop.store import Store, codec, schema
 from tests.conftest import AwsCall, AwsClients
+from tests.support import delete_messages
 
-from .conftest import ALICE, FileMessage, InjectFault
+from .conftest import ALICE, BOB, MESSAGE, FileMessage, InjectFault
+
+ARRIVED = 1_700_000_000_000
 
 
 def _reference_count(store: Store, aws_clients: AwsClients, object_key: str) -> int | None:
@@ -22,7 +31,7 @@ def _reference_count(store: Store, aws_clients: AwsClients, object_key: str) -> 
     return None if item is None else int(item[codec.REFS]["N"])
 
 
-def test_adding_a_message_lists_it_and_counts_it_in_the_profile(
+def test_filing_a_message_lists_it_and_counts_it_in_the_profile(
     store: Store, alice: str, file_message: FileMessage
 ) -> None:
     entry = file_message(alice, "m1")
@@ -92,36 +101,67 @@ def test_get_message_finds_an_entry_by_uid_alone(
 ) -> None:
     entry = file_message(alice, "uid-42")
 
-    assert store.get_message(alice.upper(), "uid-42") == entry
+    assert store.get_message(alice, "uid-42") == entry
     assert store.get_message(alice, "uid-43") is None
     assert store.get_message(alice, "not a uid") is None  # RFC 1939 §7: no spaces in a uid
 
 
-def test_the_same_uid_added_twice_is_one_entry(
-    store: Store, alice: str, file_message: FileMessage, aws_clients: AwsClients
-) -> None:
-    """DESIGN invariant 1: a replayed delivery changes nothing, counters and references included."""
-    entry = file_message(alice, "m1")
-
-    assert store.add_message(entry) is False
-
-    assert store.list_messages(alice) == (entry,)
-    mailbox = store.get_mailbox(alice)
-    assert mailbox is not None and mailbox.message_count == 1
-    assert _reference_count(store, aws_clients, entry.object_key) == 1
-
-
-def test_concurrent_deliveries_of_one_uid_add_exactly_one_entry(store: Store, alice: str) -> None:
-    """DESIGN invariant 1 under concurrency: SES or Lambda running the same delivery in parallel."""
-    entry = MessageEntry(
-        alice, "m1", store.put_incoming("m1", b"x\r\n\r\n"), 5, 5, 1_700_000_000_000
+def run(store: Store, *recipients: str, arrived_at: int = ARRIVED) -> IngestResult:
+    """One ingest run for message `m1`, stored once, as SES's Lambda action starts it."""
+    return ingest(
+        store,
+        message_id="m1",
+        object_key=store.incoming_key("m1"),
+        recipients=recipients,
+        arrived_at=arrived_at,
     )
+
+
+def crashed_before_finishing(
+    store: Store, inject_fault: InjectFault, aws_clients: AwsClients
+) -> None:
+    """A first run files Alice, then dies before its last transaction (`finish`): its ingest
+    record stays `ingesting`, so a retry files again and only the filing's conditions decide."""
+    store.put_incoming("m1", MESSAGE)
+    inject_fault(aws_clients.dynamodb, "TransactWriteItems", "InternalFailure", after=2)
+    with pytest.raises(StoreError):
+        run(store, ALICE)
+    assert len(store.list_messages(ALICE)) == 1
+
+
+def assert_filed_once(store: Store, aws_clients: AwsClients, mailbox: str = ALICE) -> None:
+    assert [entry.uid for entry in store.list_messages(mailbox)] == ["m1"]
+    profile = store.get_mailbox(mailbox)
+    assert profile is not None
+    assert (profile.message_count, profile.octets) == (1, len(MESSAGE))
+
+
+def test_a_retried_run_files_the_message_once(
+    store: Store, alice: str, aws_clients: AwsClients, inject_fault: InjectFault
+) -> None:
+    """DESIGN invariant 1: Lambda retries a run that crashed after filing; the second filing is
+    recognised as a duplicate, counters and references included."""
+    crashed_before_finishing(store, inject_fault, aws_clients)
+
+    retry = run(store, ALICE)
+
+    assert (retry.delivered, retry.duplicate) == ((), (ALICE,))
+    assert_filed_once(store, aws_clients)
+    assert _reference_count(store, aws_clients, "incoming/m1") == 1  # the entry; the hold is gone
+
+
+def test_concurrent_runs_for_one_message_file_it_exactly_once(
+    store: Store, alice: str, aws_clients: AwsClients
+) -> None:
+    """DESIGN invariant 1 under concurrency: SES or Lambda running the same event in parallel.
+    All but one find the ingest record begun, go on filing, and meet the filing's conditions."""
+    store.put_incoming("m1", MESSAGE)
     start = threading.Barrier(8)
-    outcomes: list[bool] = []
+    results: list[IngestResult] = []
 
     def deliver() -> None:
         start.wait()
-        outcomes.append(store.add_message(entry))
+        results.append(run(store, ALICE))
 
     threads = [threading.Thread(target=deliver) for _ in range(8)]
     for thread in threads:
@@ -129,64 +169,99 @@ def test_concurrent_deliveries_of_one_uid_add_exactly_one_entry(store: Store, al
     for thread in threads:
         thread.join()
 
-    assert sorted(outcomes) == [False] * 7 + [True]
-    assert store.list_messages(alice) == (entry,)
-    assert store.get_mailbox(alice).message_count == 1
+    assert sorted(len(result.delivered) for result in results) == [0] * 7 + [1]
+    assert all(result.delivered or result.duplicate == (ALICE,) for result in results)
+    assert_filed_once(store, aws_clients)
+    assert _reference_count(store, aws_clients, "incoming/m1") == 1
 
 
-def test_a_deleted_messages_uid_is_never_delivered_again(
-    store: Store, alice: str, file_message: FileMessage
-) -> None:
-    """RFC 1939 §7 and DESIGN invariant 5: the uid marker outlives the entry."""
-    entry = file_message(alice, "m1")
-    store.commit_deletions(alice, [entry])
-
-    assert store.add_message(entry) is False
-    later = MessageEntry(
-        alice, "m1", entry.object_key, entry.size, entry.header_size, 1_800_000_000_000
-    )
-    assert store.add_message(later) is False
-    assert store.list_messages(alice) == ()
-
-
-def test_a_uid_redelivered_with_another_arrival_time_is_still_a_duplicate(
-    store: Store, alice: str, file_message: FileMessage
-) -> None:
-    entry = file_message(alice, "m1", arrived_at=1_700_000_000_000)
-    replay = MessageEntry(
-        alice, "m1", entry.object_key, entry.size, entry.header_size, 1_700_000_009_000
-    )
-
-    assert store.add_message(replay) is False
-    assert store.list_messages(alice) == (entry,)
-
-
-def test_adding_to_an_unknown_mailbox_raises_and_writes_nothing(
-    store: Store, aws_clients: AwsClients
-) -> None:
-    entry = MessageEntry(ALICE, "m1", "incoming/m1", 10, 2, 1_700_000_000_000)
-
-    with pytest.raises(MailboxNotFound):
-        store.add_message(entry)
-
-    store.create_mailbox(ALICE, "hash")
-    assert store.list_messages(ALICE) == ()
-    assert _reference_count(store, aws_clients, "incoming/m1") is None
-    assert store.add_message(entry) is True  # no marker was left behind either
-
-
-def test_add_message_is_one_transaction(store: Store, alice: str, aws_calls: list[AwsCall]) -> None:
-    """Cost: delivering to one mailbox is a single DynamoDB request."""
-    store.add_message(MessageEntry(alice, "m1", "incoming/m1", 10, 2, 1_700_000_000_000))
-
-    assert [call.operation for call in aws_calls] == ["TransactWriteItems"]
-
-
-def test_a_transaction_conflict_is_retried(
+def test_a_deleted_messages_uid_is_never_filed_again(
     store: Store, alice: str, aws_clients: AwsClients, inject_fault: InjectFault
 ) -> None:
-    """Concurrent deliveries to one mailbox update the same profile item: DynamoDB cancels one
-    with TransactionConflict, which botocore does not retry, so the store does."""
+    """RFC 1939 §7 and DESIGN invariant 5: the first run died before finishing, Alice's POP3
+    session retrieved and deleted the message, then Lambda retried: the uid marker outlives the
+    entry, so the message does not come back."""
+    crashed_before_finishing(store, inject_fault, aws_clients)
+    delete_messages(store, store.list_messages(ALICE))
+
+    retry = run(store, ALICE)
+
+    assert retry.duplicate == (ALICE,)
+    assert store.list_messages(ALICE) == ()
+
+
+def test_a_run_resumed_with_another_arrival_time_is_still_a_duplicate(
+    store: Store, alice: str, aws_clients: AwsClients, inject_fault: InjectFault
+) -> None:
+    """The reconcile sweep resumes a dead run with the time the run began, not SES's: another
+    entry key, the same uid. The marker makes it a duplicate."""
+    crashed_before_finishing(store, inject_fault, aws_clients)
+    [original] = store.list_messages(ALICE)
+
+    resumed = run(store, ALICE, arrived_at=ARRIVED + 9_000)
+
+    assert resumed.duplicate == (ALICE,)
+    assert store.list_messages(ALICE) == (original,)
+    assert_filed_once(store, aws_clients)
+
+
+def test_filing_into_a_mailbox_removed_meanwhile_writes_nothing_for_it(
+    store: Store, alice: str, bob: str, aws_clients: AwsClients
+) -> None:
+    """The recipients were resolved, then Alice's mailbox was removed before her filing: it
+    reports her unknown and leaves no entry, no counter and no uid marker behind (a later
+    mailbox of that name may receive the message); Bob still gets his copy."""
+    store.put_incoming("m1", MESSAGE)
+    transactions = [0]
+    remover = Store(
+        s3=boto3.client("s3"),
+        dynamodb=boto3.client("dynamodb"),
+        table=store.table,
+        bucket=store.bucket,
+        incoming_prefix=store.incoming_prefix,
+    )
+
+    def remove_alice_before_her_filing(model: Any, **_: Any) -> None:
+        if model.name == "TransactWriteItems":
+            transactions[0] += 1
+            if transactions[0] == 2:  # after `begin`, before Alice's filing
+                remover.remove_mailbox(ALICE)
+
+    aws_clients.dynamodb.meta.events.register("before-call.*.*", remove_alice_before_her_filing)
+
+    result = run(store, ALICE, BOB)
+
+    assert (result.unknown, result.delivered) == ((ALICE,), (BOB,))
+    marker = aws_clients.dynamodb.get_item(
+        TableName=store.table, Key=codec.marker_key(ALICE, "m1"), ConsistentRead=True
+    )
+    assert "Item" not in marker
+    assert store.get_mailbox(ALICE) is None
+    assert _reference_count(store, aws_clients, "incoming/m1") == 1  # Bob's entry only
+
+
+def test_filing_costs_one_transaction_per_mailbox(
+    store: Store, alice: str, bob: str, aws_calls: list[AwsCall]
+) -> None:
+    """Cost: one lookup, one ranged GET, `begin`, one transaction per mailbox, `finish`."""
+    store.put_incoming("m1", MESSAGE)
+    aws_calls.clear()
+
+    run(store, ALICE, BOB)
+
+    assert [call.operation for call in aws_calls] == [
+        "BatchGetItem",
+        "GetObject",
+        *["TransactWriteItems"] * 4,
+    ]
+
+
+def conflict_on_filing(
+    store: Store, inject_fault: InjectFault, aws_clients: AwsClients, times: int
+) -> list[str]:
+    """Concurrent deliveries to one mailbox update its profile item: DynamoDB cancels one with
+    TransactionConflict (on the profile's counters, the filing's third item)."""
+    store.put_incoming("m1", MESSAGE)
     conflict: dict[str, Any] = {
         "CancellationReasons": [
             {"Code": "None"},
@@ -195,30 +270,32 @@ def test_a_transaction_conflict_is_retried(
             {"Code": "None"},
         ]
     }
-    sent = inject_fault(
+    return inject_fault(
         aws_clients.dynamodb,
         "TransactWriteItems",
         "TransactionCanceledException",
-        times=2,
+        times=times,
+        after=1,  # `begin` passes
         body=conflict,
     )
 
-    assert store.add_message(MessageEntry(alice, "m1", "incoming/m1", 10, 2, 1_700_000_000_000))
+
+def test_a_transaction_conflict_is_retried(
+    store: Store, alice: str, aws_clients: AwsClients, inject_fault: InjectFault
+) -> None:
+    """botocore does not retry TransactionConflict, so the store does."""
+    sent = conflict_on_filing(store, inject_fault, aws_clients, times=2)
+
+    assert run(store, ALICE).delivered == (ALICE,)
     assert len(sent) == 2
-    assert len(store.list_messages(alice)) == 1
+    assert_filed_once(store, aws_clients)
 
 
 def test_conflicts_that_persist_raise_storage_unavailable(
     store: Store, alice: str, aws_clients: AwsClients, inject_fault: InjectFault
 ) -> None:
-    conflict = {"CancellationReasons": [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * 3}
-    inject_fault(
-        aws_clients.dynamodb,
-        "TransactWriteItems",
-        "TransactionCanceledException",
-        times=99,
-        body=conflict,
-    )
+    conflict_on_filing(store, inject_fault, aws_clients, times=99)
 
     with pytest.raises(StorageUnavailable):
-        store.add_message(MessageEntry(alice, "m1", "incoming/m1", 10, 2, 1_700_000_000_000))
+        run(store, ALICE)
+    assert store.list_messages(ALICE) == ()

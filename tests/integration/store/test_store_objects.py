@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 
 import boto3
 import pytest
 from botocore.config import Config
 
+from popdrop.faces.faults import ObjectNotFound, StorageUnavailable, StoreError
+from popdrop.faces.pop3 import ObjectBody
 from popdrop.settings import Settings
-from popdrop.store import ObjectNotFound, StorageUnavailable, Store, StoreError, schema
+from popdrop.store import Store, schema
 from tests.conftest import AwsCall, AwsClients
+from tests.support import object_exists
 
 from .conftest import ALICE, InjectFault
 
@@ -34,18 +38,27 @@ def test_iter_object_streams_one_get_in_chunks_of_the_given_size(
     ]
 
 
-def test_iter_object_with_an_end_reads_only_that_range(
+def read_all(body: ObjectBody) -> bytes:
+    data = b""
+    while chunk := body.read(300):
+        data += chunk
+    body.close()
+    return data
+
+
+def test_open_object_with_an_end_reads_only_that_range(
     store: Store, aws_calls: list[AwsCall]
 ) -> None:
     """TOP fetches the header block plus some lines: a byte range, not the object."""
     key = store.put_incoming("big", BIG)
     aws_calls.clear()
 
-    assert b"".join(store.iter_object(key, end=1000, chunk_size=300)) == BIG[:1000]
-    assert [call.headers.get("Range") for call in aws_calls] == ["bytes=0-999"]
+    assert read_all(store.open_object(key, end=1000)) == BIG[:1000]
+    assert read_all(store.open_object(key, start=1000, end=1010)) == BIG[1000:1010]
+    assert [call.headers.get("Range") for call in aws_calls] == ["bytes=0-999", "bytes=1000-1009"]
 
 
-def test_iter_object_requests_nothing_until_iterated_and_nothing_for_an_empty_range(
+def test_objects_are_requested_only_when_read_and_an_empty_range_not_at_all(
     store: Store, aws_calls: list[AwsCall]
 ) -> None:
     key = store.put_incoming("big", BIG)
@@ -53,43 +66,69 @@ def test_iter_object_requests_nothing_until_iterated_and_nothing_for_an_empty_ra
 
     chunks = store.iter_object(key)
     assert aws_calls == []
-    assert list(store.iter_object(key, end=0)) == []
+    assert read_all(store.open_object(key, start=10, end=10)) == b""
     assert aws_calls == []
     chunks.close()
 
 
-def test_read_object_returns_the_stored_bytes_exactly(store: Store) -> None:
+def test_reads_return_the_stored_bytes_exactly(store: Store) -> None:
     """DESIGN invariant 4: RETR's bytes are the stored bytes."""
     key = store.put_incoming("big", BIG)
 
-    assert store.read_object(key) == BIG
-    assert store.read_object(key, end=10) == BIG[:10]
-    assert store.read_object(key, end=10**9) == BIG  # a range past the end is the whole object
+    assert read_all(store.open_object(key)) == BIG
+    assert read_all(store.open_object(key, end=10**9)) == BIG  # a range past the end: all of it
+    assert read_all(store.open_object(key, start=len(BIG))) == b""  # S3's 416: nothing
+    assert store.read_whole(key) == BIG
 
 
-def test_a_missing_object_raises_object_not_found(store: Store) -> None:
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda store: store.open_object("incoming/nothing"),
+        lambda store: store.open_object("incoming/nothing", start=5),
+        lambda store: store.read_head("incoming/nothing", 100),
+        lambda store: store.read_tail("incoming/nothing", 2),
+        lambda store: store.read_whole("incoming/nothing"),
+        lambda store: next(store.iter_object("incoming/nothing")),
+    ],
+    ids=["open", "open-range", "head", "tail", "whole", "iter"],
+)
+def test_a_missing_object_raises_object_not_found_whichever_read(
+    store: Store, read: Callable[[Store], object]
+) -> None:
+    assert not object_exists(store, "incoming/nothing")
     with pytest.raises(ObjectNotFound):
-        store.read_object("incoming/nothing")
-    with pytest.raises(ObjectNotFound):
-        store.read_object_head("incoming/nothing", 100)
+        read(store)
 
 
-def test_read_object_head_is_one_ranged_get_with_the_total_size(
+def test_read_head_is_one_ranged_get_with_the_total_size(
     store: Store, aws_calls: list[AwsCall]
 ) -> None:
     key = store.put_incoming("big", BIG)
     aws_calls.clear()
 
-    assert store.read_object_head(key, 4096) == (BIG[:4096], len(BIG))
+    assert store.read_head(key, 4096) == (BIG[:4096], len(BIG))
     assert [(call.operation, call.headers.get("Range")) for call in aws_calls] == [
         ("GetObject", "bytes=0-4095")
     ]
 
 
-def test_read_object_head_of_short_and_empty_objects(store: Store) -> None:
-    assert store.read_object_head(store.put_incoming("short", b"abc"), 4096) == (b"abc", 3)
+def test_read_head_and_tail_of_short_and_empty_objects(store: Store) -> None:
+    short, empty = store.put_incoming("short", b"abc"), store.put_incoming("empty", b"")
+    assert store.read_head(short, 4096) == (b"abc", 3)
+    assert store.read_tail(short, 2) == b"bc"
+    assert store.read_tail(short, 10) == b"abc"
     # S3 refuses any range of an empty object (416); that means zero octets.
-    assert store.read_object_head(store.put_incoming("empty", b""), 4096) == (b"", 0)
+    assert store.read_head(empty, 4096) == (b"", 0)
+    assert store.read_tail(empty, 2) == b""
+
+
+def test_read_tail_is_one_suffix_range_get(store: Store, aws_calls: list[AwsCall]) -> None:
+    key = store.put_incoming("big", BIG)
+    aws_calls.clear()
+
+    assert store.read_tail(key, 2) == BIG[-2:]
+    assert [call.headers.get("Range") for call in aws_calls] == ["bytes=-2"]
 
 
 def test_put_incoming_writes_under_the_incoming_prefix(
@@ -201,7 +240,7 @@ def test_the_store_reads_objects_without_asking_for_response_checksums(moto: str
         "before-call.s3.GetObject", lambda params, **_: sent.append(dict(params["headers"]))
     )
 
-    assert store.read_object(key) == BIG
+    assert read_all(store.open_object(key)) == BIG
 
     assert len(sent) == 1
     assert "x-amz-checksum-mode" not in {name.lower() for name in sent[0]}

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from popdrop.model import InvalidAddress, Mailbox, MessageEntry, is_valid_uid, normalize_address
+from popdrop.model import (
+    AppPassword,
+    InvalidAddress,
+    MessageEntry,
+    is_valid_uid,
+    normalize_address,
+    normalize_route_address,
+)
 
 
 def test_addresses_are_case_insensitive_and_trimmed() -> None:
@@ -19,9 +26,24 @@ def test_non_addresses_are_refused(text: str) -> None:
         normalize_address(text)
 
 
-def test_a_mailbox_holds_only_its_canonical_address() -> None:
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [("Team@Example.TEST", "team@example.test"), (" @Example.TEST ", "@example.test")],
+)
+def test_a_route_address_is_an_alias_or_a_domains_catch_all(text: str, canonical: str) -> None:
+    assert normalize_route_address(text) == canonical
+
+
+@pytest.mark.parametrize("text", ["@", "@bad domain", "team"])
+def test_a_route_address_that_is_neither_is_refused(text: str) -> None:
     with pytest.raises(InvalidAddress):
-        Mailbox(address="Alice@example.test", password_hash="x", created_at=0)
+        normalize_route_address(text)
+
+
+@pytest.mark.parametrize("name", ["", "x" * 33, "my phone", "tab\t"])
+def test_an_app_password_name_outside_1_to_32_safe_characters_cannot_exist(name: str) -> None:
+    with pytest.raises(ValueError, match="app password name"):
+        AppPassword(name=name, digest="sha256$x", created_at=0)
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from popdrop.pop3.actions import AuthenticateApop, LoginOutcome, Send
-from popdrop.pop3.session import SessionConfig
+from popdrop.faces.faults import ObjectNotFound, StoreError
+from popdrop.pop3.actions import AuthenticateApop, LoginRefused, Send
+from popdrop.pop3.config import SessionConfig
 from popdrop.pop3.states import State
 from tests.unit.pop3.transcript import MAILBOX, PLAINTEXT, Client
 
@@ -52,7 +53,7 @@ def test_apop_is_refused_unless_the_operator_enabled_it_rfc1939_s7() -> None:
 def test_a_failed_apop_login_is_the_same_auth_error_as_a_failed_pass_rfc3206_s5() -> None:
     client = Client(APOP)
     client.send(f"APOP {MAILBOX} {DIGEST}")
-    assert client.session.login_result(LoginOutcome.DENIED) == [
+    assert client.session.login_result(LoginRefused.DENIED) == [
         Send(b"-ERR [AUTH] Authentication failed.\r\n")
     ]
     assert client.session.state is State.AUTHORIZATION
@@ -93,7 +94,7 @@ def test_a_login_too_soon_is_refused_with_login_delay_rfc2449_s8_1_2() -> None:
     client = Client(SessionConfig(plaintext_allowed=True, login_delay=900))
     client.say(f"USER {MAILBOX}")
     client.send("PASS secret")
-    assert client.session.login_result(LoginOutcome.LOGIN_DELAY) == [
+    assert client.session.login_result(LoginRefused.LOGIN_DELAY) == [
         Send(b"-ERR [LOGIN-DELAY] Wait 900 seconds between logins.\r\n")
     ]
     assert client.session.state is State.AUTHORIZATION
@@ -111,7 +112,7 @@ def test_a_login_refused_by_a_permanent_fault_gets_sys_perm_rfc3206_s4() -> None
     client = Client(PLAINTEXT)
     client.say(f"USER {MAILBOX}")
     client.send("PASS secret")
-    assert client.session.login_result(LoginOutcome.PERMANENT_FAILURE) == [
+    assert client.session.login_result(StoreError("access denied")) == [
         Send(b"-ERR [SYS/PERM] Maildrop unavailable.\r\n")
     ]
 
@@ -119,7 +120,7 @@ def test_a_login_refused_by_a_permanent_fault_gets_sys_perm_rfc3206_s4() -> None
 def test_a_message_gone_for_good_gets_sys_perm_rfc3206_s4() -> None:
     client = Client(PLAINTEXT).login()
     client.send("RETR 1")
-    assert client.session.storage_failed(permanent=True) == [
+    assert client.session.storage_failed(ObjectNotFound("incoming/1")) == [
         Send(b"-ERR [SYS/PERM] Message unavailable.\r\n")
     ]
     assert client.say("NOOP") == b"+OK\r\n"

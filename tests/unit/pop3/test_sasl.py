@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 
-from popdrop.pop3.actions import Close, LoginOutcome, SaslStep
-from popdrop.pop3.session import SASL_MAX_LINE, SessionConfig
+from popdrop.pop3.actions import Close, LoginRefused, SaslStep
+from popdrop.pop3.config import SASL_MAX_LINE, SessionConfig
 from popdrop.pop3.states import State
-from tests.unit.pop3.transcript import Client, maildrop, wire
+from tests.unit.pop3.transcript import Client, snapshot, wire
 
 MECHANISMS = ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "OAUTHBEARER", "PLAIN", "LOGIN")
 TLS = SessionConfig(tls_active=True, sasl_mechanisms=MECHANISMS)
@@ -45,7 +45,7 @@ def test_an_initial_response_starts_the_exchange_decoded_rfc5034_s4() -> None:
     client = Client(TLS)
     [step] = client.send("AUTH PLAIN " + b64(b"\0alice\0pw"))
     assert step == SaslStep("PLAIN", b"\0alice\0pw", first=True)
-    assert client.session.state is State.AUTHENTICATING
+    assert client.session.state is State.SASL_STEP
 
 
 def test_an_equals_sign_is_an_empty_initial_response_rfc5034_s4() -> None:
@@ -68,7 +68,7 @@ def test_a_challenge_is_a_continuation_and_the_next_line_its_response_rfc5034_s4
     assert wire(client.session.sasl_challenge(b"")) == b"+ \r\n"
     [step] = client.send("")  # an empty response
     assert step == SaslStep("LOGIN", b"", first=False)
-    assert wire(client.session.login_result(LoginOutcome.OK, maildrop(5))) == b"+OK Logged in.\r\n"
+    assert wire(client.session.login_result(snapshot(5))) == b"+OK Logged in.\r\n"
     assert client.session.state is State.TRANSACTION
 
 
@@ -101,7 +101,7 @@ def test_responses_may_be_longer_than_a_command_line_but_are_bounded() -> None:
     client.session.sasl_challenge(b"")
     [step] = client.send(b64(token))
     assert step == SaslStep("OAUTHBEARER", token, first=False)
-    client.session.login_result(LoginOutcome.DENIED)
+    client.session.login_result(LoginRefused.DENIED)
     client.send("AUTH OAUTHBEARER")
     client.session.sasl_challenge(b"")
     assert client.say("A" * (SASL_MAX_LINE + 10)).startswith(b"-ERR Response too long")
@@ -129,10 +129,10 @@ def test_a_connection_is_closed_after_too_many_failed_logins() -> None:
     client = Client(SessionConfig(plaintext_allowed=True, max_auth_failures=2))
     client.say("USER alice@example.test")
     client.send("PASS wrong")
-    assert wire(client.session.login_result(LoginOutcome.DENIED)).startswith(b"-ERR [AUTH]")
+    assert wire(client.session.login_result(LoginRefused.DENIED)).startswith(b"-ERR [AUTH]")
     client.say("USER alice@example.test")
     client.send("PASS wrong again")
-    actions = client.session.login_result(LoginOutcome.DENIED)
+    actions = client.session.login_result(LoginRefused.DENIED)
     assert wire(actions) == b"-ERR [AUTH] Authentication failed; too many attempts.\r\n"
     assert isinstance(actions[-1], Close)
 

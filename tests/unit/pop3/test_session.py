@@ -6,19 +6,22 @@ from typing import Any
 
 import pytest
 
+from popdrop.faces.faults import StorageUnavailable, StoreError
 from popdrop.pop3.actions import (
     Authenticate,
     Close,
     Commit,
-    LoginOutcome,
+    LoginRefused,
+    LoginResult,
     Release,
     Send,
     SendMessage,
     StartTLS,
 )
-from popdrop.pop3.session import Session, SessionConfig
+from popdrop.pop3.config import SessionConfig
+from popdrop.pop3.session import Session
 from popdrop.pop3.states import State
-from tests.unit.pop3.transcript import MAILBOX, PLAINTEXT, Client, entry, maildrop, wire
+from tests.unit.pop3.transcript import MAILBOX, PLAINTEXT, Client, entry, snapshot, wire
 
 OK_CAPA = b"+OK Capability list follows.\r\n"
 BASE_CAPA = (
@@ -57,12 +60,12 @@ def test_pass_asks_the_caller_to_authenticate_with_the_whole_password_rfc1939_s7
 
 
 def test_a_successful_login_enters_transaction_with_messages_numbered_from_1_rfc1939_s5() -> None:
-    client = Client().login(maildrop(120, 200))
+    client = Client().login(snapshot(120, 200))
     assert client.session.state is State.TRANSACTION
     assert client.say("LIST") == b"+OK 2 messages (320 octets)\r\n1 120\r\n2 200\r\n.\r\n"
 
 
-def failed_login(outcome: LoginOutcome) -> tuple[Client, bytes]:
+def failed_login(outcome: LoginResult) -> tuple[Client, bytes]:
     client = Client()
     client.say(f"USER {MAILBOX}")
     client.send("PASS wrong")
@@ -72,13 +75,14 @@ def failed_login(outcome: LoginOutcome) -> tuple[Client, bytes]:
 @pytest.mark.parametrize(
     ("outcome", "reply"),
     [
-        (LoginOutcome.DENIED, b"-ERR [AUTH] Authentication failed.\r\n"),
-        (LoginOutcome.IN_USE, b"-ERR [IN-USE] Maildrop is in use.\r\n"),
-        (LoginOutcome.TEMPORARY_FAILURE, b"-ERR [SYS/TEMP] Try again later.\r\n"),
+        (LoginRefused.DENIED, b"-ERR [AUTH] Authentication failed.\r\n"),
+        (LoginRefused.IN_USE, b"-ERR [IN-USE] Maildrop is in use.\r\n"),
+        (StorageUnavailable("throttled"), b"-ERR [SYS/TEMP] Try again later.\r\n"),
+        (StoreError("access denied"), b"-ERR [SYS/PERM] Maildrop unavailable.\r\n"),
     ],
 )
 def test_a_failed_login_returns_to_authorization_rfc1939_s4_rfc3206(
-    outcome: LoginOutcome, reply: bytes
+    outcome: LoginResult, reply: bytes
 ) -> None:
     client, got = failed_login(outcome)
     assert got == reply
@@ -86,24 +90,14 @@ def test_a_failed_login_returns_to_authorization_rfc1939_s4_rfc3206(
 
 
 def test_a_failed_login_forgets_the_user_name_rfc1939_s7() -> None:
-    client, _ = failed_login(LoginOutcome.DENIED)
+    client, _ = failed_login(LoginRefused.DENIED)
     assert client.say("PASS again") == b"-ERR Send USER first.\r\n"
 
 
 def test_a_failed_login_can_be_followed_by_a_successful_one_rfc1939_s4() -> None:
-    client, _ = failed_login(LoginOutcome.DENIED)
+    client, _ = failed_login(LoginRefused.DENIED)
     client.login()
     assert client.session.state is State.TRANSACTION
-
-
-def test_a_maildrop_accompanies_an_ok_login_and_only_it() -> None:
-    client = Client()
-    client.say(f"USER {MAILBOX}")
-    client.send("PASS secret")
-    with pytest.raises(ValueError, match="Maildrop"):
-        client.session.login_result(LoginOutcome.OK)
-    with pytest.raises(ValueError, match="Maildrop"):
-        client.session.login_result(LoginOutcome.DENIED, maildrop(1))
 
 
 # Plaintext policy (DESIGN "Security defaults"; RFC 2595 §4; RFC 3206 §5)
@@ -199,29 +193,29 @@ def test_stls_without_a_certificate_is_refused_rfc2595_s4() -> None:
 
 
 def test_stat_is_count_space_octets_exactly_rfc1939_s5() -> None:
-    assert Client().login(maildrop(120, 200)).say("STAT") == b"+OK 2 320\r\n"
+    assert Client().login(snapshot(120, 200)).say("STAT") == b"+OK 2 320\r\n"
 
 
 def test_stat_of_an_empty_maildrop_rfc1939_s5() -> None:
-    assert Client().login(maildrop()).say("STAT") == b"+OK 0 0\r\n"
+    assert Client().login(snapshot()).say("STAT") == b"+OK 0 0\r\n"
 
 
 def test_list_one_message_rfc1939_s5() -> None:
-    assert Client().login(maildrop(120, 200)).say("LIST 2") == b"+OK 2 200\r\n"
+    assert Client().login(snapshot(120, 200)).say("LIST 2") == b"+OK 2 200\r\n"
 
 
 def test_list_of_a_message_that_does_not_exist_rfc1939_s5() -> None:
-    assert Client().login(maildrop(120, 200)).say("LIST 3") == b"-ERR No such message.\r\n"
+    assert Client().login(snapshot(120, 200)).say("LIST 3") == b"-ERR No such message.\r\n"
 
 
 def test_uidl_lists_unique_ids_rfc1939_s7() -> None:
-    client = Client().login(maildrop(120, 200))
+    client = Client().login(snapshot(120, 200))
     assert client.say("UIDL") == b"+OK Unique-ID listing follows.\r\n1 uid-1\r\n2 uid-2\r\n.\r\n"
     assert client.say("UIDL 2") == b"+OK 2 uid-2\r\n"
 
 
 def test_retr_streams_the_message_after_its_size_rfc1939_s5() -> None:
-    client = Client().login(maildrop(120, 200))
+    client = Client().login(snapshot(120, 200))
     assert client.send("RETR 2") == [SendMessage(2, entry(2, 200), b"+OK 200 octets\r\n")]
     assert client.session.state is State.SENDING
     assert client.session.message_sent() == []
@@ -229,7 +223,7 @@ def test_retr_streams_the_message_after_its_size_rfc1939_s5() -> None:
 
 
 def test_top_streams_headers_and_n_body_lines_rfc1939_s7() -> None:
-    client = Client().login(maildrop(120, 200))
+    client = Client().login(snapshot(120, 200))
     assert client.send("TOP 1 5") == [
         SendMessage(1, entry(1, 120), b"+OK Top of message.\r\n", top_lines=5)
     ]
@@ -238,7 +232,7 @@ def test_top_streams_headers_and_n_body_lines_rfc1939_s7() -> None:
 def test_a_message_that_cannot_be_read_gets_sys_temp_rfc3206_s4() -> None:
     client = Client().login()
     client.send("RETR 1")
-    assert client.session.storage_failed() == [
+    assert client.session.storage_failed(StorageUnavailable("throttled")) == [
         Send(b"-ERR [SYS/TEMP] Message unavailable; try again later.\r\n")
     ]
     assert client.say("NOOP") == b"+OK\r\n"
@@ -288,13 +282,13 @@ def test_dele_marks_a_message_rfc1939_s5() -> None:
 
 @pytest.mark.parametrize("line", ["LIST 2", "UIDL 2", "RETR 2", "TOP 2 0", "DELE 2"])
 def test_a_deleted_message_is_invisible_rfc1939_s5(line: str) -> None:
-    client = Client().login(maildrop(100, 200, 300))
+    client = Client().login(snapshot(100, 200, 300))
     client.say("DELE 2")
     assert client.say(line) == b"-ERR No such message.\r\n"
 
 
 def test_deleted_messages_leave_stat_list_and_uidl_and_numbers_never_shift_rfc1939_s5() -> None:
-    client = Client().login(maildrop(100, 200, 300))
+    client = Client().login(snapshot(100, 200, 300))
     client.say("DELE 2")
     assert client.say("STAT") == b"+OK 2 400\r\n"
     assert client.say("LIST") == b"+OK 2 messages (400 octets)\r\n1 100\r\n3 300\r\n.\r\n"
@@ -303,7 +297,7 @@ def test_deleted_messages_leave_stat_list_and_uidl_and_numbers_never_shift_rfc19
 
 
 def test_rset_unmarks_every_deleted_message_rfc1939_s5() -> None:
-    client = Client().login(maildrop(100, 200, 300))
+    client = Client().login(snapshot(100, 200, 300))
     client.say("DELE 1")
     client.say("DELE 3")
     assert client.say("RSET") == b"+OK Maildrop has 3 messages (600 octets).\r\n"
@@ -322,13 +316,13 @@ def test_quit_before_login_signs_off_without_commit_rfc1939_s4() -> None:
 
 
 def test_quit_after_login_commits_the_deletions_in_order_rfc1939_s6() -> None:
-    drop = maildrop(100, 200, 300)
+    drop = snapshot(100, 200, 300)
     client = Client().login(drop)
     client.say("DELE 3")
     client.say("DELE 1")
     assert client.send("QUIT") == [Commit(MAILBOX, (drop.messages[0], drop.messages[2]))]
     assert client.session.state is State.UPDATE
-    assert client.session.commit_result(True) == [
+    assert client.session.commit_result() == [
         Send(b"+OK popdrop POP3 signing off.\r\n"),
         Close(),
     ]
@@ -343,7 +337,7 @@ def test_a_failed_commit_is_reported_and_the_connection_closed_rfc1939_s6() -> N
     client = Client().login()
     client.say("DELE 1")
     client.send("QUIT")
-    assert client.session.commit_result(False) == [
+    assert client.session.commit_result(StorageUnavailable("throttled")) == [
         Send(b"-ERR [SYS/TEMP] Some deleted messages not removed.\r\n"),
         Close(),
     ]
@@ -411,7 +405,7 @@ def test_good_commands_and_missing_messages_do_not_spend_the_budget() -> None:
 
 
 def test_pipelined_commands_are_answered_one_per_call_in_order_rfc2449_s6_6() -> None:
-    session = Client().login(maildrop(5)).session
+    session = Client().login(snapshot(5)).session
     session.receive_data(b"STAT\r\nLIST 1\r\nNOOP\r\nQUI")
     assert session.next_actions() == [Send(b"+OK 1 5\r\n")]
     assert session.next_actions() == [Send(b"+OK 1 5\r\n")]

@@ -3,24 +3,35 @@ less than a line of input, and sends only well-formed replies (DESIGN invariant 
 
 from __future__ import annotations
 
+import base64
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from popdrop.faces.faults import (
+    CleanupPending,
+    LeaseLost,
+    ObjectNotFound,
+    StorageUnavailable,
+    StoreError,
+)
 from popdrop.pop3.actions import (
     Action,
     Authenticate,
     AuthenticateApop,
     Close,
     Commit,
-    LoginOutcome,
+    LoginRefused,
     Release,
+    SaslStep,
     Send,
     SendMessage,
     StartTLS,
 )
-from popdrop.pop3.session import Session, SessionConfig
+from popdrop.pop3.config import SessionConfig
+from popdrop.pop3.session import Session
 from popdrop.pop3.states import State
-from tests.unit.pop3.transcript import maildrop
+from tests.unit.pop3.transcript import snapshot
 
 COMMANDS = [
     b"CAPA", b"USER alice@example.test", b"PASS secret", b"PASS", b"STAT", b"LIST", b"LIST 1",
@@ -28,6 +39,9 @@ COMMANDS = [
     b"DELE 2", b"RSET", b"NOOP", b"QUIT", b"STLS", b"XTND", b"",
     b"APOP alice@example.test c4c9334bac560ecc979e58001b3e22fb", b"APOP x", b"UTF8", b"LANG",
     b"LANG en", b"LANG fr", b"LANG *",
+    # RFC 5034 AUTH and its continuation lines (a response, "*", "=", not base64).
+    b"AUTH", b"AUTH PLAIN", b"AUTH PLAIN AGFsaWNlAHNlY3JldA==", b"AUTH SCRAM-SHA-256", b"AUTH X",
+    b"AUTH LOGIN =", b"*", b"=", b"dGVzdA==", b"not base64!",
 ]  # fmt: skip
 # Mostly commands, so that sessions get past login; the rest is noise, stray line ends and
 # over-long lines.
@@ -55,13 +69,38 @@ CONFIGS = st.builds(
     apop_timestamp=st.none() | st.just("<1896.697170952@dbc.mtview.ca.us>"),
     expire_days=st.none() | st.integers(0, 365),
     login_delay=st.integers(0, 3600),
+    sasl_mechanisms=st.lists(
+        st.sampled_from(["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "PLAIN", "LOGIN"]), unique=True
+    ).map(tuple),
+    max_auth_failures=st.integers(1, 5),
 )
-OUTCOMES = st.sampled_from([LoginOutcome.OK, *LoginOutcome])
-AWAITING = (State.AUTHENTICATING, State.SENDING, State.UPDATE, State.STARTING_TLS)
+# What storage may report: every fault kind the daemon's face raises (popdrop.faces.faults).
+FAULTS = st.sampled_from(
+    [
+        StorageUnavailable("throttled"),
+        StoreError("access denied"),
+        ObjectNotFound("incoming/x"),
+        LeaseLost("alice@example.test"),
+        CleanupPending("objects left"),
+    ]
+)
+REFUSALS = st.sampled_from(list(LoginRefused))
+AWAITING = (
+    State.AUTHENTICATING,
+    State.SASL_STEP,
+    State.SENDING,
+    State.UPDATE,
+    State.STARTING_TLS,
+)
 
 
 def assert_well_formed(data: bytes) -> None:
-    """A status line (RFC 1939 §3), and for a multi-line reply its lines and the "." line."""
+    """A status line (RFC 1939 §3), and for a multi-line reply its lines and the "." line; or a
+    SASL continuation, "+ " and base64 on one line (RFC 5034 §4)."""
+    if data.startswith(b"+ "):
+        assert base64.b64decode(data[2:-2], validate=True) is not None and data.endswith(b"\r\n")
+        assert data.count(b"\n") == 1, data
+        return
     assert data.startswith((b"+OK", b"-ERR")), data
     status, _, body = data.partition(b"\r\n")
     assert b"\r" not in status and b"\n" not in status, data
@@ -75,13 +114,14 @@ def assert_well_formed(data: bytes) -> None:
 class Driver:
     """Plays the daemon: runs the session, answers every awaited outcome, checks every action."""
 
-    def __init__(self, session: Session, data: st.DataObject) -> None:
+    def __init__(self, session: Session, data: st.DataObject, line_limit: int) -> None:
         self.session = session
         self.data = data
         # The step at which the idle timer fires or the peer vanishes, if ever.
         self.interrupt_at = data.draw(st.none() | st.integers(0, 200))
         self.steps = 0
         self.holding = False  # a maildrop was handed out and neither released nor committed
+        self.line_limit = line_limit
 
     def check(self, actions: list[Action], *, from_command: bool = False) -> None:
         for action in actions:
@@ -99,27 +139,29 @@ class Driver:
                     self.holding = False
                 case Close():
                     assert action is actions[-1] and self.session.closed
-                case Authenticate() | AuthenticateApop() | StartTLS():
+                case Authenticate() | AuthenticateApop() | SaslStep() | StartTLS():
                     assert action is actions[-1]
 
     def answer(self) -> None:
         """Report the outcome the session waits for, drawn at random."""
         session = self.session
         match session.state:
-            case State.AUTHENTICATING:
-                outcome = self.data.draw(OUTCOMES)
-                sizes = self.data.draw(st.lists(st.integers(0, 500), max_size=4))
-                drop = maildrop(*sizes) if outcome is LoginOutcome.OK else None
-                self.holding = drop is not None
-                self.check(session.login_result(outcome, drop))
+            case State.SASL_STEP if self.data.draw(st.booleans()):
+                self.check(session.sasl_challenge(self.data.draw(st.binary(max_size=20))))
+            case State.AUTHENTICATING | State.SASL_STEP:
+                sizes = st.lists(st.integers(0, 500), max_size=4)
+                result = self.data.draw(
+                    sizes.map(lambda drawn: snapshot(*drawn)) | REFUSALS | FAULTS
+                )
+                self.holding = not isinstance(result, (LoginRefused, StoreError))
+                self.check(session.login_result(result))
             case State.SENDING:
-                match self.data.draw(st.sampled_from(["sent", "temporary", "permanent"])):
-                    case "sent":
-                        self.check(session.message_sent())
-                    case failure:
-                        self.check(session.storage_failed(permanent=failure == "permanent"))
+                if self.data.draw(st.booleans()):
+                    self.check(session.message_sent())
+                else:
+                    self.check(session.storage_failed(self.data.draw(FAULTS)))
             case State.UPDATE:
-                self.check(session.commit_result(self.data.draw(st.booleans())))
+                self.check(session.commit_result(self.data.draw(st.none() | FAULTS)))
             case State.STARTING_TLS:
                 self.check(session.tls_started())
 
@@ -140,8 +182,9 @@ class Driver:
             elif self.session.state in AWAITING:
                 self.answer()
             else:
-                # Waiting for input: what is held is less than one line (RFC 2449 §4).
-                assert self.session.buffered < 255
+                # Waiting for input: what is held is less than one line (RFC 2449 §4; a SASL
+                # response may be longer, where AUTH is on offer).
+                assert self.session.buffered < self.line_limit
                 return
 
 
@@ -154,11 +197,11 @@ def test_any_input_gets_well_formed_replies_in_bounded_memory_design_invariant_7
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
     chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
     session = Session(config)
-    driver = Driver(session, data)
+    driver = Driver(session, data, config.authorization_max_line)
     driver.check(session.greeting())
     for chunk in [c for c in chunks if c]:
         session.receive_data(chunk)
-        assert session.buffered <= len(chunk) + 255
+        assert session.buffered <= len(chunk) + config.authorization_max_line
         driver.drain()
     session.receive_data(b"")
     driver.drain()

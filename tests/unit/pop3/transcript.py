@@ -1,12 +1,14 @@
-"""Helpers for POP3 session tests: a maildrop to log in to, and a client that speaks lines."""
+"""Helpers for POP3 session tests: a maildrop's snapshot to log in to, and a client that speaks
+lines."""
 
 from __future__ import annotations
 
-from popdrop.model import Maildrop, MessageEntry
-from popdrop.pop3.actions import Action, Authenticate, LoginOutcome, Send, SendMessage
-from popdrop.pop3.session import Session, SessionConfig
+from popdrop.model import Address, MessageEntry, Snapshot
+from popdrop.pop3.actions import Action, Authenticate, Send, SendMessage
+from popdrop.pop3.config import SessionConfig
+from popdrop.pop3.session import Session
 
-MAILBOX = "alice@example.test"
+MAILBOX = Address("alice@example.test")
 # A connection where USER/PASS are allowed (the operator's plaintext switch, as in `dev`).
 PLAINTEXT = SessionConfig(plaintext_allowed=True)
 
@@ -22,9 +24,9 @@ def entry(number: int, size: int = 100) -> MessageEntry:
     )
 
 
-def maildrop(*sizes: int) -> Maildrop:
-    """A maildrop whose message n (1-based) has size sizes[n-1] and uid "uid-n"."""
-    return Maildrop(MAILBOX, tuple(entry(n, size) for n, size in enumerate(sizes, 1)))
+def snapshot(*sizes: int) -> Snapshot:
+    """A snapshot whose message n (1-based) has size sizes[n-1] and uid "uid-n"."""
+    return Snapshot(MAILBOX, tuple(entry(n, size) for n, size in enumerate(sizes, 1)))
 
 
 def wire(actions: list[Action]) -> bytes:
@@ -56,11 +58,11 @@ class Client:
         """The reply bytes to one line."""
         return wire(self.send(line))
 
-    def login(self, drop: Maildrop | None = None) -> Client:
+    def login(self, drop: Snapshot | None = None) -> Client:
         """USER, PASS and a successful login_result: the session is in TRANSACTION."""
         self.say(f"USER {MAILBOX}")
         [authenticate] = self.send("PASS secret")
         assert isinstance(authenticate, Authenticate)
-        actions = self.session.login_result(LoginOutcome.OK, drop or maildrop(100, 200, 300))
+        actions = self.session.login_result(drop or snapshot(100, 200, 300))
         assert wire(actions) == b"+OK Logged in.\r\n"
         return self

@@ -11,10 +11,10 @@ from itertools import chain
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import StreamingResponse
 
-from popdrop.api.deps import MailboxAddress, MessageUid, StoreDep
+from popdrop.api.deps import KnownMailbox, MessageMailbox, MessageUid, StoreDep
 from popdrop.api.schemas import Error, MailboxOut, MessageOut
-from popdrop.model import MessageEntry
-from popdrop.store import Store
+from popdrop.faces.api import ApiStore
+from popdrop.model import Address, MessageEntry
 
 router = APIRouter(
     prefix="/mailboxes",
@@ -29,16 +29,14 @@ def list_mailboxes(store: StoreDep) -> list[MailboxOut]:
 
 
 @router.get("/{address}/messages")
-def list_messages(address: MailboxAddress, store: StoreDep) -> list[MessageOut]:
+def list_messages(mailbox: KnownMailbox, store: StoreDep) -> list[MessageOut]:
     """The mailbox's messages in arrival order: the order POP3 numbers them in."""
-    if store.get_mailbox(address) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="mailbox not found")
-    return [MessageOut.of(entry) for entry in store.list_messages(address)]
+    return [MessageOut.of(entry) for entry in store.list_messages(mailbox)]
 
 
 @router.get("/{address}/messages/{uid}")
-def get_message(address: MailboxAddress, uid: MessageUid, store: StoreDep) -> MessageOut:
-    return MessageOut.of(_entry(store, address, uid))
+def get_message(mailbox: MessageMailbox, uid: MessageUid, store: StoreDep) -> MessageOut:
+    return MessageOut.of(_entry(store, mailbox, uid))
 
 
 @router.get(
@@ -46,9 +44,9 @@ def get_message(address: MailboxAddress, uid: MessageUid, store: StoreDep) -> Me
     response_class=StreamingResponse,
     responses={status.HTTP_200_OK: {"content": {"message/rfc822": {}}}},
 )
-def get_raw_message(address: MailboxAddress, uid: MessageUid, store: StoreDep) -> StreamingResponse:
+def get_raw_message(mailbox: MessageMailbox, uid: MessageUid, store: StoreDep) -> StreamingResponse:
     """The message exactly as stored, which is exactly what POP3 RETR sends before dot-stuffing."""
-    entry = _entry(store, address, uid)
+    entry = _entry(store, mailbox, uid)
     chunks = store.iter_object(entry.object_key)
     # Read the first chunk before the status line goes out, so a storage fault is still a 503.
     first = next(chunks, b"")
@@ -59,7 +57,7 @@ def get_raw_message(address: MailboxAddress, uid: MessageUid, store: StoreDep) -
     )
 
 
-def _entry(store: Store, address: str, uid: str) -> MessageEntry:
+def _entry(store: ApiStore, address: Address, uid: str) -> MessageEntry:
     entry = store.get_message(address, uid)
     if entry is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="message not found")

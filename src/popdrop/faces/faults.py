@@ -1,15 +1,19 @@
-"""What the store raises: a small closed set, so no caller needs to know botocore.
+"""The faults every storage face raises: a small closed set, so no consumer needs to know botocore.
 
 `StorageUnavailable` is transient (throttling, AWS faults, the endpoint unreachable; botocore has
-already retried): answer `-ERR [SYS/TEMP]` (RFC 3206) or let Lambda retry the event. Any other
-`StoreError` is permanent until an operator acts (access denied, a missing table or bucket).
+already retried): the same request may succeed later. Every other `StoreError` is permanent until
+something changes: an operator acts (access denied, a missing table or bucket), or the thing asked
+for is not there (`MailboxNotFound`, `ObjectNotFound`, ...).
+
+Each consumer turns them into its own replies in one place: POP3 in `popdrop.pop3.faults`, the REST
+API in `popdrop.api.app`, the CLI in `popd.cli`; the ingest Lambda raises them, so Lambda retries.
 """
 
 from __future__ import annotations
 
 
 class StoreError(Exception):
-    """Storage failed in a way that retrying will not fix."""
+    """Storage failed: permanently, unless it is a `StorageUnavailable`."""
 
 
 class StorageUnavailable(StoreError):
@@ -30,7 +34,7 @@ class ObjectNotFound(StoreError):
 
 class LeaseLost(StoreError):
     """The session no longer holds its maildrop lease (it expired or another session took it over):
-    it must not commit (RFC 1939 §8 exclusive access; answer -ERR [SYS/TEMP])."""
+    it must not commit (RFC 1939 §8 exclusive access)."""
 
 
 class CleanupPending(StorageUnavailable):

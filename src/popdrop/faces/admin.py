@@ -1,0 +1,106 @@
+"""Everything administration may ask of storage: the `popdrop` CLI's operator commands and the
+REST API's admin routes. Grouped by what is administered; `AdminStore` is all of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from popdrop.model import (
+    Address,
+    AppPassword,
+    Mailbox,
+    MessageEntry,
+    Policy,
+    Quarantined,
+    Route,
+    ScramKeys,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport:
+    """What one garbage-collection sweep found and did."""
+
+    objects_examined: int  # objects under the incoming prefix
+    objects_in_grace: int  # unreferenced but younger than the grace period: left alone
+    deleted: tuple[str, ...]  # object keys removed (or, in a dry run, that would be)
+    dry_run: bool
+
+
+class MailboxDirectory(Protocol):
+    """Reading mailbox profiles (the API reads them too)."""
+
+    def get_mailbox(self, address: Address) -> Mailbox | None:
+        """None when there is no such mailbox (or it is being removed)."""
+        ...
+
+    def list_mailboxes(self) -> list[Mailbox]: ...
+
+
+class MailboxAdmin(MailboxDirectory, Protocol):
+    def create_mailbox(
+        self, address: Address, password_hash: str, scram: ScramKeys | None = None
+    ) -> Mailbox:
+        """Raises `MailboxExists`."""
+        ...
+
+    def set_password(
+        self, address: Address, password_hash: str, scram: ScramKeys | None = None
+    ) -> None:
+        """Replace the password hash and the SCRAM verifier together; `MailboxNotFound`."""
+        ...
+
+    def set_apop_secret(self, address: Address, secret: str) -> None: ...
+
+    def add_app_password(self, address: Address, app_password: AppPassword) -> None:
+        """Raises `AppPasswordConflict` (name taken, or the maximum reached), `MailboxNotFound`."""
+        ...
+
+    def revoke_app_password(self, address: Address, name: str) -> None:
+        """Raises `AppPasswordNotFound`."""
+        ...
+
+    def remove_mailbox(self, address: Address) -> int:
+        """Delete the mailbox, its messages and its quarantine; how many messages went."""
+        ...
+
+
+class RoutingAdmin(Protocol):
+    """Aliases, catch-alls and each mailbox's delivery policy."""
+
+    def put_route(self, route: Route) -> None: ...
+
+    def delete_route(self, address: str) -> bool:
+        """False when there was no such route."""
+        ...
+
+    def list_routes(self) -> list[Route]: ...
+
+    def get_policy(self, address: Address) -> Policy | None:
+        """The mailbox's policy (the default when none was set); None when no such mailbox."""
+        ...
+
+    def put_policy(self, address: Address, policy: Policy) -> None: ...
+
+
+class QuarantineAdmin(Protocol):
+    def list_quarantined(self, address: Address) -> list[Quarantined]: ...
+
+    def release_quarantined(self, address: Address, uid: str) -> MessageEntry | None:
+        """Move the message into the maildrop, past the policy and the quota (an operator
+        decided); None when it is not (or no longer) quarantined."""
+        ...
+
+    def discard_quarantined(self, address: Address, uid: str) -> bool:
+        """Delete the quarantined message (and its object when nothing else refers to it);
+        False when there is no such message."""
+        ...
+
+
+class AdminStore(MailboxAdmin, RoutingAdmin, QuarantineAdmin, Protocol):
+    """Administration's storage face."""
+
+    def collect_garbage(self, *, grace_seconds: float, dry_run: bool = False) -> GcReport:
+        """Delete the objects no entry references (`popdrop gc`, docs/engine.md)."""
+        ...

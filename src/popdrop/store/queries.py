@@ -1,0 +1,90 @@
+"""Reading many items: the paginated Query and BatchGetItem, each written once.
+
+- `partition`: the items of one partition whose sort key has a prefix (a mailbox's messages, its
+  quarantine), in sort-key order, strongly consistent;
+- `directory`: the items the sparse `directory` index lists under one kind (mailboxes, routes);
+- `batch_get`: items by key, 100 per request, asking again for the keys DynamoDB hands back
+  unprocessed under load, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from popdrop.faces.faults import StorageUnavailable
+from popdrop.store import codec, schema
+from popdrop.store.aws import aws_errors, batched
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import KeysAndAttributesTypeDef
+
+KEYS_PER_BATCH_GET: Final = 100  # DynamoDB's limit per BatchGetItem
+# Unprocessed keys are asked for again at most this often, after a jittered pause that doubles each
+# round (AWS's advice for throttled batches): about a second in all before giving up.
+BATCH_GET_ROUNDS: Final = 6
+_BATCH_GET_BACKOFF: Final = 0.02  # seconds
+
+
+def partition(
+    dynamodb: DynamoDBClient, table: str, pk: str, sk_prefix: str
+) -> Iterator[codec.Item]:
+    """Items of partition `pk` whose sort key starts with `sk_prefix`, in sort-key order.
+
+    Strongly consistent, because a session that logs in right after another one's QUIT must not
+    list the entries that QUIT deleted (their objects may be gone).
+    """
+    return _query(
+        dynamodb,
+        TableName=table,
+        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+        ExpressionAttributeNames={"#pk": schema.PK, "#sk": schema.SK},
+        ExpressionAttributeValues={":pk": codec.s(pk), ":prefix": codec.s(sk_prefix)},
+        ConsistentRead=True,
+    )
+
+
+def directory(dynamodb: DynamoDBClient, table: str, kind: str) -> Iterator[codec.Item]:
+    """The items the sparse `directory` index lists under `kind` (a GSI: eventually consistent)."""
+    return _query(
+        dynamodb,
+        TableName=table,
+        IndexName=schema.DIRECTORY_INDEX,
+        KeyConditionExpression="#dir = :kind",
+        ExpressionAttributeNames={"#dir": schema.DIR_PK},
+        ExpressionAttributeValues={":kind": codec.s(kind)},
+    )
+
+
+def _query(dynamodb: DynamoDBClient, **request: Any) -> Iterator[codec.Item]:
+    """Every item of one Query, page by page (DynamoDB cuts pages at 1 MB)."""
+    pages = dynamodb.get_paginator("query").paginate(**request)
+    with aws_errors():
+        for page in pages:
+            yield from page["Items"]
+
+
+def batch_get(dynamodb: DynamoDBClient, table: str, keys: Sequence[codec.Item]) -> list[codec.Item]:
+    """The items of `keys` that exist (strongly consistent reads). Raises `StorageUnavailable`
+    when DynamoDB still hands keys back unprocessed after BATCH_GET_ROUNDS requests."""
+    found: list[codec.Item] = []
+    for batch in batched(keys, KEYS_PER_BATCH_GET):
+        request: dict[str, KeysAndAttributesTypeDef] = {
+            table: {"Keys": list(batch), "ConsistentRead": True}
+        }
+        for attempt in range(BATCH_GET_ROUNDS):
+            if attempt:
+                time.sleep(random.uniform(0, _BATCH_GET_BACKOFF * 2**attempt))  # noqa: S311 - jitter
+            with aws_errors():
+                response = dynamodb.batch_get_item(RequestItems=request)
+            found += response["Responses"].get(table, [])
+            unprocessed = response.get("UnprocessedKeys", {}).get(table)
+            if not unprocessed:
+                break
+            request = {table: {"Keys": list(unprocessed["Keys"]), "ConsistentRead": True}}
+        else:
+            raise StorageUnavailable("BatchGetItem kept returning unprocessed keys")
+    return found
