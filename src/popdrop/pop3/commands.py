@@ -3,7 +3,7 @@
 Every argument is validated here, once (RFC 1939 §3: keywords case-insensitive, arguments
 separated by spaces); the session receives either a well-formed command or a `CommandError`
 whose message is safe to send after "-ERR ". A new command is a dataclass here, an
-entry in `_PARSERS`, a row in `states.ALLOWED`, and a case in the session.
+entry in `_PARSERS`, a row in `states.TRANSITIONS`, and a case in the session.
 
 User names and passwords must be valid UTF-8. Credentials are set through the API and CLI as
 Unicode text, so an octet string that is not UTF-8 can never match one; refusing it here means
@@ -80,8 +80,8 @@ class Stat:
 
 
 @dataclass(frozen=True, slots=True)
-class List:
-    """LIST [msg] (RFC 1939 §5)."""
+class _OneOrEvery:
+    """A command about one message, or, without a number, about every one."""
 
     number: int | None = None
 
@@ -91,24 +91,28 @@ class List:
 
 
 @dataclass(frozen=True, slots=True)
-class Uidl:
-    """UIDL [msg] (RFC 1939 §7)."""
-
-    number: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.number is not None:
-            _check_number(self.number, 1)
-
-
-@dataclass(frozen=True, slots=True)
-class Retr:
-    """RETR msg (RFC 1939 §5)."""
+class _One:
+    """A command about one message."""
 
     number: int
 
     def __post_init__(self) -> None:
         _check_number(self.number, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class List(_OneOrEvery):
+    """LIST [msg] (RFC 1939 §5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Uidl(_OneOrEvery):
+    """UIDL [msg] (RFC 1939 §7)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retr(_One):
+    """RETR msg (RFC 1939 §5)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +128,8 @@ class Top:
 
 
 @dataclass(frozen=True, slots=True)
-class Dele:
+class Dele(_One):
     """DELE msg (RFC 1939 §5)."""
-
-    number: int
-
-    def __post_init__(self) -> None:
-        _check_number(self.number, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,25 +241,19 @@ def _without_arguments(command: Command) -> _Parser:
     return parse
 
 
-def _with_optional_number(build: Callable[[int | None], Command]) -> _Parser:
+_MISSING_NUMBER = CommandError("Missing message number.")
+
+
+def _with_number(
+    build: Callable[[int], Command], *, without: Command | CommandError = _MISSING_NUMBER
+) -> _Parser:
+    """The parser of a command with one message number; `without` is what the bare command
+    means (an error, unless the number is optional)."""
+
     def parse(rest: bytes) -> Command | CommandError:
         match _arguments(rest):
             case []:
-                return build(None)
-            case [argument]:
-                number = _number(argument, _MESSAGE_NUMBER, 1)
-                return number if isinstance(number, CommandError) else build(number)
-            case _:
-                return _TOO_MANY
-
-    return parse
-
-
-def _with_number(build: Callable[[int], Command]) -> _Parser:
-    def parse(rest: bytes) -> Command | CommandError:
-        match _arguments(rest):
-            case []:
-                return CommandError("Missing message number.")
+                return without
             case [argument]:
                 number = _number(argument, _MESSAGE_NUMBER, 1)
                 return number if isinstance(number, CommandError) else build(number)
@@ -273,7 +266,7 @@ def _with_number(build: Callable[[int], Command]) -> _Parser:
 def _parse_top(rest: bytes) -> Command | CommandError:
     match _arguments(rest):
         case []:
-            return CommandError("Missing message number.")
+            return _MISSING_NUMBER
         case [_]:
             return CommandError("Missing line count.")
         case [first, second]:
@@ -380,8 +373,8 @@ _PARSERS: dict[bytes, _Parser] = {
     b"PASS": _parse_pass,
     b"APOP": _parse_apop,
     b"STAT": _without_arguments(Stat()),
-    b"LIST": _with_optional_number(List),
-    b"UIDL": _with_optional_number(Uidl),
+    b"LIST": _with_number(List, without=List()),
+    b"UIDL": _with_number(Uidl, without=Uidl()),
     b"RETR": _with_number(Retr),
     b"TOP": _parse_top,
     b"DELE": _with_number(Dele),

@@ -38,8 +38,7 @@ class LineSplitter:
             raise ValueError("max_line must be at least 1")
         self._max_line = max_line
         # What was fed and not yet taken is `_buffer[_start:]`: taking a line moves `_start` on,
-        # one slice per line and no copying of the rest (bench/core.py: cheaper per command than
-        # deleting each line from the front of a bytearray).
+        # one slice per line and no copying of the rest of the window.
         self._buffer = b""
         self._start = 0
         # True while the rest of an over-long line is dropped on arrival. Nothing is appended

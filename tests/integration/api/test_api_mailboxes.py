@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from popdrop.api.routers import mailboxes, quarantine
 from popdrop.faces.faults import StorageUnavailable
 from popdrop.settings import Settings
 from popdrop.store import Store
@@ -151,6 +153,20 @@ def test_an_unknown_mailbox_or_message_is_404_with_a_json_error(
     response = admin.get(path)
     assert response.status_code == 404
     assert response.json() == {"detail": detail}
+
+
+def test_every_route_under_a_mailbox_takes_it_through_the_existence_dependency() -> None:
+    """One check (`popdrop.api.deps`), so no route can forget it."""
+    routes = [
+        route
+        for router in (mailboxes.router, quarantine.router)
+        for route in router.routes
+        if isinstance(route, APIRoute) and "{address}" in route.path
+    ]
+    assert len(routes) == 6
+    for route in routes:
+        calls = [getattr(dep.call, "__name__", "") for dep in route.dependant.dependencies]
+        assert "existing_mailbox" in calls, route.path
 
 
 def test_a_message_whose_object_is_gone_is_404(

@@ -69,7 +69,21 @@ def test_a_delivered_message_is_not_releasable(admin: TestClient, store: Store) 
 
 
 def test_an_unknown_mailbox_is_404(admin: TestClient) -> None:
-    assert admin.get("/v1/mailboxes/nobody@example.test/quarantine").status_code == 404
+    response = admin.get("/v1/mailboxes/nobody@example.test/quarantine")
+    assert (response.status_code, response.json()) == (404, {"detail": "mailbox not found"})
+
+
+def test_a_message_of_an_unknown_mailbox_is_the_same_404_as_an_unknown_message(
+    admin: TestClient,
+) -> None:
+    unknown_mailbox = "/v1/mailboxes/nobody@example.test/quarantine/spam-1"
+    for response in (
+        admin.post(f"{unknown_mailbox}/release"),
+        admin.delete(unknown_mailbox),
+        admin.post(f"{QUARANTINE}/spam-1/release"),
+        admin.delete(f"{QUARANTINE}/spam-1"),
+    ):
+        assert (response.status_code, response.json()) == (404, {"detail": "message not found"})
 
 
 def test_the_quarantine_needs_the_admin_token(anonymous: TestClient, store: Store) -> None:

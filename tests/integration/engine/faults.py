@@ -28,7 +28,8 @@ class ProcessKilled(BaseException):
 
 
 class Fault(enum.Enum):
-    FAIL = "fail"  # AWS answers 500 (retries exhausted)
+    FAIL = "fail"  # AWS answers 500 (retries exhausted): a transient fault
+    DENY = "deny"  # AWS refuses the request (AccessDenied): permanent until an operator acts
     CONFLICT = "conflict"  # a transaction is cancelled by a concurrent one
     KILL_BEFORE = "kill-before"  # the process dies before sending the request
     KILL_AFTER = "kill-after"  # the request took effect; the process dies before the answer
@@ -52,8 +53,9 @@ def error_response(url: str, service: str, code: str, status: int, **extra: Any)
 
 
 class FaultInjector:
-    """Counts the API calls of the given clients; `arm` makes call number `at` (from 0, counted
-    from the arming) and the `times - 1` calls after it suffer `fault`."""
+    """Counts the API calls of the given clients (of one `operation` only, when armed with one);
+    `arm` makes call number `at` (from 0, counted from the arming) and the `times - 1` calls after
+    it suffer `fault`."""
 
     def __init__(self, *clients: Any) -> None:
         self.calls = 0
@@ -62,6 +64,7 @@ class FaultInjector:
         self._times = 0
         self._fault = Fault.FAIL
         self._sends = 1
+        self._operation: str | None = None
         self._failing = 0  # attempts (HTTP sends) of the current call still to fail
         for client in clients:
             events = client.meta.events
@@ -70,10 +73,18 @@ class FaultInjector:
             events.register_first("before-send.*.*", functools.partial(self._before_send, service))
             events.register_first("after-call.*.*", self._after_call)
 
-    def arm(self, fault: Fault, at: int, times: int = 1, sends: int = 1) -> None:
+    def arm(
+        self,
+        fault: Fault,
+        at: int = 0,
+        times: int = 1,
+        sends: int = 1,
+        operation: str | None = None,
+    ) -> None:
         """`sends`: how many HTTP attempts of each faulted call fail (botocore's retries are
-        attempts of one call)."""
+        attempts of one call); `operation` (e.g. "GetObject"): count and fault only its calls."""
         self.calls, self._fault, self._at, self._times, self._sends = 0, fault, at, times, sends
+        self._operation = operation
 
     def disarm(self) -> None:
         self._at, self._failing = -1, 0
@@ -82,13 +93,15 @@ class FaultInjector:
         return 0 <= self._at <= self.calls - 1 < self._at + self._times
 
     def _before_call(self, model: Any, **_: Any) -> None:
+        if self._operation not in (None, model.name):
+            return
         self.calls += 1
         if not self._hit():
             return
         if self._fault is Fault.KILL_BEFORE:
             self.injected += 1
             raise ProcessKilled(model.name)
-        if self._fault is Fault.FAIL or (
+        if self._fault in (Fault.FAIL, Fault.DENY) or (
             self._fault is Fault.CONFLICT and model.name == "TransactWriteItems"
         ):
             self._failing = self._sends
@@ -106,9 +119,14 @@ class FaultInjector:
                 400,
                 CancellationReasons=[{"Code": "TransactionConflict"}],
             )
+        if self._fault is Fault.DENY:
+            code = "AccessDenied" if service == "s3" else "AccessDeniedException"
+            return error_response(request.url, service, code, 403 if service == "s3" else 400)
         return error_response(request.url, service, "InternalError", 500)
 
     def _after_call(self, model: Any, **_: Any) -> None:
+        if self._operation not in (None, model.name):
+            return
         if self._fault is Fault.KILL_AFTER and self._hit():
             self.injected += 1
             raise ProcessKilled(model.name)
