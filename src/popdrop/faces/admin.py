@@ -1,21 +1,13 @@
 """Everything administration may ask of storage: the `popdrop` CLI's operator commands and the
-REST API's admin routes. Grouped by what is administered; `AdminStore` is all of it."""
+REST API's admin routes. Grouped by what is administered; `AdminStore` is all of it. The value
+types are the model's (`popdrop.model`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
-from popdrop.model import (
-    Address,
-    AppPassword,
-    Mailbox,
-    MessageEntry,
-    Policy,
-    Quarantined,
-    Route,
-    ScramKeys,
-)
+from popdrop import model
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,37 +23,37 @@ class GcReport:
 class MailboxDirectory(Protocol):
     """Reading mailbox profiles (the API reads them too)."""
 
-    def get_mailbox(self, address: Address) -> Mailbox | None:
+    def get_mailbox(self, address: model.Address) -> model.Mailbox | None:
         """None when there is no such mailbox (or it is being removed)."""
         ...
 
-    def list_mailboxes(self) -> list[Mailbox]: ...
+    def list_mailboxes(self) -> list[model.Mailbox]: ...
 
 
 class MailboxAdmin(MailboxDirectory, Protocol):
     def create_mailbox(
-        self, address: Address, password_hash: str, scram: ScramKeys | None = None
-    ) -> Mailbox:
+        self, address: model.Address, password_hash: str, scram: model.ScramKeys | None = None
+    ) -> model.Mailbox:
         """Raises `MailboxExists`."""
         ...
 
     def set_password(
-        self, address: Address, password_hash: str, scram: ScramKeys | None = None
+        self, address: model.Address, password_hash: str, scram: model.ScramKeys | None = None
     ) -> None:
         """Replace the password hash and the SCRAM verifier together; `MailboxNotFound`."""
         ...
 
-    def set_apop_secret(self, address: Address, secret: str) -> None: ...
+    def set_apop_secret(self, address: model.Address, secret: str) -> None: ...
 
-    def add_app_password(self, address: Address, app_password: AppPassword) -> None:
+    def add_app_password(self, address: model.Address, app_password: model.AppPassword) -> None:
         """Raises `AppPasswordConflict` (name taken, or the maximum reached), `MailboxNotFound`."""
         ...
 
-    def revoke_app_password(self, address: Address, name: str) -> None:
+    def revoke_app_password(self, address: model.Address, name: str) -> None:
         """Raises `AppPasswordNotFound`."""
         ...
 
-    def remove_mailbox(self, address: Address) -> int:
+    def remove_mailbox(self, address: model.Address) -> int:
         """Delete the mailbox, its messages and its quarantine; how many messages went."""
         ...
 
@@ -69,30 +61,30 @@ class MailboxAdmin(MailboxDirectory, Protocol):
 class RoutingAdmin(Protocol):
     """Aliases, catch-alls and each mailbox's delivery policy."""
 
-    def put_route(self, route: Route) -> None: ...
+    def put_route(self, route: model.Route) -> None: ...
 
     def delete_route(self, address: str) -> bool:
         """False when there was no such route."""
         ...
 
-    def list_routes(self) -> list[Route]: ...
+    def list_routes(self) -> list[model.Route]: ...
 
-    def get_policy(self, address: Address) -> Policy | None:
+    def get_policy(self, address: model.Address) -> model.Policy | None:
         """The mailbox's policy (the default when none was set); None when no such mailbox."""
         ...
 
-    def put_policy(self, address: Address, policy: Policy) -> None: ...
+    def put_policy(self, address: model.Address, policy: model.Policy) -> None: ...
 
 
 class QuarantineAdmin(Protocol):
-    def list_quarantined(self, address: Address) -> list[Quarantined]: ...
+    def list_quarantined(self, address: model.Address) -> list[model.Quarantined]: ...
 
-    def release_quarantined(self, address: Address, uid: str) -> MessageEntry | None:
+    def release_quarantined(self, address: model.Address, uid: str) -> model.MessageEntry | None:
         """Move the message into the maildrop, past the policy and the quota (an operator
         decided); None when it is not (or no longer) quarantined."""
         ...
 
-    def discard_quarantined(self, address: Address, uid: str) -> bool:
+    def discard_quarantined(self, address: model.Address, uid: str) -> bool:
         """Delete the quarantined message (and its object when nothing else refers to it);
         False when there is no such message."""
         ...

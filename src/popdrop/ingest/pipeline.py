@@ -87,9 +87,6 @@ class IngestResult:
             case Outcome.DROPPED:
                 return self.dropped
 
-    def counts(self) -> dict[Outcome, int]:
-        return {outcome: len(self.mailboxes(outcome)) for outcome in Outcome}
-
 
 @dataclass(frozen=True, slots=True)
 class _Run:

@@ -15,7 +15,7 @@ gc reads the record to tell "ingested, since deleted" (done) from "never ingeste
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from popdrop.faces.faults import MailboxNotFound, StorageUnavailable
 from popdrop.faces.ingest import Filed, IngestRecord, IngestStatus, Outcome
@@ -29,14 +29,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
-STATUS: Final = "status"
-STARTED_AT: Final = "started_at"
-FINISHED_AT: Final = "finished_at"
-OUTCOME: Final = "outcome"
-REASON: Final = "reason"
-QUARANTINED_AT: Final = "quarantined_at"
-RECIPIENTS: Final = "recipients"
-
 
 def ingest_key(message_id: str) -> codec.Item:
     return codec.key(schema.ingest_pk(message_id), schema.INGEST_SK)
@@ -46,17 +38,17 @@ def quarantine_item(quarantined: Quarantined) -> codec.Item:
     entry = quarantined.entry
     return {
         **codec.entry_item(entry),
-        schema.SK: codec.s(schema.quarantine_sk(entry.arrived_at, entry.uid)),
-        REASON: codec.s(quarantined.reason),
-        QUARANTINED_AT: codec.n(quarantined.quarantined_at),
+        **codec.quarantine_key(entry),
+        codec.REASON: codec.s(quarantined.reason),
+        codec.QUARANTINED_AT: codec.n(quarantined.quarantined_at),
     }
 
 
 def quarantined_from_item(address: Address, item: codec.Item) -> Quarantined:
     return Quarantined(
         entry=codec.entry_from_item(address, item),
-        reason=item[REASON]["S"],
-        quarantined_at=int(item[QUARANTINED_AT]["N"]),
+        reason=item[codec.REASON]["S"],
+        quarantined_at=int(item[codec.QUARANTINED_AT]["N"]),
     )
 
 
@@ -74,10 +66,10 @@ class Intake:
         if item is None:
             return None
         return IngestRecord(
-            status=IngestStatus(item[STATUS]["S"]),
+            status=IngestStatus(item[codec.STATUS]["S"]),
             object_key=item[codec.OBJECT_KEY]["S"],
-            recipients=tuple(value["S"] for value in item.get(RECIPIENTS, {}).get("L", [])),
-            started_at=int(item[STARTED_AT]["N"]),
+            recipients=tuple(value["S"] for value in item.get(codec.RECIPIENTS, {}).get("L", [])),
+            started_at=int(item[codec.STARTED_AT]["N"]),
         )
 
     def begin(
@@ -88,10 +80,10 @@ class Intake:
         (nothing left to do)."""
         record: codec.Item = {
             **ingest_key(message_id),
-            STATUS: codec.s(IngestStatus.INGESTING),
+            codec.STATUS: codec.s(IngestStatus.INGESTING),
             codec.OBJECT_KEY: codec.s(object_key),
-            STARTED_AT: codec.n(now_ms),
-            RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
+            codec.STARTED_AT: codec.n(now_ms),
+            codec.RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
         }
         items = [put_new(self._table, record), references.count(self._table, object_key, 1)]
         if transactions.transact(self._db, items) is None:
@@ -113,9 +105,9 @@ class Intake:
                     ),
                     "ConditionExpression": "#status = :ingesting",
                     "ExpressionAttributeNames": {
-                        "#status": STATUS,
-                        "#finished": FINISHED_AT,
-                        "#outcome": OUTCOME,
+                        "#status": codec.STATUS,
+                        "#finished": codec.FINISHED_AT,
+                        "#outcome": codec.OUTCOME,
                     },
                     "ExpressionAttributeValues": {
                         ":done": codec.s(IngestStatus.DONE),
@@ -135,11 +127,11 @@ class Intake:
         """Record a message that reached no mailbox: done, without a hold (gc may delete it)."""
         record: codec.Item = {
             **ingest_key(message_id),
-            STATUS: codec.s(IngestStatus.DONE),
+            codec.STATUS: codec.s(IngestStatus.DONE),
             codec.OBJECT_KEY: codec.s(object_key),
-            STARTED_AT: codec.n(now_ms),
-            FINISHED_AT: codec.n(now_ms),
-            OUTCOME: _outcomes(outcomes),
+            codec.STARTED_AT: codec.n(now_ms),
+            codec.FINISHED_AT: codec.n(now_ms),
+            codec.OUTCOME: _outcomes(outcomes),
         }
         # A replay finds the record: it must not overwrite a delivery's record, so put if new.
         transactions.transact(self._db, [put_new(self._table, record)])

@@ -52,11 +52,8 @@ class Quarantine:
         entry, repoint the uid marker, count it in the profile. The object reference moves with
         it, unchanged. False when it was released or discarded meanwhile."""
         entry = quarantined.entry
-        q_key = codec.key(
-            schema.mailbox_pk(entry.mailbox), schema.quarantine_sk(entry.arrived_at, entry.uid)
-        )
         items: list[TransactWriteItemTypeDef] = [
-            {"Delete": _present(self._table, q_key)},
+            {"Delete": _present(self._table, codec.quarantine_key(entry))},
             {"Put": {"TableName": self._table, "Item": codec.entry_item(entry)}},
             {
                 "Update": {
@@ -82,11 +79,8 @@ class Quarantine:
         """Delete the quarantine item and dereference its object; False when already gone. The
         caller deletes the object when this was its last reference."""
         entry = quarantined.entry
-        q_key = codec.key(
-            schema.mailbox_pk(entry.mailbox), schema.quarantine_sk(entry.arrived_at, entry.uid)
-        )
         items: list[TransactWriteItemTypeDef] = [
-            {"Delete": _present(self._table, q_key)},
+            {"Delete": _present(self._table, codec.quarantine_key(entry))},
             references.count(self._table, entry.object_key, -1),
         ]
         return transactions.transact(self._db, items) is None

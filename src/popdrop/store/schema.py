@@ -46,6 +46,12 @@ LEASE_SK: Final = "#LEASE"
 MESSAGE_PREFIX: Final = "MSG#"
 UID_PREFIX: Final = "UID#"
 DIRECTORY_MAILBOX: Final = "MAILBOX"
+# Items added by the ingest pipeline (docs/data-model.md, "Ingest items").
+POLICY_SK: Final = "#POLICY"
+QUARANTINE_PREFIX: Final = "QUA#"
+ROUTE_SK: Final = "#ROUTE"
+INGEST_SK: Final = "#INGEST"
+DIRECTORY_ROUTE: Final = "ROUTE"
 
 
 def mailbox_pk(address: str) -> str:
@@ -56,8 +62,20 @@ def object_pk(object_key: str) -> str:
     return f"OBJ#{object_key}"
 
 
-def message_sk(arrived_at: int, uid: str) -> str:
-    return f"{MESSAGE_PREFIX}{arrived_at:013d}#{uid}"
+def route_pk(address: str) -> str:
+    """An alias (`ROUTE#user@domain`) or a domain's catch-all (`ROUTE#@domain`)."""
+    return f"ROUTE#{address}"
+
+
+def ingest_pk(message_id: str) -> str:
+    """The per-message ingest record that gc and reconcile read (the MSGID contract)."""
+    return f"MSGID#{message_id}"
+
+
+def message_sk(arrived_at: int, uid: str, prefix: str = MESSAGE_PREFIX) -> str:
+    """A message's sort key in its mailbox's partition: in the maildrop (`MSG#`) or in the
+    quarantine (`QUA#`), ordered by arrival (epoch milliseconds), then uid."""
+    return f"{prefix}{arrived_at:013d}#{uid}"
 
 
 def uid_sk(uid: str) -> str:
@@ -89,25 +107,3 @@ TABLE_DEFINITION: Final[dict[str, Any]] = {
     "BillingMode": "PAY_PER_REQUEST",
 }
 TIME_TO_LIVE: Final[dict[str, Any]] = {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
-
-
-# Items added by the ingest pipeline (docs/data-model.md, "Ingest items").
-POLICY_SK: Final = "#POLICY"
-QUARANTINE_PREFIX: Final = "QUA#"
-ROUTE_SK: Final = "#ROUTE"
-INGEST_SK: Final = "#INGEST"
-DIRECTORY_ROUTE: Final = "ROUTE"
-
-
-def route_pk(address: str) -> str:
-    """An alias (`ROUTE#user@domain`) or a domain's catch-all (`ROUTE#@domain`)."""
-    return f"ROUTE#{address}"
-
-
-def ingest_pk(message_id: str) -> str:
-    """The per-message ingest record that gc and reconcile read (the MSGID contract)."""
-    return f"MSGID#{message_id}"
-
-
-def quarantine_sk(arrived_at: int, uid: str) -> str:
-    return f"{QUARANTINE_PREFIX}{arrived_at:013d}#{uid}"
