@@ -228,10 +228,6 @@ class Route:
         if not self.targets:
             raise ValueError("a route needs at least one target mailbox")
 
-    @property
-    def is_catch_all(self) -> bool:
-        return self.address.startswith("@")
-
 
 def split_plus(address: Address) -> tuple[Address, str]:
     """`user+tag@domain` -> (`user@domain`, `tag`); an address without a tag -> (address, "")."""

@@ -10,7 +10,7 @@ import pytest
 
 from popdrop.events import InvalidEvent, event_source, parse_s3_event, ses_event
 from popdrop.ingest.headers import MAX_HEADER_RECIPIENTS, header_recipients, header_verdicts
-from popdrop.model import Address, Disposition, Policy, Route, Verdicts, split_plus
+from popdrop.model import Disposition, Policy, Route, Verdicts, split_plus
 from tests.support import eventbridge_s3_event, s3_event
 
 
@@ -45,11 +45,9 @@ def test_negative_quotas_are_refused() -> None:
         Policy(max_messages=-1)
 
 
-def test_a_route_needs_a_target_and_knows_a_catch_all() -> None:
+def test_a_route_needs_a_target() -> None:
     """Addresses are canonical by type (normalised where they enter); a route without targets
     cannot exist."""
-    assert Route("@example.test", (Address("a@example.test"),)).is_catch_all
-    assert not Route("team@example.test", (Address("a@example.test"),)).is_catch_all
     with pytest.raises(ValueError, match="at least one"):
         Route("team@example.test", ())
 
