@@ -7,14 +7,17 @@ AWS_ENDPOINT_URL, exactly like a real endpoint.
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import boto3
 import pytest
 import trustme
+from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
 from popdrop.settings import Settings
@@ -106,3 +109,26 @@ def aws_calls(store: Store, aws_clients: AwsClients) -> list[AwsCall]:
 def ca() -> trustme.CA:
     """A certificate authority for test certificates (trustme)."""
     return trustme.CA()
+
+
+@pytest.fixture
+def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give moto's DynamoDB the atomicity of the real one for concurrent writers.
+
+    DynamoDB evaluates a condition and writes the item as one step; moto's threaded server runs
+    requests in parallel threads without a lock, so two conditional updates of one item can both
+    pass their condition. Tests whose subject is that atomicity (the lease race, concurrent ingest
+    runs of one message) serialise moto's writes, as DynamoDB serialises writes to an item.
+    """
+    lock = threading.RLock()
+
+    def serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return locked
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        monkeypatch.setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))

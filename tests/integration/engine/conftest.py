@@ -4,20 +4,17 @@ failed through botocore's event hooks) and as a `popdrop serve` subprocess on th
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
-from moto.dynamodb.models import DynamoDBBackend
 
 from popd.server import Endpoints
 from popdrop.auth.passwords import hash_password
@@ -40,29 +37,6 @@ def daemon_settings(**overrides: Any) -> Settings:
         "connection_rate": 0,  # these tests open many sessions from one address on purpose
     }
     return Settings(**{**defaults, **overrides})
-
-
-@pytest.fixture
-def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Give moto's DynamoDB the atomicity of the real one for concurrent writers.
-
-    DynamoDB evaluates a condition and writes the item as one step; moto's threaded server runs
-    requests in parallel threads without a lock, so two conditional updates of one item can both
-    pass their condition. Tests whose subject is that atomicity (the lease race) serialise moto's
-    writes, as DynamoDB serialises writes to an item.
-    """
-    lock = threading.RLock()
-
-    def serialised(method: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(method)
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return method(*args, **kwargs)
-
-        return locked
-
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        monkeypatch.setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ def test_a_replay_after_every_recipient_deleted_the_message_is_a_duplicate(
 
 
 def test_concurrent_invocations_for_one_message_file_it_once(
-    store: Store, event: dict[str, object]
+    store: Store, event: dict[str, object], atomic_dynamodb: None
 ) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: ingest_ses_event(store, event)[0], range(4)))

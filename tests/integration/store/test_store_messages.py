@@ -151,7 +151,7 @@ def test_a_retried_run_files_the_message_once(
 
 
 def test_concurrent_runs_for_one_message_file_it_exactly_once(
-    store: Store, alice: str, aws_clients: AwsClients
+    store: Store, alice: str, aws_clients: AwsClients, atomic_dynamodb: None
 ) -> None:
     """DESIGN invariant 1 under concurrency: SES or Lambda running the same event in parallel.
     All but one find the ingest record begun, go on filing, and meet the filing's conditions."""
