@@ -19,15 +19,10 @@ drops the connection (`SendMessage`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
-from popdrop.faces.faults import (
-    CleanupPending,
-    LeaseLost,
-    StorageUnavailable,
-    StoreError,
-)
+from popdrop.faces.faults import CleanupPending, LeaseLost, StorageUnavailable, StoreError
 from popdrop.pop3.actions import LoginRefused
 from popdrop.pop3.replies import ResponseCode
 from popdrop.pop3.states import State
@@ -96,10 +91,8 @@ def failure(
         found = replies[cause]
     else:
         found = next(replies[kind] for kind in type(cause).__mro__ if kind in replies)
-    if found is None or "{" not in found.text:
-        return found
-    return Failure(
-        found.text.format(login_delay=login_delay), found.code, found.close, found.counted
+    return (
+        None if found is None else replace(found, text=found.text.format(login_delay=login_delay))
     )
 
 
