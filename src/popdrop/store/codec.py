@@ -45,22 +45,6 @@ LAST_ADDRESS: Final = "last_address"
 SCRAM: Final = "scram_sha256"  # a map: salt, iterations, stored_key, server_key
 TAG: Final = "tag"
 VERDICTS: Final = "verdicts"
-# The maildrop lease (`lease`).
-OWNER: Final = "owner"
-LEASE_UNTIL: Final = "lease_until"
-FENCING_TOKEN: Final = "fencing_token"  # noqa: S105 - an attribute name
-# Ingest records and quarantined messages (`intake`).
-STATUS: Final = "status"
-STARTED_AT: Final = "started_at"
-FINISHED_AT: Final = "finished_at"
-OUTCOME: Final = "outcome"
-RECIPIENTS: Final = "recipients"
-REASON: Final = "reason"
-QUARANTINED_AT: Final = "quarantined_at"
-# Routes and policies (`routes`).
-TARGETS: Final = "targets"
-MAX_MESSAGES: Final = "max_messages"
-MAX_OCTETS: Final = "max_octets"
 
 # Summary fields as stored (a map attribute; empty fields are left out to keep listings small).
 _SUMMARY_FIELDS: Final = ("sender", "to", "subject", "date", "message_id")

@@ -15,7 +15,7 @@ gc reads the record to tell "ingested, since deleted" (done) from "never ingeste
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from popdrop.faces.faults import MailboxNotFound, StorageUnavailable
 from popdrop.faces.ingest import Filed, IngestRecord, IngestStatus, Outcome
@@ -29,6 +29,14 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
+STATUS: Final = "status"
+STARTED_AT: Final = "started_at"
+FINISHED_AT: Final = "finished_at"
+OUTCOME: Final = "outcome"
+REASON: Final = "reason"
+QUARANTINED_AT: Final = "quarantined_at"
+RECIPIENTS: Final = "recipients"
+
 
 def ingest_key(message_id: str) -> codec.Item:
     return codec.key(schema.ingest_pk(message_id), schema.INGEST_SK)
@@ -39,16 +47,16 @@ def quarantine_item(quarantined: Quarantined) -> codec.Item:
     return {
         **codec.entry_item(entry),
         **codec.quarantine_key(entry),
-        codec.REASON: codec.s(quarantined.reason),
-        codec.QUARANTINED_AT: codec.n(quarantined.quarantined_at),
+        REASON: codec.s(quarantined.reason),
+        QUARANTINED_AT: codec.n(quarantined.quarantined_at),
     }
 
 
 def quarantined_from_item(address: Address, item: codec.Item) -> Quarantined:
     return Quarantined(
         entry=codec.entry_from_item(address, item),
-        reason=item[codec.REASON]["S"],
-        quarantined_at=int(item[codec.QUARANTINED_AT]["N"]),
+        reason=item[REASON]["S"],
+        quarantined_at=int(item[QUARANTINED_AT]["N"]),
     )
 
 
@@ -66,10 +74,10 @@ class Intake:
         if item is None:
             return None
         return IngestRecord(
-            status=IngestStatus(item[codec.STATUS]["S"]),
+            status=IngestStatus(item[STATUS]["S"]),
             object_key=item[codec.OBJECT_KEY]["S"],
-            recipients=tuple(value["S"] for value in item.get(codec.RECIPIENTS, {}).get("L", [])),
-            started_at=int(item[codec.STARTED_AT]["N"]),
+            recipients=tuple(value["S"] for value in item.get(RECIPIENTS, {}).get("L", [])),
+            started_at=int(item[STARTED_AT]["N"]),
         )
 
     def begin(
@@ -80,10 +88,10 @@ class Intake:
         (nothing left to do)."""
         record: codec.Item = {
             **ingest_key(message_id),
-            codec.STATUS: codec.s(IngestStatus.INGESTING),
+            STATUS: codec.s(IngestStatus.INGESTING),
             codec.OBJECT_KEY: codec.s(object_key),
-            codec.STARTED_AT: codec.n(now_ms),
-            codec.RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
+            STARTED_AT: codec.n(now_ms),
+            RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
         }
         items = [put_new(self._table, record), references.count(self._table, object_key, 1)]
         if transactions.transact(self._db, items) is None:
@@ -105,9 +113,9 @@ class Intake:
                     ),
                     "ConditionExpression": "#status = :ingesting",
                     "ExpressionAttributeNames": {
-                        "#status": codec.STATUS,
-                        "#finished": codec.FINISHED_AT,
-                        "#outcome": codec.OUTCOME,
+                        "#status": STATUS,
+                        "#finished": FINISHED_AT,
+                        "#outcome": OUTCOME,
                     },
                     "ExpressionAttributeValues": {
                         ":done": codec.s(IngestStatus.DONE),
@@ -127,11 +135,11 @@ class Intake:
         """Record a message that reached no mailbox: done, without a hold (gc may delete it)."""
         record: codec.Item = {
             **ingest_key(message_id),
-            codec.STATUS: codec.s(IngestStatus.DONE),
+            STATUS: codec.s(IngestStatus.DONE),
             codec.OBJECT_KEY: codec.s(object_key),
-            codec.STARTED_AT: codec.n(now_ms),
-            codec.FINISHED_AT: codec.n(now_ms),
-            codec.OUTCOME: _outcomes(outcomes),
+            STARTED_AT: codec.n(now_ms),
+            FINISHED_AT: codec.n(now_ms),
+            OUTCOME: _outcomes(outcomes),
         }
         # A replay finds the record: it must not overwrite a delivery's record, so put if new.
         transactions.transact(self._db, [put_new(self._table, record)])

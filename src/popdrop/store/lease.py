@@ -27,7 +27,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
-_NAMES: Final = {"#owner": codec.OWNER, "#until": codec.LEASE_UNTIL, "#token": codec.FENCING_TOKEN}
+OWNER: Final = "owner"
+UNTIL: Final = "lease_until"
+FENCING_TOKEN: Final = "fencing_token"  # noqa: S105 - an attribute name
+
+_NAMES: Final = {"#owner": OWNER, "#until": UNTIL, "#token": FENCING_TOKEN}
 # Held by this session under this token, and not yet expired.
 _HELD: Final = "#owner = :owner AND #token = :token AND #until > :now"
 
@@ -65,7 +69,7 @@ class Leases:
         )
         if item is None:
             return None
-        token = int(item[codec.FENCING_TOKEN]["N"])
+        token = int(item[FENCING_TOKEN]["N"])
         return Lease(address, owner, token, now_ms + duration_ms, duration_ms)
 
     def renew(self, lease: Lease, *, now_ms: int) -> Lease:

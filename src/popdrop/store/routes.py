@@ -7,7 +7,7 @@ for each candidate address its profile, its policy and its route.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from popdrop.faces.ingest import Directory
 from popdrop.model import VERDICT_KINDS, Address, Disposition, Policy, Route
@@ -16,6 +16,10 @@ from popdrop.store.aws import aws_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+TARGETS: Final = "targets"
+MAX_MESSAGES: Final = "max_messages"
+MAX_OCTETS: Final = "max_octets"
 
 
 def route_key(address: str) -> codec.Item:
@@ -37,7 +41,7 @@ class Routes:
             **route_key(route.address),
             schema.DIR_PK: codec.s(schema.DIRECTORY_ROUTE),
             schema.DIR_SK: codec.s(route.address),
-            codec.TARGETS: {"L": [codec.s(target) for target in route.targets]},
+            TARGETS: {"L": [codec.s(target) for target in route.targets]},
         }
         with aws_errors():
             self._db.put_item(TableName=self._table, Item=item)
@@ -59,8 +63,8 @@ class Routes:
         item: codec.Item = {
             **policy_key(address),
             **{kind: codec.s(getattr(policy, kind).value) for kind in VERDICT_KINDS},
-            codec.MAX_MESSAGES: codec.n(policy.max_messages),
-            codec.MAX_OCTETS: codec.n(policy.max_octets),
+            MAX_MESSAGES: codec.n(policy.max_messages),
+            MAX_OCTETS: codec.n(policy.max_octets),
         }
         with aws_errors():
             self._db.put_item(TableName=self._table, Item=item)
@@ -93,12 +97,12 @@ class Routes:
 
 def _route(item: codec.Item) -> Route:
     address = item[schema.PK]["S"].removeprefix(schema.route_pk(""))
-    return Route(address, tuple(Address(value["S"]) for value in item[codec.TARGETS]["L"]))
+    return Route(address, tuple(Address(value["S"]) for value in item[TARGETS]["L"]))
 
 
 def _policy(item: codec.Item) -> Policy:
     return Policy(
         **{kind: Disposition(item[kind]["S"]) for kind in VERDICT_KINDS if kind in item},
-        max_messages=int(item.get(codec.MAX_MESSAGES, codec.n(0))["N"]),
-        max_octets=int(item.get(codec.MAX_OCTETS, codec.n(0))["N"]),
+        max_messages=int(item.get(MAX_MESSAGES, codec.n(0))["N"]),
+        max_octets=int(item.get(MAX_OCTETS, codec.n(0))["N"]),
     )
