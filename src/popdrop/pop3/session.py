@@ -240,6 +240,7 @@ class Session:
         return [] if transaction is None else [Release(transaction.mailbox)]
 
     def _answer(self, failed: faults.Failure) -> list[Action]:
+        """A failure's -ERR; the session ends after it where `popdrop.pop3.faults` says so."""
         reply = replies.err(failed.text, failed.code)
         return self._close(Event.GIVE_UP, reply) if failed.close else [Send(reply)]
 
