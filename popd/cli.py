@@ -16,6 +16,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from popd import admin, ingest_admin
+from popd.certificates import CertificateError
 from popd.server import serve_forever
 from popdrop.api.app import create_app
 from popdrop.logfmt import configure as configure_logging
@@ -154,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"popdrop: invalid configuration: {error}", file=sys.stderr)
         return 2
-    except (admin.UsageError, InvalidAddress) as error:
+    except (admin.UsageError, InvalidAddress, CertificateError) as error:
         print(f"popdrop: {error}", file=sys.stderr)
         return 2
     except StoreError as error:

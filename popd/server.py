@@ -8,16 +8,23 @@ import ipaddress
 import logging
 import ssl
 from collections import Counter
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from popd import sasl
 from popd.authenticator import Authenticator
+from popd.certificates import (
+    CertificateError,
+    CertificateSource,
+    TlsCredentials,
+    certificate_source,
+)
 from popd.connection import Connection
 from popd.listener import Listener
 from popd.maildrops import Maildrops
-from popd.signals import until_stop_signal
-from popd.tls import leaf_certificate, server_context
+from popd.signals import StopSignals
 from popdrop.auth.apop import new_timestamp
 from popdrop.auth.penalty import ConnectionRate
 from popdrop.auth.tokens import OAuthConfig, TokenValidator
@@ -26,7 +33,7 @@ from popdrop.pop3 import replies
 from popdrop.pop3.replies import ResponseCode
 from popdrop.pop3.session import Session, SessionConfig
 from popdrop.settings import PlaintextAuth, Settings
-from popdrop.store import Store
+from popdrop.store import Store, StoreError
 
 logger = logging.getLogger("popd.server")
 
@@ -59,7 +66,10 @@ def is_loopback(address: str) -> bool:
 
 
 class Pop3Daemon:
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, certificates: CertificateSource | None = None
+    ) -> None:
+        """`certificates` defaults to the source the settings name (popd.certificates)."""
         self._settings = settings
         self._store = store
         self._authenticator = Authenticator(store, settings)
@@ -76,29 +86,50 @@ class Pop3Daemon:
         self._mechanisms = sasl.enabled_mechanisms(
             tokens=self._tokens is not None, cram_md5=settings.cram_md5
         )
-        self._certificate: str | None = None
-        self._connections = ConnectionRate(settings.connection_rate, settings.connection_burst)
+        self._certificates = certificates or certificate_source(settings)
+        self._credentials: TlsCredentials | None = None
         self._tls: ssl.SSLContext | None = None
-        self.reload_tls()
+        self._certificate: str | None = None
+        self._background: set[asyncio.Task[None]] = set()  # certificate reloads and polls
+        self._connections = ConnectionRate(settings.connection_rate, settings.connection_burst)
         self._listeners: list[Listener] = []
         self._sessions: set[asyncio.Task[None]] = set()
         self._per_address: Counter[str] = Counter()  # open sessions per client address
 
-    def reload_tls(self) -> None:
-        """(Re)read the certificate and key (SIGHUP): new connections and STLS use the new pair,
-        sessions already under TLS keep theirs. A pair that fails to load keeps the old one."""
-        settings = self._settings
-        if not (settings.tls_cert and settings.tls_key):
+    async def refresh_tls(self) -> None:
+        """Load the certificate again if its source has a new one: new connections and STLS use
+        it, sessions already under TLS keep theirs. A failure keeps the pair in use."""
+        source = self._certificates
+        if source is None:
             return
+        loaded = self._credentials.version if self._credentials else None
         try:
-            self._tls = server_context(settings.tls_cert, settings.tls_key)
-            self._certificate = leaf_certificate(settings.tls_cert)
-        except (OSError, ssl.SSLError) as error:
-            if self._tls is None:
-                raise
-            log_event(logger, "tls.reload_failed", logging.ERROR, error=str(error))
+            fresh = await asyncio.to_thread(source.load, loaded)
+        except (CertificateError, OSError, StoreError) as error:  # ssl.SSLError is an OSError
+            if self._credentials is None:
+                raise CertificateError(f"TLS certificate from {source.name}: {error}") from error
+            log_event(
+                logger, "tls.reload_failed", logging.ERROR, source=source.name, error=str(error)
+            )
             return
-        log_event(logger, "tls.loaded", cert=str(settings.tls_cert))
+        if fresh is not None:
+            self._credentials, self._tls, self._certificate = fresh, fresh.context, fresh.leaf
+            log_event(logger, "tls.loaded", source=source.name, version=fresh.version)
+
+    def reload_tls(self) -> None:
+        """SIGHUP: refresh the certificate in the background (the read may take a moment)."""
+        self._in_background(self.refresh_tls())
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _poll_certificate(self, interval: float) -> None:
+        """A secret has versions but no way to tell popd it changed: look every `interval`."""
+        while True:
+            await asyncio.sleep(interval)
+            await self.refresh_tls()
 
     async def start(self) -> Endpoints:
         # Every boto3 call blocks a thread (a read-ahead holds several per session): asyncio's
@@ -107,6 +138,9 @@ class Pop3Daemon:
             ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="popd-io")
         )
         settings = self._settings
+        await self.refresh_tls()  # raises CertificateError when a configured one cannot be had
+        if settings.tls_secret:
+            self._in_background(self._poll_certificate(settings.tls_secret_poll_seconds))
         trusted = settings.proxy_trusted_networks
         admit = self._connections.allow
         plain = Listener(self._accept_plain, tls=None, trusted_proxies=trusted, admit=admit)
@@ -134,6 +168,8 @@ class Pop3Daemon:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting; give open sessions `grace` seconds, then cut them (uncommitted)."""
+        for task in list(self._background):
+            task.cancel()
         for listener in self._listeners:
             await listener.close()
         if self._sessions:
@@ -243,10 +279,14 @@ def _token_validator(settings: Settings) -> TokenValidator | None:
 
 async def serve_forever(settings: Settings) -> int:
     """`popdrop serve`: run until SIGTERM/SIGINT, then drain open sessions (ECS sends SIGTERM and
-    waits stopTimeout seconds before SIGKILL)."""
-    daemon = Pop3Daemon(settings, Store.from_settings(settings))
-    await daemon.start()
-    await until_stop_signal(reload=daemon.reload_tls)
-    log_event(logger, "popd.stopping")
-    await daemon.stop(grace=settings.drain_seconds)
+    waits stopTimeout seconds before SIGKILL). The signal handlers are in place before any
+    start-up work, so a stop during start-up (reading the certificate, binding) is honoured."""
+    with StopSignals() as signals:
+        daemon = Pop3Daemon(settings, Store.from_settings(settings))
+        signals.on_reload = daemon.reload_tls
+        started = await signals.unless_stopped(daemon.start())
+        if started is not None:
+            await signals.stopping.wait()
+        log_event(logger, "popd.stopping")
+        await daemon.stop(grace=settings.drain_seconds)
     return 0

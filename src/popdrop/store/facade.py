@@ -17,7 +17,7 @@ from botocore.config import Config
 from popdrop.model import AppPassword, Mailbox, MessageEntry, ScramKeys, normalize_address
 from popdrop.store import gc, resources
 from popdrop.store.app_passwords import AppPasswords
-from popdrop.store.aws import batched
+from popdrop.store.aws import aws_errors, batched
 from popdrop.store.errors import CleanupPending, StoreError
 from popdrop.store.incoming import Incoming
 from popdrop.store.intake import Intake
@@ -94,9 +94,14 @@ class Store:
             read_timeout=_READ_TIMEOUT,
             response_checksum_validation=_RESPONSE_CHECKSUMS,
         )
+        with aws_errors():  # NoRegionError, with what to set
+            s3, dynamodb = (
+                session.client("s3", config=config),
+                session.client("dynamodb", config=config),
+            )
         return cls(
-            s3=session.client("s3", config=config),
-            dynamodb=session.client("dynamodb", config=config),
+            s3=s3,
+            dynamodb=dynamodb,
             table=settings.table,
             bucket=settings.bucket,
             incoming_prefix=settings.incoming_prefix,
