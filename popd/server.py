@@ -7,11 +7,13 @@ import contextlib
 import ipaddress
 import logging
 import ssl
+import threading
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from popd import sasl
 from popd.authenticator import Authenticator
@@ -36,6 +38,7 @@ from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store, StoreError
 
 logger = logging.getLogger("popd.server")
+T = TypeVar("T")
 
 # Threads for storage calls; the store's connection pool has as many connections.
 IO_THREADS = 64
@@ -95,6 +98,7 @@ class Pop3Daemon:
         self._listeners: list[Listener] = []
         self._sessions: set[asyncio.Task[None]] = set()
         self._per_address: Counter[str] = Counter()  # open sessions per client address
+        self._cutting = False  # the drain is over: stop() cancels the sessions left
 
     async def refresh_tls(self) -> None:
         """Load the certificate again if its source has a new one: new connections and STLS use
@@ -104,7 +108,7 @@ class Pop3Daemon:
             return
         loaded = self._credentials.version if self._credentials else None
         try:
-            fresh = await asyncio.to_thread(source.load, loaded)
+            fresh = await _in_daemon_thread(partial(source.load, loaded))
         except (CertificateError, OSError, StoreError) as error:  # ssl.SSLError is an OSError
             if self._credentials is None:
                 raise CertificateError(f"TLS certificate from {source.name}: {error}") from error
@@ -174,6 +178,7 @@ class Pop3Daemon:
             await listener.close()
         if self._sessions:
             _, pending = await asyncio.wait(self._sessions, timeout=grace)
+            self._cutting = True
             for task in pending:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -232,7 +237,15 @@ class Pop3Daemon:
                 sasl=lambda mechanism, tls: sasl.start(mechanism, self._sasl_context(peer, tls)),
                 peer=peer,
             )
-            await connection.run()
+            try:
+                await connection.run()
+            except asyncio.CancelledError:
+                if not self._cutting:
+                    raise
+                # The drain's cut, which the connection has handled (nothing committed, logged):
+                # the task ends normally, not as a cancelled client callback, which asyncio
+                # (3.11) would report at ERROR with a CancelledError traceback.
+                task.uncancel()
         finally:
             self._sessions.discard(task)
             self._per_address[peer] -= 1
@@ -261,6 +274,34 @@ async def _refuse(writer: asyncio.StreamWriter, peer: str) -> None:
     with contextlib.suppress(ConnectionError, ssl.SSLError):
         await writer.drain()
     writer.close()
+
+
+async def _in_daemon_thread(call: Callable[[], T]) -> T:
+    """`call()` in a daemon thread: unlike the loop's executor, whose threads the interpreter
+    joins at exit, a certificate read stuck on AWS then never holds up a stop."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: Exception | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(cast(T, result))
+
+    def run() -> None:
+        result: T | None = None
+        error: Exception | None = None
+        try:
+            result = call()
+        except Exception as failure:  # handed to the awaiting coroutine
+            error = failure
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="popd-tls", daemon=True).start()
+    return await done
 
 
 def _token_validator(settings: Settings) -> TokenValidator | None:

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # polled every `tls_secret_poll_seconds` for a new version (on ECS, where no SIGHUP reaches a
     # task and no file can be copied in).
     tls_secret: str = ""
-    tls_secret_poll_seconds: float = Field(default=300.0, ge=10.0)
+    tls_secret_poll_seconds: float = Field(default=300.0, ge=1.0)
     plaintext_auth: PlaintextAuth = PlaintextAuth.NEVER
 
     # Load balancers whose PROXY protocol (v1 or v2) header is believed: comma-separated CIDRs,
