@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     # environment variable; re-read after `api_token_cache_seconds`, so a rotation takes effect.
     api_token_secret: str = ""
     api_token_cache_seconds: float = Field(default=300.0, ge=0.0)
+    # A raw message larger than this is answered with a redirect to a presigned S3 URL valid
+    # `api_download_url_seconds`: Lambda's response limit is 6 MB after base64 (4/3 the size),
+    # so a buffered body must stay under about 4.4 MB (docs/api.md).
+    api_inline_raw_bytes: int = Field(default=4 * 1024 * 1024, ge=0, le=4_400_000)
+    api_download_url_seconds: int = Field(default=60, ge=1, le=3600)
 
     @field_validator("proxy_trusted_networks", mode="before")
     @classmethod

@@ -94,9 +94,12 @@ class Store:
             read_timeout=_READ_TIMEOUT,
             response_checksum_validation=_RESPONSE_CHECKSUMS,
         )
+        # Presigned URLs (the API's large downloads) with SigV4: botocore may otherwise presign
+        # with SigV2, which newer regions refuse.
+        s3_config = config.merge(Config(signature_version="s3v4"))
         with aws_errors():  # NoRegionError, with what to set
             s3, dynamodb = (
-                session.client("s3", config=config),
+                session.client("s3", config=s3_config),
                 session.client("dynamodb", config=config),
             )
         return cls(
@@ -189,6 +192,10 @@ class Store:
     def open_object(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectBody:
         """GetObject of octets [start, end), now: the caller reads the body and closes it."""
         return self._objects.open(key, start=start, end=end)
+
+    def download_url(self, key: str, *, seconds: int) -> str:
+        """A short-lived presigned URL for the object (the API's large raw downloads)."""
+        return self._objects.download_url(key, seconds=seconds)
 
     def read_object(self, key: str, *, end: int | None = None) -> bytes:
         return b"".join(self.iter_object(key, end=end))
