@@ -28,6 +28,11 @@ from popdrop.store.references import release_unreferenced, unreferenced
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# Unfiled objects younger than this are left alone (`popdrop gc --grace-seconds`, the daily
+# GcFunction): Lambda retries an SES event for up to six hours, and an operator who redrives the
+# failure queue is expected to within two days (docs/engine.md).
+DEFAULT_GRACE_SECONDS = 2 * 24 * 3600
+
 
 @dataclass(frozen=True, slots=True)
 class GcReport:
