@@ -68,9 +68,10 @@ def test_the_base_image_is_pinned_by_digest() -> None:
 def test_the_runtime_image_has_a_health_check_and_no_installer() -> None:
     build, runtime = stages((ROOT / "infra" / "Containerfile").read_text())
     assert "venv --without-pip" in build
-    assert (
-        'HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \\\n    CMD ["python", "-m", "popd.healthcheck"]'
-        in runtime
+    healthcheck = (
+        "HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \\\n"
+        '    CMD ["python", "-m", "popd.healthcheck"]'
     )
+    assert healthcheck in runtime
     assert "pip uninstall --yes --no-cache-dir pip setuptools wheel" in runtime
     assert "pip install" not in runtime and "apt-get" not in runtime
