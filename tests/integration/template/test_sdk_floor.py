@@ -18,18 +18,10 @@ from pathlib import Path
 
 from popdrop.events import ses_event
 from popdrop.store import Store
+from tests.integration.infra.test_container import pins
 
 ROOT = Path(__file__).resolve().parents[3]
 SDK = ("boto3", "botocore")
-
-
-def pins(lock: Path) -> dict[str, str]:
-    found = {}
-    for line in lock.read_text().splitlines():
-        name, sep, version = line.partition("==")
-        if sep and not line.startswith((" ", "#")):
-            found[name.strip().lower()] = version.strip()
-    return found
 
 
 def floors() -> dict[str, str]:
