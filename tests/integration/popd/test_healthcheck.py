@@ -21,6 +21,7 @@ def test_with_loopback_trusted_the_check_is_a_silent_probe(
     settings = Settings(
         pop3_port=daemon.endpoints.pop3_port, proxy_trusted_networks="10.0.0.0/16,127.0.0.1/32"
     )
+    caplog.clear()  # the daemon's start-up lines
     with caplog.at_level(logging.DEBUG):
         assert check(settings) is None
         assert check(settings) is None

@@ -172,6 +172,7 @@ def test_a_load_balancer_health_check_is_accepted_and_closed_without_a_log_line(
     handshake and no log line. A real client on the same port still gets its session."""
     daemon = daemon_factory(proxy_trusted_networks=TRUSTED)
     number = getattr(daemon.endpoints, port)
+    caplog.clear()  # the daemon's start-up lines
     with caplog.at_level(logging.DEBUG):
         for _ in range(3):
             client = RawClient(number)
