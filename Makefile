@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 DEV_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install dev test lint lock clean bench
+.PHONY: install dev test lint lock clean bench sam-build
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,18 @@ lock: $(STAMP)
 	$(PIP_COMPILE) -o requirements-runtime.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build *.egg-info
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build \
+		*.egg-info
+
+# `sam build` for every function, without Docker (docs/deployment.md). The SAM CLI lives in its
+# own virtualenv: it pins its own boto3, which would fight the project's lock.
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli
+sam-build: $(SAM)
+	$(SAM) build --build-in-source
 
 include infra/lambda.mk
 

@@ -23,11 +23,6 @@ from popdrop.ingest import ingest, new_message_id
 from popdrop.logfmt import now_ms
 from popdrop.model import Address, AppPassword
 
-# `popdrop gc` leaves unreferenced objects younger than this alone: SES stores a message before the
-# ingest function files it, and Lambda retries a failed event for up to six hours (a redriven
-# dead-letter queue later still).
-GC_GRACE_SECONDS = 2 * 24 * 3600
-
 # A password longer than this is almost certainly a pasted file, not a password.
 MAX_PASSWORD_LENGTH = 1024
 

@@ -18,13 +18,16 @@ import uvicorn
 from pydantic import ValidationError
 
 from popd import admin, ingest_admin
+from popd.certificates import CertificateError
 from popd.server import serve_forever
 from popdrop.api.app import create_app
+from popdrop.faces.admin import GC_GRACE_SECONDS
 from popdrop.faces.faults import StoreError
 from popdrop.logfmt import configure as configure_logging
 from popdrop.model import Address, InvalidAddress, normalize_address, normalize_route_address
 from popdrop.settings import Settings
 from popdrop.store import Store
+from popdrop.store.secrets import Secrets
 
 
 def _port(text: str) -> int:
@@ -107,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument(
         "--grace-seconds",
         type=float,
-        default=admin.GC_GRACE_SECONDS,
+        default=GC_GRACE_SECONDS,
         help="leave unreferenced objects younger than this alone (default: two days)",
     )
     gc.add_argument("--dry-run", action="store_true", help="report, delete nothing")
@@ -173,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"popdrop: invalid configuration: {error}", file=sys.stderr)
         return 2
-    except admin.UsageError as error:
+    except (admin.UsageError, CertificateError) as error:
         print(f"popdrop: {error}", file=sys.stderr)
         return 2
     except StoreError as error:
@@ -206,7 +209,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return asyncio.run(run_dev(options))
         case "serve":
             settings = Settings(**overrides)
-            return asyncio.run(serve_forever(settings, Store.from_settings(settings)))
+            store = Store.from_settings(settings)
+            return asyncio.run(serve_forever(settings, store, Secrets.from_environment))
         case "api":
             settings = Settings()
             uvicorn.run(

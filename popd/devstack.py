@@ -32,6 +32,7 @@ from popdrop.faces.faults import MailboxExists
 from popdrop.model import Address
 from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
+from popdrop.store.secrets import Secrets
 
 DEMO_ADDRESS = Address("demo@popdrop.test")
 REGION = "us-east-1"
@@ -130,7 +131,7 @@ async def _serve(
     out: TextIO,
 ) -> int:
     smtp = await start_smtp(store, options.host, options.smtp_port)
-    daemon = Pop3Daemon(settings, store)
+    daemon = Pop3Daemon(settings, store, secrets=Secrets.from_environment)
     api = _ApiThread(options.host, options.api_port)
     try:
         endpoints = await daemon.start()

@@ -47,15 +47,26 @@ def is_trusted(address: str, networks: Sequence[Network]) -> bool:
     return any(ip in network for network in networks)
 
 
+class HealthProbe(Exception):
+    """A trusted load balancer's own connection (PROXY v2 LOCAL), or one it closed before saying
+    anything: a health check, answered by accepting it, and closed without a session or a log
+    line (NLB probes every target every few seconds)."""
+
+
 async def read_proxy_header(sock: socket.socket) -> str | None:
-    """Read exactly one PROXY header off `sock`; the client address it names, if any."""
+    """Read exactly one PROXY header off `sock`; the client address it names, if any. Raises
+    HealthProbe for a LOCAL header or a connection closed before its first octet."""
     loop = asyncio.get_running_loop()
     data = b""
     while True:
         decided = parse(data)
         if not isinstance(decided, int):
+            if decided.local:
+                raise HealthProbe
             return decided.source[0] if decided.source else None
         chunk = await loop.sock_recv(sock, decided - len(data))
+        if not chunk and not data:
+            raise HealthProbe
         if not chunk:
             raise ProxyHeaderError("connection closed inside the PROXY header")
         data += chunk
@@ -149,6 +160,8 @@ class Listener:
                 ssl=context,
                 ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if context else None,
             )
+        except HealthProbe:
+            connection.close()
         except (ProxyHeaderError, TimeoutError, OSError, ssl.SSLError) as error:
             log_event(
                 logger, "connection.refused", peer=peer, reason=str(error) or type(error).__name__

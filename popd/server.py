@@ -7,21 +7,31 @@ import contextlib
 import ipaddress
 import logging
 import ssl
+import threading
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from popd import sasl
 from popd.authenticator import Authenticator
+from popd.certificates import (
+    CertificateError,
+    TlsCredentials,
+    certificate_source,
+)
 from popd.connection import Connection
 from popd.listener import Listener
 from popd.maildrops import Maildrops
-from popd.signals import until_stop_signal
-from popd.tls import leaf_certificate, server_context
+from popd.signals import StopSignals
 from popdrop.auth.apop import new_timestamp
 from popdrop.auth.penalty import ConnectionRate
 from popdrop.auth.tokens import OAuthConfig, TokenValidator
+from popdrop.faces.faults import StoreError
 from popdrop.faces.pop3 import MaildropStore
+from popdrop.faces.secrets import SecretReader
 from popdrop.logfmt import log_event
 from popdrop.pop3 import replies
 from popdrop.pop3.config import SessionConfig
@@ -30,6 +40,7 @@ from popdrop.pop3.session import Session
 from popdrop.settings import PlaintextAuth, Settings
 
 logger = logging.getLogger("popd.server")
+T = TypeVar("T")
 
 # Threads for storage calls; the store's connection pool has as many connections.
 IO_THREADS = 64
@@ -58,7 +69,11 @@ def is_loopback(address: str) -> bool:
 
 
 class Pop3Daemon:
-    def __init__(self, settings: Settings, store: MaildropStore) -> None:
+    def __init__(
+        self, settings: Settings, store: MaildropStore, *, secrets: Callable[[], SecretReader]
+    ) -> None:
+        """`secrets` makes the reader of a certificate kept in Secrets Manager
+        (`POPDROP_TLS_SECRET`); it is called only when one is configured."""
         self._settings = settings
         self._store = store
         self._authenticator = Authenticator(store, settings)
@@ -75,29 +90,51 @@ class Pop3Daemon:
         self._mechanisms = sasl.enabled_mechanisms(
             tokens=self._tokens is not None, cram_md5=settings.cram_md5
         )
-        self._certificate: str | None = None
-        self._connections = ConnectionRate(settings.connection_rate, settings.connection_burst)
+        self._certificates = certificate_source(settings, secrets)
+        self._credentials: TlsCredentials | None = None
         self._tls: ssl.SSLContext | None = None
-        self.reload_tls()
+        self._certificate: str | None = None
+        self._background: set[asyncio.Task[None]] = set()  # certificate reloads and polls
+        self._connections = ConnectionRate(settings.connection_rate, settings.connection_burst)
         self._listeners: list[Listener] = []
         self._sessions: set[asyncio.Task[None]] = set()
         self._per_address: Counter[str] = Counter()  # open sessions per client address
+        self._cutting = False  # the drain is over: stop() cancels the sessions left
+
+    async def refresh_tls(self) -> None:
+        """Load the certificate again if its source has a new one: new connections and STLS use
+        it, sessions already under TLS keep theirs. A failure keeps the pair in use."""
+        source = self._certificates
+        if source is None:
+            return
+        loaded = self._credentials.version if self._credentials else None
+        try:
+            fresh = await _in_daemon_thread(partial(source.load, loaded))
+        except (CertificateError, OSError, StoreError) as error:  # ssl.SSLError is an OSError
+            if self._credentials is None:
+                raise CertificateError(f"TLS certificate from {source.name}: {error}") from error
+            log_event(
+                logger, "tls.reload_failed", logging.ERROR, source=source.name, error=str(error)
+            )
+            return
+        if fresh is not None:
+            self._credentials, self._tls, self._certificate = fresh, fresh.context, fresh.leaf
+            log_event(logger, "tls.loaded", source=source.name, version=fresh.version)
 
     def reload_tls(self) -> None:
-        """(Re)read the certificate and key (SIGHUP): new connections and STLS use the new pair,
-        sessions already under TLS keep theirs. A pair that fails to load keeps the old one."""
-        settings = self._settings
-        if not (settings.tls_cert and settings.tls_key):
-            return
-        try:
-            self._tls = server_context(settings.tls_cert, settings.tls_key)
-            self._certificate = leaf_certificate(settings.tls_cert)
-        except (OSError, ssl.SSLError) as error:
-            if self._tls is None:
-                raise
-            log_event(logger, "tls.reload_failed", logging.ERROR, error=str(error))
-            return
-        log_event(logger, "tls.loaded", cert=str(settings.tls_cert))
+        """SIGHUP: refresh the certificate in the background (the read may take a moment)."""
+        self._in_background(self.refresh_tls())
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _poll_certificate(self, interval: float) -> None:
+        """A secret has versions but no way to tell popd it changed: look every `interval`."""
+        while True:
+            await asyncio.sleep(interval)
+            await self.refresh_tls()
 
     async def start(self) -> Endpoints:
         # Every boto3 call blocks a thread (a read-ahead holds several per session): asyncio's
@@ -106,6 +143,9 @@ class Pop3Daemon:
             ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="popd-io")
         )
         settings = self._settings
+        await self.refresh_tls()  # raises CertificateError when a configured one cannot be had
+        if settings.tls_secret:
+            self._in_background(self._poll_certificate(settings.tls_secret_poll_seconds))
         trusted = settings.proxy_trusted_networks
         admit = self._connections.allow
         plain = Listener(self._accept_plain, tls=None, trusted_proxies=trusted, admit=admit)
@@ -133,10 +173,13 @@ class Pop3Daemon:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting; give open sessions `grace` seconds, then cut them (uncommitted)."""
+        for task in list(self._background):
+            task.cancel()
         for listener in self._listeners:
             await listener.close()
         if self._sessions:
             _, pending = await asyncio.wait(self._sessions, timeout=grace)
+            self._cutting = True
             for task in pending:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -195,7 +238,15 @@ class Pop3Daemon:
                 sasl=lambda mechanism, tls: sasl.start(mechanism, self._sasl_context(peer, tls)),
                 peer=peer,
             )
-            await connection.run()
+            try:
+                await connection.run()
+            except asyncio.CancelledError:
+                if not self._cutting:
+                    raise
+                # The drain's cut, which the connection has handled (nothing committed, logged):
+                # the task ends normally, not as a cancelled client callback, which asyncio
+                # (3.11) would report at ERROR with a CancelledError traceback.
+                task.uncancel()
         finally:
             self._sessions.discard(task)
             self._per_address[peer] -= 1
@@ -226,6 +277,34 @@ async def _refuse(writer: asyncio.StreamWriter, peer: str) -> None:
     writer.close()
 
 
+async def _in_daemon_thread(call: Callable[[], T]) -> T:
+    """`call()` in a daemon thread: unlike the loop's executor, whose threads the interpreter
+    joins at exit, a certificate read stuck on AWS then never holds up a stop."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: Exception | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(cast(T, result))
+
+    def run() -> None:
+        result: T | None = None
+        error: Exception | None = None
+        try:
+            result = call()
+        except Exception as failure:  # handed to the awaiting coroutine
+            error = failure
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="popd-tls", daemon=True).start()
+    return await done
+
+
 def _token_validator(settings: Settings) -> TokenValidator | None:
     if not settings.oauth_issuer:
         return None
@@ -240,12 +319,18 @@ def _token_validator(settings: Settings) -> TokenValidator | None:
     )
 
 
-async def serve_forever(settings: Settings, store: MaildropStore) -> int:
+async def serve_forever(
+    settings: Settings, store: MaildropStore, secrets: Callable[[], SecretReader]
+) -> int:
     """`popdrop serve`: run until SIGTERM/SIGINT, then drain open sessions (ECS sends SIGTERM and
-    waits stopTimeout seconds before SIGKILL)."""
-    daemon = Pop3Daemon(settings, store)
-    await daemon.start()
-    await until_stop_signal(reload=daemon.reload_tls)
-    log_event(logger, "popd.stopping")
-    await daemon.stop(grace=settings.drain_seconds)
+    waits stopTimeout seconds before SIGKILL). The signal handlers are in place before any
+    start-up work, so a stop during start-up (reading the certificate, binding) is honoured."""
+    with StopSignals() as signals:
+        daemon = Pop3Daemon(settings, store, secrets=secrets)
+        signals.on_reload = daemon.reload_tls
+        started = await signals.unless_stopped(daemon.start())
+        if started is not None:
+            await signals.stopping.wait()
+        log_event(logger, "popd.stopping")
+        await daemon.stop(grace=settings.drain_seconds)
     return 0

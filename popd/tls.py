@@ -25,10 +25,9 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
-def leaf_certificate(chain: Path) -> str:
-    """The first PEM certificate of a chain file: the one the server presents, whose hash is the
+def leaf_certificate(text: str) -> str:
+    """The first PEM certificate of a chain: the one the server presents, whose hash is the
     tls-server-end-point channel binding (RFC 5929 §4) for SCRAM-SHA-256-PLUS."""
-    text = chain.read_text("ascii")
     begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
     start = text.index(begin)
     return text[start : text.index(end, start) + len(end)] + "\n"

@@ -23,6 +23,7 @@ from popd.server import Endpoints, Pop3Daemon
 from popdrop.model import MessageEntry
 from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
+from popdrop.store.secrets import Secrets
 
 
 def free_port() -> int:
@@ -100,7 +101,7 @@ def daemon_settings(ca: trustme.CA, tmp_path: Path, **overrides: Any) -> Setting
 def running_daemon(settings: Settings, store: Store) -> Iterator[Endpoints]:
     """Run the POP3 daemon in its own thread and event loop for the duration of the block."""
     loop = asyncio.new_event_loop()
-    daemon = Pop3Daemon(settings, store)
+    daemon = Pop3Daemon(settings, store, secrets=Secrets.from_environment)
     started: list[Endpoints] = []
     ready = threading.Event()
 

@@ -38,6 +38,8 @@ class ProxyHeader:
     length: int
     source: tuple[str, int] | None = None
     destination: tuple[str, int] | None = None
+    # v2's LOCAL command: the proxy opened this connection itself (a health check), not a client.
+    local: bool = False
 
 
 def looks_like_proxy_header(data: bytes) -> bool:
@@ -77,9 +79,12 @@ def _parse_v2(data: bytes) -> ProxyHeader | int:
         raise ProxyHeaderError("unknown PROXY v2 command")
     if len(data) < total:
         return total
-    if command == _V2_COMMAND_LOCAL or family not in _V2_ADDRESS_LENGTH:
-        # LOCAL (health checks) or an address family we do not route on (UDP, UNIX): the
-        # connection's own endpoints stand (spec §2.2: the receiver must accept and ignore it).
+    if command == _V2_COMMAND_LOCAL:
+        # The proxy's own connection, e.g. an NLB health check (spec §2.2: its endpoints stand).
+        return ProxyHeader(total, local=True)
+    if family not in _V2_ADDRESS_LENGTH:
+        # An address family we do not route on (UDP, UNIX): the connection's own endpoints stand
+        # (spec §2.2: the receiver must accept it and ignore the address block).
         return ProxyHeader(total)
     if length < _V2_ADDRESS_LENGTH[family]:
         raise ProxyHeaderError("PROXY v2 address block too short")

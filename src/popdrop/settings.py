@@ -12,7 +12,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     pop3s_port: int = Field(default=995, ge=0, le=65535)
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # Or a Secrets Manager secret (ARN or name) holding the PEM chain and key, read at start and
+    # polled every `tls_secret_poll_seconds` for a new version (on ECS, where no SIGHUP reaches a
+    # task and no file can be copied in).
+    tls_secret: str = ""
+    tls_secret_poll_seconds: float = Field(default=300.0, ge=1.0)
     plaintext_auth: PlaintextAuth = PlaintextAuth.NEVER
 
     # Load balancers whose PROXY protocol (v1 or v2) header is believed: comma-separated CIDRs,
@@ -107,6 +112,15 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8080, ge=0, le=65535)
     # The admin bearer token for the REST API; an empty token disables admin access entirely.
     api_token: str = ""
+    # Or a Secrets Manager secret (ARN or name) whose text is the token, so it never sits in an
+    # environment variable; re-read after `api_token_cache_seconds`, so a rotation takes effect.
+    api_token_secret: str = ""
+    api_token_cache_seconds: float = Field(default=300.0, ge=0.0)
+    # A raw message larger than this is answered with a redirect to a presigned S3 URL valid
+    # `api_download_url_seconds`: Lambda's response limit is 6 MB after base64 (4/3 the size),
+    # so a buffered body must stay under about 4.4 MB (docs/api.md).
+    api_inline_raw_bytes: int = Field(default=4 * 1024 * 1024, ge=0, le=4_400_000)
+    api_download_url_seconds: int = Field(default=60, ge=1, le=3600)
 
     @field_validator("proxy_trusted_networks", mode="before")
     @classmethod
@@ -114,6 +128,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @model_validator(mode="after")
+    def _one_source_each(self) -> Settings:
+        if self.tls_secret and (self.tls_cert or self.tls_key):
+            raise ValueError("set POPDROP_TLS_SECRET or POPDROP_TLS_CERT/KEY, not both")
+        if self.api_token_secret and self.api_token:
+            raise ValueError("set POPDROP_API_TOKEN_SECRET or POPDROP_API_TOKEN, not both")
+        return self
 
     @field_validator("incoming_prefix")
     @classmethod

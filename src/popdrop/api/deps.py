@@ -9,6 +9,7 @@ API's face (`ApiStore`). Tests replace `get_settings` (and with it the store) th
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Annotated
@@ -21,6 +22,7 @@ from popdrop.faces.api import ApiStore
 from popdrop.model import Address, is_valid_uid, normalize_address
 from popdrop.settings import Settings, get_settings
 from popdrop.store import Store
+from popdrop.store.secrets import Secrets
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -37,6 +39,30 @@ def get_store(settings: SettingsDep) -> ApiStore:
 
 StoreDep = Annotated[ApiStore, Depends(get_store)]
 
+
+@lru_cache(maxsize=1)
+def _secrets() -> Secrets:
+    return Secrets.from_environment()
+
+
+# The token read from POPDROP_API_TOKEN_SECRET, per secret: (the token, when to read it again).
+_token_cache: dict[str, tuple[str, float]] = {}
+
+
+def admin_token(settings: Settings) -> str:
+    """POPDROP_API_TOKEN, or the text of the POPDROP_API_TOKEN_SECRET secret, read at most once
+    per `api_token_cache_seconds` (so a rotated token is honoured within that time)."""
+    secret = settings.api_token_secret
+    if not secret:
+        return settings.api_token
+    now = time.monotonic()
+    cached = _token_cache.get(secret)
+    if cached is None or cached[1] <= now:
+        cached = (_secrets().current(secret).text.strip(), now + settings.api_token_cache_seconds)
+        _token_cache[secret] = cached
+    return cached[0]
+
+
 # auto_error=False: a missing or malformed header gets the same reply as a wrong token.
 _bearer = HTTPBearer(auto_error=False)
 
@@ -45,12 +71,12 @@ def require_admin(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Admit a request only with `Authorization: Bearer <POPDROP_API_TOKEN>`.
+    """Admit a request only with `Authorization: Bearer <the admin token>` (`admin_token`).
 
     An empty configured token disables admin access. Every refusal is the same 401, so the reply
     never tells whether the header, the scheme or the token was wrong, or access is disabled.
     """
-    expected = settings.api_token.encode()
+    expected = admin_token(settings).encode()
     presented = credentials.credentials.encode() if credentials else b""
     if not (expected and hmac.compare_digest(presented, expected)):
         raise HTTPException(

@@ -5,7 +5,7 @@ types are the model's (`popdrop.model`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from popdrop import model
 
@@ -88,6 +88,12 @@ class QuarantineAdmin(Protocol):
         """Delete the quarantined message (and its object when nothing else refers to it);
         False when there is no such message."""
         ...
+
+
+# Unfiled objects younger than this are left alone by `collect_garbage` (`popdrop gc
+# --grace-seconds`, the daily GcFunction): Lambda retries an SES event for up to six hours, and an
+# operator who redrives the failure queue is expected to within two days (docs/engine.md).
+GC_GRACE_SECONDS: Final = 2 * 24 * 3600
 
 
 class AdminStore(MailboxAdmin, RoutingAdmin, QuarantineAdmin, Protocol):

@@ -22,3 +22,8 @@ class ApiStore(MailboxDirectory, QuarantineAdmin, Protocol):
     def iter_object(self, key: str) -> Iterator[bytes]:
         """The object's octets in chunks, from one GetObject made when iteration starts."""
         ...
+
+    def download_url(self, key: str, *, seconds: int) -> str:
+        """A presigned GetObject URL valid `seconds`, for downloads too large to pass through the
+        API (Lambda's response limit). No request is made."""
+        ...

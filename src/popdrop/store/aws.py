@@ -11,6 +11,7 @@ from botocore.exceptions import (
     ClientError,
     HTTPClientError,
     IncompleteReadError,
+    NoRegionError,
 )
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 
@@ -55,6 +56,13 @@ def aws_errors() -> Iterator[None]:
         raise kind(str(error)) from error
     except _TRANSIENT_TRANSPORT as error:
         raise StorageUnavailable(str(error)) from error
+    except NoRegionError as error:
+        # boto3 reads AWS_DEFAULT_REGION (or a profile's region); AWS_REGION alone, which Lambda
+        # and some other SDKs read, is not enough.
+        raise StoreError(
+            "no AWS region is configured: set AWS_DEFAULT_REGION (and AWS_REGION) to the stack's "
+            "region, or a region in your AWS profile"
+        ) from error
     except BotoCoreError as error:
         raise StoreError(str(error)) from error
 

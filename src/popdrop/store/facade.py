@@ -38,7 +38,7 @@ from popdrop.model import (
 )
 from popdrop.store import gc, incoming, resources
 from popdrop.store.app_passwords import AppPasswords
-from popdrop.store.aws import batched
+from popdrop.store.aws import aws_errors, batched
 from popdrop.store.intake import Intake
 from popdrop.store.lease import Leases
 from popdrop.store.logins import Logins
@@ -109,9 +109,17 @@ class Store:
             read_timeout=_READ_TIMEOUT,
             response_checksum_validation=_RESPONSE_CHECKSUMS,
         )
+        # Presigned URLs (the API's large downloads) with SigV4: botocore may otherwise presign
+        # with SigV2, which newer regions refuse.
+        s3_config = config.merge(Config(signature_version="s3v4"))
+        with aws_errors():  # NoRegionError, with what to set
+            s3, dynamodb = (
+                session.client("s3", config=s3_config),
+                session.client("dynamodb", config=config),
+            )
         return cls(
-            s3=session.client("s3", config=config),
-            dynamodb=session.client("dynamodb", config=config),
+            s3=s3,
+            dynamodb=dynamodb,
             table=settings.table,
             bucket=settings.bucket,
             incoming_prefix=settings.incoming_prefix,
@@ -167,6 +175,9 @@ class Store:
 
     def iter_object(self, key: str, *, chunk_size: int = 65536) -> Iterator[bytes]:
         return self._objects.stream(key, chunk_size=chunk_size)
+
+    def download_url(self, key: str, *, seconds: int) -> str:
+        return self._objects.download_url(key, seconds=seconds)
 
     # Mail in (`popdrop.faces.ingest.IngestStore`).
 

@@ -102,6 +102,20 @@ class Objects:
     def read_whole(self, key: str) -> bytes:
         return b"".join(self.stream(key, chunk_size=_WHOLE_CHUNK))
 
+    def download_url(self, key: str, *, seconds: int) -> str:
+        """A presigned GetObject URL for the object, valid `seconds` (no request is made: the
+        URL is signed with the caller's credentials, so it can do what they may)."""
+        with aws_errors():
+            return self._s3.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self._bucket,
+                    "Key": key,
+                    "ResponseContentType": "message/rfc822",
+                },
+                ExpiresIn=seconds,
+            )
+
     def delete(self, keys: Sequence[str]) -> None:
         for batch in batched(keys, KEYS_PER_DELETE):
             with aws_errors():

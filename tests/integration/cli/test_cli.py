@@ -195,3 +195,26 @@ def test_mailbox_apop_secret_for_an_unknown_mailbox_fails_cleanly(store: Store) 
     )
     assert result.returncode != 0
     assert b"Traceback" not in result.stderr
+
+
+def test_without_a_region_the_cli_says_which_variable_to_set(moto: str, tmp_path: Path) -> None:
+    """Issue 11: `export AWS_REGION=...` alone, as the old deployment guide said, left boto3
+    without a region and `popdrop mailbox add` ended in a NoRegionError traceback."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"AWS_DEFAULT_REGION", "AWS_PROFILE"}
+    }
+    env |= {"AWS_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    result = subprocess.run(
+        [sys.executable, "-m", "popd.cli", "mailbox", "list"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == (
+        "popdrop: no AWS region is configured: set AWS_DEFAULT_REGION (and AWS_REGION) to the "
+        "stack's region, or a region in your AWS profile"
+    )

@@ -7,6 +7,7 @@ The address a header names is the one the daemon uses: here it shows through the
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import ssl
 
@@ -14,7 +15,7 @@ import pytest
 
 from popd import listener
 from tests.integration.popd.conftest import ADDRESS, PASSWORD, Daemon, DaemonFactory
-from tests.support import RawClient
+from tests.support import RawClient, logout_line
 from tests.unit.core.test_proxy_protocol import V1_TCP4, v2
 
 TRUSTED = "127.0.0.0/8"
@@ -159,3 +160,32 @@ def test_without_trusted_networks_a_header_is_refused_too(daemon: Daemon) -> Non
     client = connect_with_header(daemon, v2("127.0.0.9"))
     assert client.line().startswith(b"+OK")
     assert_closed(client)
+
+
+@pytest.mark.parametrize("port", ["pop3_port", "pop3s_port"])
+@pytest.mark.parametrize("probe", [v2(command=0x0), b""], ids=["v2-local", "closed-at-once"])
+def test_a_load_balancer_health_check_is_accepted_and_closed_without_a_log_line(
+    daemon_factory: DaemonFactory, caplog: pytest.LogCaptureFixture, port: str, probe: bytes
+) -> None:
+    """NLB health checks with PROXY v2 on carry a LOCAL header (spec §2.2) and arrive every few
+    seconds per target: the connection is accepted and closed, with no session, no TLS
+    handshake and no log line. A real client on the same port still gets its session."""
+    daemon = daemon_factory(proxy_trusted_networks=TRUSTED)
+    number = getattr(daemon.endpoints, port)
+    caplog.clear()  # the daemon's start-up lines
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            client = RawClient(number)
+            client.sock.sendall(probe)
+            client.sock.shutdown(socket.SHUT_WR)
+            assert client.sock.recv(100) == b""  # closed by popd, nothing said
+            client.close()
+        after = RawClient(daemon.endpoints.pop3_port)
+        after.send(v2("127.0.0.9"))
+        assert after.line().startswith(b"+OK")  # served once the probes are done with
+        after.send(b"QUIT\r\n")
+        assert after.line().startswith(b"+OK")
+        assert_closed(after)
+        logout = logout_line(caplog)
+    assert logout["peer"] == "127.0.0.9"  # the one line is the real session's
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("popd")] == ["pop3.logout"]

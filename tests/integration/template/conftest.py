@@ -50,3 +50,36 @@ def template() -> dict[str, Any]:
 def resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = template["Resources"]
     return found
+
+
+class _NoManagedPolicies:
+    """The SAM transform asks for AWS managed policy ARNs only when it writes a role itself;
+    every function here names its own role, so none is needed (and no AWS call is made)."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="session")
+def transformed(template: dict[str, Any]) -> dict[str, Any]:
+    """template.yaml after the SAM transform, as CloudFormation receives it from `sam deploy`
+    (which first replaces each local CodeUri with the uploaded package's S3 URI)."""
+    import copy
+    import os
+
+    from samtranslator.translator.transform import transform
+
+    document = copy.deepcopy(template)
+    for resource in document["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://packaged/code.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the transform's pseudo-parameters
+    result: dict[str, Any] = transform(document, {}, _NoManagedPolicies())
+    return result
+
+
+@pytest.fixture(scope="session")
+def deployed(transformed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The transformed template's resources."""
+    found: dict[str, dict[str, Any]] = transformed["Resources"]
+    return found

@@ -60,12 +60,18 @@ def test_a_header_names_the_client_and_its_exact_length(
 
 @pytest.mark.parametrize(
     "header",
-    [v2(command=0x0), b"PROXY UNKNOWN\r\n", b"PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n"],
-    ids=["v2-local", "v1-unknown", "v1-unknown-with-addresses"],
+    [b"PROXY UNKNOWN\r\n", b"PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n"],
+    ids=["v1-unknown", "v1-unknown-with-addresses"],
 )
-def test_local_and_unknown_headers_leave_the_connection_address_v2_s2_2(header: bytes) -> None:
+def test_unknown_headers_leave_the_connection_address_v2_s2_1(header: bytes) -> None:
     parsed = parse(header)
     assert parsed == ProxyHeader(len(header))
+
+
+def test_a_v2_local_header_is_the_proxys_own_connection_v2_s2_2() -> None:
+    """LOCAL: the proxy opened the connection itself (NLB health checks); no client address."""
+    header = v2(command=0x0)
+    assert parse(header) == ProxyHeader(len(header), local=True)
 
 
 @pytest.mark.parametrize("header", [v2(), v2(tlvs=NLB_TLV), V1_TCP4, V1_TCP6, v2(command=0)])

@@ -9,9 +9,9 @@ from __future__ import annotations
 from itertools import chain
 
 from fastapi import APIRouter, HTTPException, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from popdrop.api.deps import KnownMailbox, MessageMailbox, MessageUid, StoreDep
+from popdrop.api.deps import KnownMailbox, MessageMailbox, MessageUid, SettingsDep, StoreDep
 from popdrop.api.schemas import Error, MailboxOut, MessageOut
 from popdrop.faces.api import ApiStore
 from popdrop.model import Address, MessageEntry
@@ -42,11 +42,22 @@ def get_message(mailbox: MessageMailbox, uid: MessageUid, store: StoreDep) -> Me
 @router.get(
     "/{address}/messages/{uid}/raw",
     response_class=StreamingResponse,
-    responses={status.HTTP_200_OK: {"content": {"message/rfc822": {}}}},
+    responses={
+        status.HTTP_200_OK: {"content": {"message/rfc822": {}}},
+        status.HTTP_307_TEMPORARY_REDIRECT: {"description": "a short-lived presigned S3 URL"},
+    },
 )
-def get_raw_message(mailbox: MessageMailbox, uid: MessageUid, store: StoreDep) -> StreamingResponse:
-    """The message exactly as stored, which is exactly what POP3 RETR sends before dot-stuffing."""
+def get_raw_message(
+    mailbox: MessageMailbox, uid: MessageUid, store: StoreDep, settings: SettingsDep
+) -> Response:
+    """The message exactly as stored, which is exactly what POP3 RETR sends before dot-stuffing.
+
+    A message over `POPDROP_API_INLINE_RAW_BYTES` is a 307 to a presigned S3 URL instead: on
+    Lambda the body would be buffered and base64-encoded past the 6 MB response limit."""
     entry = _entry(store, mailbox, uid)
+    if entry.size > settings.api_inline_raw_bytes:
+        url = store.download_url(entry.object_key, seconds=settings.api_download_url_seconds)
+        return RedirectResponse(url, status.HTTP_307_TEMPORARY_REDIRECT)
     chunks = store.iter_object(entry.object_key)
     # Read the first chunk before the status line goes out, so a storage fault is still a 503.
     first = next(chunks, b"")
