@@ -136,14 +136,22 @@ def client_tls() -> ssl.SSLContext:
 
 
 class Client:
-    """One POP3 connection: single-line replies, multi-line replies, pipelined writes."""
+    """One POP3 connection: single-line replies, multi-line replies, pipelined writes.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    A multi-line reply is read in as few reads as the stream allows, or with `lines` one line at
+    a time, as a client that parses each line does: slower on the client's side, and for a large
+    reply the server then meets a full socket buffer more often (docs/performance.md, "Two
+    methods")."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, lines: bool = False
+    ) -> None:
         self.reader = reader
         self.writer = writer
+        self.lines = lines
 
     @classmethod
-    async def connect(cls, target: Target, *, tls: bool = False) -> Client:
+    async def connect(cls, target: Target, *, tls: bool = False, lines: bool = False) -> Client:
         port = target.tls_port if tls else target.port
         if port is None:
             raise ProtocolError(f"{target.name} has no implicit-TLS port".encode())
@@ -153,7 +161,7 @@ class Client:
             ),
             IO_TIMEOUT,
         )
-        client = cls(reader, writer)
+        client = cls(reader, writer, lines=lines)
         try:
             await client.ok()
         except BaseException:
@@ -171,15 +179,27 @@ class Client:
         self.writer.write(text + b"\r\n")
         return await self.ok()
 
-    async def multiline(self) -> bytes:
-        """A multi-line reply's body, up to and including the terminating line (RFC 1939 §3);
-        an empty one (LIST of an empty maildrop) is the terminating line alone."""
+    async def multiline(self) -> int:
+        """Read a multi-line reply; the octets of its body, up to and including the terminating
+        line (RFC 1939 §3: an empty one, LIST of an empty maildrop, is that line alone)."""
         await self.ok()
+        if self.lines:
+            return await self._line_by_line()
         data = b""
         while True:
             data += await asyncio.wait_for(self.reader.readuntil(b".\r\n"), IO_TIMEOUT)
             if data == b".\r\n" or data.endswith(b"\r\n.\r\n"):
-                return data
+                return len(data)
+
+    async def _line_by_line(self) -> int:
+        size = 0
+        while True:
+            line = await asyncio.wait_for(self.reader.readline(), IO_TIMEOUT)
+            if not line.endswith(b"\n"):
+                raise asyncio.IncompleteReadError(line, None)
+            size += len(line)
+            if line == b".\r\n":
+                return size
 
     async def login(self, user: str, password: str) -> None:
         await self.command(b"USER " + user.encode())

@@ -112,21 +112,26 @@ async def logins(
 
 
 async def commands(
-    target: Target, accounts: Sequence[Account], count: int, window: int, deadline: float
+    target: Target,
+    accounts: Sequence[Account],
+    count: int,
+    window: int,
+    deadline: float,
+    *,
+    lines: bool = False,
 ) -> Result:
     """issue 17's method: one connection per account, each logged in to its own maildrop, sending
     STAT, LIST, UIDL, NOOP in turn (LIST and UIDL of the whole maildrop), `window` commands per
-    write, and reading every reply before the next window."""
+    write, and reading every reply (with `lines`, line by line) before the next window."""
     result = Result("commands", target.name, "command")
-    result.extra["window"] = window
-    result.extra["connections"] = len(accounts)
+    result.extra |= {"window": window, "connections": len(accounts), "read_lines": lines}
     stop = time.monotonic() + deadline
     per_client = count // len(accounts)
     mix = [COMMANDS[i % len(COMMANDS)] for i in range(window)]
     batch = b"".join(command for command, _ in mix)
 
     async def worker(account: Account) -> None:
-        client = await Client.connect(target)
+        client = await Client.connect(target, lines=lines)
         await client.login(account.user, account.password)
         for _ in range(per_client // window):
             if time.monotonic() > stop:
@@ -134,7 +139,10 @@ async def commands(
             started = time.perf_counter()
             client.writer.write(batch)
             for _, multiline in mix:
-                result.octets += len(await (client.multiline() if multiline else client.ok()))
+                # Not `result.octets += await ...`: that reads the total before the await, and
+                # the other connections' additions made meanwhile would be lost.
+                octets = await client.multiline() if multiline else len(await client.ok())
+                result.octets += octets
             result.latencies.append(time.perf_counter() - started)
             result.units += window
         await client.quit()
@@ -183,13 +191,16 @@ async def retrieve(
     deadline: float,
     scenario: str,
     messages: int | None = None,
+    *,
+    lines: bool = False,
 ) -> Result:
     """`count` RETRs in one session, of messages 1..`messages` in turn (default: 1..count),
-    `window` commands per write; latency per message from its window's write to its last byte."""
+    `window` commands per write, each reply read whole (with `lines`, line by line); latency per
+    message from its window's write to its last byte."""
     cycle = messages or count
     result = Result(scenario, target.name, "message")
-    result.extra["window"] = window
-    client = await Client.connect(target)
+    result.extra |= {"window": window, "read_lines": lines}
+    client = await Client.connect(target, lines=lines)
     await client.login(account.user, account.password)
     stop = time.monotonic() + deadline
 
@@ -200,7 +211,8 @@ async def retrieve(
             started = time.perf_counter()
             client.writer.write(b"".join(b"RETR %d\r\n" % n for n in numbers))
             for _ in numbers:
-                result.octets += len(await client.multiline())
+                octets = await client.multiline()
+                result.octets += octets
                 result.latencies.append(time.perf_counter() - started)
                 result.units += 1
             done += len(numbers)
@@ -272,12 +284,20 @@ async def run_scenario(args: argparse.Namespace) -> Result:
         case "pipelined":
             return await pipelined(target, [account], args.count, args.window, args.deadline)
         case "commands":
+            every = accounts(args, args.connections)
             return await commands(
-                target, accounts(args, args.connections), args.count, args.window, args.deadline
+                target, every, args.count, args.window, args.deadline, lines=args.lines
             )
         case "retr":
             return await retrieve(
-                target, account, args.count, args.window, args.deadline, "retr", args.messages
+                target,
+                account,
+                args.count,
+                args.window,
+                args.deadline,
+                "retr",
+                args.messages,
+                lines=args.lines,
             )
         case "logins":
             return await logins(target, accounts(args, args.count), args.deadline, "logins")
@@ -310,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=1)
     parser.add_argument("--connections", type=int, default=4, help="commands: one per account")
     parser.add_argument("--messages", type=int, help="retr: cycle over messages 1..N")
+    parser.add_argument(
+        "--lines", action="store_true", help="commands, retr: read replies line by line"
+    )
     parser.add_argument("--logins", type=int, default=20, help="held, greeted: new logins")
     parser.add_argument("--quiet", type=float, default=idle.QUIET, help="held: seconds sampled")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds, at most")

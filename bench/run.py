@@ -50,7 +50,9 @@ def scenarios(args: argparse.Namespace, layout: Layout) -> dict[str, Scenario]:
     small, large = Account(layout.small_user, PASSWORD), Account(layout.large_user, PASSWORD)
     deadline = args.deadline
     table: dict[str, Scenario] = {
-        "commands": lambda t: loadgen.commands(t, accounts, args.commands, args.window, deadline),
+        "commands": lambda t: loadgen.commands(
+            t, accounts, args.commands, args.window, deadline, lines=args.read_lines
+        ),
         "sessions": lambda t: loadgen.sessions(t, accounts, args.sessions, deadline),
         "tls_sessions": lambda t: loadgen.sessions(
             t, accounts, args.tls_sessions, deadline, tls=True
@@ -65,14 +67,16 @@ def scenarios(args: argparse.Namespace, layout: Layout) -> dict[str, Scenario]:
             ("large", large, args.large_retrs, layout.large_count),
         ):
             name = f"retr_{size}_w{window}"
-            table[name] = retr(account, count, window, deadline, name, messages)
+            table[name] = retr(account, count, window, name, messages, args)
     return table
 
 
 def retr(
-    account: Account, count: int, window: int, deadline: float, name: str, messages: int
+    account: Account, count: int, window: int, name: str, messages: int, args: argparse.Namespace
 ) -> Scenario:
-    return lambda t: loadgen.retrieve(t, account, count, window, deadline, name, messages)
+    return lambda t: loadgen.retrieve(
+        t, account, count, window, args.deadline, name, messages, lines=args.read_lines
+    )
 
 
 def wanted(args: argparse.Namespace, name: str) -> bool:
@@ -213,6 +217,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--commands", type=int, default=200000, help="per run, both mixes")
     parser.add_argument("--window", type=int, default=16, help="pipelined commands per write")
     parser.add_argument(
+        "--read-lines",
+        action="store_true",
+        help="commands and RETR read multi-line replies line by line (docs/performance.md)",
+    )
+    parser.add_argument(
         "--held", type=counts, default=[2000], help="authenticated idle sessions, against all"
     )
     parser.add_argument(
@@ -225,7 +234,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--dovecot-scheme",
-        default="ARGON2ID:8",
+        default="ARGON2ID:7",
         help="Dovecot's hashed passwords: ARGON2ID:passes (16 MiB), BLF-CRYPT:cost, "
         "SHA512-CRYPT:rounds (docs/performance.md: which is popdrop's cost)",
     )

@@ -134,3 +134,21 @@ def test_retr_reports_octets_and_cpu_per_gigabyte(daemon: Daemon) -> None:
     extra = report["extra"]
     assert isinstance(extra, dict)
     assert report["octets"] and "cpu_s_per_GB" in extra and "MB_per_s" in extra
+
+
+@pytest.mark.parametrize(
+    ("scenario", "flags", "user"),
+    [
+        ("retr", ["--count", "3", "--messages", "3", "--window", "2"], ADDRESS),
+        ("commands", ["--connections", "2", "--count", "32", "--window", "16"], PATTERN),
+    ],
+)
+def test_reading_line_by_line_reads_the_same_replies(
+    daemon: Daemon, scenario: str, flags: list[str], user: str
+) -> None:
+    """The client that parses each line (--lines) reads exactly the octets of the one that reads
+    each reply whole; only its pace differs (docs/performance.md, "Two methods")."""
+    whole = loadgen(daemon, scenario, *flags, user=user)
+    by_line = loadgen(daemon, scenario, *flags, "--lines", user=user)
+    assert by_line["errors"] == whole["errors"] == 0
+    assert by_line["octets"] == whole["octets"] > 0, (whole, by_line)
