@@ -116,10 +116,11 @@ def held_rows(results: Sequence[Result], hashed: str) -> list[str]:
     if not counts:
         return []
     rows = [
-        "| sessions held | server | rounds | PSS KiB per session | new login p50 ms "
-        "| slowest new login ms | failed opens | opened per s | server CPU ms per login "
-        "| CPU while held, % of a core (storage host) | target |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| sessions held | server | rounds | PSS KiB per session | PSS peak while opening MiB "
+        "| new login p50 ms "
+        "| slowest new login ms | failed opens | opens over 10 s / 30 s | opened per s "
+        "| server CPU ms per login | CPU while held, % of a core (storage host) | target |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for scenario in counts:
         targets = dict.fromkeys(r.target for r in results if r.scenario == scenario)
@@ -140,9 +141,10 @@ def held_rows(results: Sequence[Result], hashed: str) -> list[str]:
             storage = f" ({own['storage']:.0f})" if own["storage"] == own["storage"] else ""
             rows.append(
                 f"| {scenario.removeprefix('held_')} | {target} | {len(runs)} "
-                f"| {own['pss']:.0f} {_range(runs, 'pss_KiB_per_session')} "
+                f"| {own['pss']:.0f} {_range(runs, 'pss_KiB_per_session')} | {own['peak']:.0f} "
                 f"| {own['p50']:.1f} | {own['slowest']:.1f} | {own['failed']:.0f} of "
-                f"{own['tried']:.0f} | {own['rate']:.1f} | {own['cpu']:.1f} "
+                f"{own['tried']:.0f} | {own['over10']:.0f} / {own['over30']:.0f} "
+                f"| {own['rate']:.1f} | {own['cpu']:.1f} "
                 f"| {own['held_cpu']:.1f}{storage} | {'; '.join(goals)} |"
             )
     rows += ["", "Each new login while they were held (ms, from connect to the STAT reply):", ""]
@@ -170,10 +172,13 @@ def _held_figures(results: Sequence[Result], scenario: str, target: str) -> dict
 
     return {
         "pss": med(extra("pss_KiB_per_session")),
+        "peak": med(lambda r: r.extra.get("pss_peak_MiB", float("nan"))),
         "p50": med(lambda r: r.quantile(0.5) * 1e3),
         "slowest": med(lambda r: max(r.latencies, default=float("nan")) * 1e3),
         "failed": sum(r.errors for r in runs),
         "tried": sum(r.extra["held"] + r.errors + r.extra.get("not_tried", 0) for r in runs),
+        "over10": med(lambda r: r.extra.get("opens_over_10s", 0)),
+        "over30": med(lambda r: r.extra.get("opens_over_30s", 0)),
         "rate": med(extra("opened_per_s")),
         "cpu": med(extra("open_cpu_ms_per_login")),
         "held_cpu": med(extra("held_cpu_pct")),
