@@ -63,3 +63,23 @@ def test_the_report_names_both_methods() -> None:
     text = report([held("popdrop", 50, [20]), held(HASHED, 600, [10]), greeted], args, HASHED)
     assert "issue 17's method (the targets)" in text
     assert "the first method: connections greeted, never logged in" in text
+
+
+def login(scenario: str, target: str, cpu_ms: float) -> Result:
+    return Result(scenario, target, "login", units=100, seconds=10.0, server_cpu=cpu_ms / 10)
+
+
+def test_each_servers_hash_cost_is_a_login_with_it_less_one_without() -> None:
+    """issue 17: the password-hash cost is stated for both servers, as each pays it."""
+    runs = [
+        login("logins_password", "popdrop", 60.0),
+        login("logins_cached", "popdrop", 11.5),
+        login("logins_app", "popdrop", 14.0),
+        login("logins_password", HASHED, 64.0),
+        login("logins_password", "dovecot-plain", 14.0),
+    ]
+    args = argparse.Namespace(dovecot_scheme="ARGON2ID:7", delay_ms=20.0, jitter_ms=10.0)
+    text = report(runs, args, HASHED)
+    assert "popdrop's scrypt (n=2^14, r=8, p=1): 48.5 ms of CPU per login" in text
+    assert "dovecot-argon2id's scheme: 50.0 ms of CPU per login" in text
+    assert "| app | popdrop | 14.00" in text
