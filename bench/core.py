@@ -1,11 +1,13 @@
 """CPU per command of the sans-IO POP3 core alone: no sockets, no event loop, no storage.
 
-Feeds a logged-in `Session` the pipelined scenario's windows (NOOP, STAT, LIST 1, UIDL 1, 16 per
-window) and joins the reply bytes, as the daemon does per window; prints the median over rounds of
-CPU microseconds per command. It separates the protocol's own cost from the daemon's (asyncio,
-system calls) in `bench/run.py --only pipelined`, and compares interpreters:
+Feeds a logged-in `Session` a scenario's windows and joins the reply bytes, as the daemon does per
+window; prints the median over rounds of CPU microseconds per command. `--mix commands` is issue
+17's STAT, LIST, UIDL, NOOP (LIST and UIDL of the whole maildrop), `--mix pipelined` the first
+method's NOOP, STAT, LIST 1, UIDL 1; 16 per window. It separates the protocol's own cost from the
+daemon's (asyncio, system calls) in `bench/run.py --only commands pipelined`, and compares
+interpreters:
 
-    .venv/bin/python bench/core.py
+    .venv/bin/python bench/core.py --mix commands
     python3.12 bench/core.py   # with popdrop importable, e.g. from a venv of the runtime lock
 """
 
@@ -17,7 +19,7 @@ import statistics
 import sys
 import time
 
-from loadgen import PIPELINED
+from loadgen import COMMANDS, PIPELINED
 
 from popdrop.model import Address, MessageEntry, Snapshot
 from popdrop.pop3.actions import Send
@@ -41,8 +43,11 @@ def logged_in(messages: int) -> Session:
     return session
 
 
-def us_per_command(session: Session, windows: int, window: int) -> float:
-    batch = b"".join(PIPELINED[i % len(PIPELINED)] for i in range(window))
+MIXES = {"commands": tuple(command for command, _ in COMMANDS), "pipelined": PIPELINED}
+
+
+def us_per_command(session: Session, windows: int, window: int, mix: tuple[bytes, ...]) -> float:
+    batch = b"".join(mix[i % len(mix)] for i in range(window))
     started = time.process_time()
     for _ in range(windows):
         session.receive_data(batch)
@@ -59,12 +64,14 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=16)
     parser.add_argument("--messages", type=int, default=10, help="in the maildrop")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="commands")
     args = parser.parse_args()
     session = logged_in(args.messages)
-    figures = [us_per_command(session, args.windows, args.window) for _ in range(args.rounds)]
+    mix = MIXES[args.mix]
+    figures = [us_per_command(session, args.windows, args.window, mix) for _ in range(args.rounds)]
     print(
         f"{platform.python_implementation()} {platform.python_version()}: "
-        f"{statistics.median(figures):.2f} us of CPU per command "
+        f"{statistics.median(figures):.2f} us of CPU per command, {args.mix} "
         f"(median of {args.rounds} rounds of {args.windows} windows of {args.window})"
     )
     return 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PASSWORD = "bench-password-0"
+# The app password (popdrop only) of the first `Layout.app_mailboxes` idle mailboxes.
+APP_PASSWORD = "bench-app-password-0"
 DOMAIN = "bench.test"
 SMALL = 4 * 1024
 LARGE = 5 * 1024 * 1024
@@ -36,16 +38,24 @@ def message(number: int, size: int, recipient: str) -> bytes:
 @dataclass(frozen=True, slots=True)
 class Layout:
     """Which mailbox holds what. `sessions` mailboxes serve the concurrent session workers (each
-    maildrop is held by one session at a time); `small` and `large` the RETR scenarios."""
+    maildrop is held by one session at a time); `small` and `large` the RETR scenarios; `idle`
+    mailboxes (empty, one per session held, and for the login scenarios) are distinct mailboxes
+    with the same password, the first `app_mailboxes` of them with an app password too."""
 
     small_count: int = 500
     large_count: int = 4
     session_mailboxes: int = 4
     session_messages: int = 10
+    idle_mailboxes: int = 0
+    app_mailboxes: int = 0
 
     @property
     def session_users(self) -> list[str]:
         return [f"sess{i}@{DOMAIN}" for i in range(self.session_mailboxes)]
+
+    @staticmethod
+    def idle_user(number: int) -> str:
+        return f"idle{number}@{DOMAIN}"
 
     @property
     def small_user(self) -> str:
@@ -62,4 +72,5 @@ class Layout:
         }
         boxes[self.small_user] = [(n, SMALL) for n in range(self.small_count)]
         boxes[self.large_user] = [(n, LARGE) for n in range(self.large_count)]
+        boxes |= {self.idle_user(n): [] for n in range(self.idle_mailboxes)}
         return boxes

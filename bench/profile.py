@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 import loadgen
+from client import Account, Result, Target
 from corpus import PASSWORD, Layout
-from loadgen import Account, Target
-from popdrop_instance import BIN, fill, moto_server, popdrop_serve
+from popdrop_instance import BIN, Storage, fill, moto_server, popdrop_serve
 
 RATE = 250  # samples per second
 # Leaf frames of threads that wait rather than run: the loop's epoll, idle executor workers,
@@ -35,10 +35,10 @@ RATE = 250  # samples per second
 WAITING = ("EpollSelector.select", "_worker (concurrent/futures/thread.py:81)", "SocketIO.readinto")
 
 
-def run_scenario(name: str, target: Target, layout: Layout, size: int) -> loadgen.Result:
+def run_scenario(name: str, target: Target, layout: Layout, size: int) -> Result:
     accounts = [Account(user, PASSWORD) for user in layout.session_users]
 
-    async def go() -> loadgen.Result:
+    async def go() -> Result:
         for account in accounts:  # the credential cache, filled outside the profile
             await loadgen.one_session(target, account)
         if name == "sessions":
@@ -90,11 +90,11 @@ def summarize(raw: Path, top: int) -> str:
 
 
 def with_py_spy(
-    name: str, work: Path, endpoint: str, layout: Layout, args: argparse.Namespace
+    name: str, work: Path, storage: Storage, layout: Layout, args: argparse.Namespace
 ) -> str:
     """py-spy attached to a running popd: every thread, native frames included."""
     raw = args.out / f"profile-{name}.txt"
-    with popdrop_serve(work, endpoint) as popdrop:
+    with popdrop_serve(work, storage) as popdrop:
         spy = subprocess.Popen(
             [
                 str(BIN / "py-spy"),
@@ -119,13 +119,13 @@ def with_py_spy(
 
 
 def with_pyinstrument(
-    name: str, work: Path, endpoint: str, layout: Layout, args: argparse.Namespace
+    name: str, work: Path, storage: Storage, layout: Layout, args: argparse.Namespace
 ) -> str:
     """popd started under pyinstrument: the event loop's thread, as a call tree with time spent
     (written when popd exits on SIGTERM); the start-up is in it too, under `main`."""
     report = args.out / f"pyinstrument-{name}.txt"
     prefix = [sys.executable, "-m", "pyinstrument", "--renderer", "text", "--outfile", str(report)]
-    with popdrop_serve(work, endpoint, prefix=prefix) as popdrop:
+    with popdrop_serve(work, storage, prefix=prefix) as popdrop:
         result = run_scenario(name, popdrop.target, layout, args.size)
     lines = report.read_text().splitlines()
     return "\n".join([result.line(), *lines[: args.top * 4], f"(all of it: {report})"])
@@ -145,13 +145,13 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="popdrop-profile-") as directory:
         work = Path(directory)
-        with moto_server(work) as endpoint:
-            fill(endpoint, layout)
+        with moto_server(work) as storage:
+            fill(storage.endpoint, layout)
             for name in args.scenarios:
                 if args.profiler == "pyinstrument":
-                    print(with_pyinstrument(name, work, endpoint, layout, args))
+                    print(with_pyinstrument(name, work, storage, layout, args))
                 else:
-                    print(with_py_spy(name, work, endpoint, layout, args))
+                    print(with_py_spy(name, work, storage, layout, args))
     return 0
 
 

@@ -1,76 +1,48 @@
-"""`make bench`: popdrop against Dovecot, the same scenarios, alternating A B A B, in one run.
+"""`make bench`: popdrop against Dovecot, the same scenarios, in one run, in rounds.
 
-Starts moto's server and fills it through popdrop's ingest, fills Maildirs with the same messages
-for a private Dovecot, starts `popdrop serve` and `dovecot -F`, then runs every scenario round by
-round in the order popdrop, Dovecot, Dovecot again. The second Dovecot run of each round gives
-the noise band: the ratio Dovecot/Dovecot shows how much two measurements of the same server
-differ on this machine at this moment. The S3 latency scenario runs popdrop twice more, once
-through bench/s3_latency_proxy.py. Prints a table and writes it (and every run, as JSON) to
---out. Sizes are flags; the defaults finish in about ten minutes on two cores.
+Starts moto's server (the storage host, a process of its own, never counted as popdrop's) and fills
+it through popdrop's ingest, fills Maildirs with the same messages for a private Dovecot, then runs
+two sets of scenarios (docs/performance.md, "Two methods"):
+
+- issue 17's method, the one the targets are judged on. Authenticated idle sessions on distinct
+  mailboxes (`held`: memory, new logins while held, failed opens) and logins per CPU-second
+  (`logins`), each run on a freshly started server: popd with an empty credential cache and a
+  fresh allocator, Dovecot with the password scheme of `--dovecot-scheme` (a hash of popdrop's
+  cost) and with plain-text passwords; each round runs popdrop, Dovecot hashed, Dovecot plain.
+  Then `commands` (STAT/LIST/UIDL/NOOP in windows of 16 on four connections) and large RETR.
+- The first method's scenarios, kept for what they still measure: `sessions` and `tls_sessions`
+  (CPU per session without a password hash), `pipelined` (single-line commands), small RETR,
+  `greeted` connections (never logged in), the S3 latency runs.
+
+The per-command and RETR scenarios run round by round against one popd and one Dovecot (plain),
+in the order popdrop, Dovecot, Dovecot again: the ratio Dovecot/Dovecot is the noise band. Prints
+the tables and writes them (and every run, as JSON) to --out.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
+import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import idle
 import loadgen
-from corpus import PASSWORD, Layout
+from client import Account, Result, Target, raise_fd_limit
+from corpus import APP_PASSWORD, PASSWORD, Layout
 from dovecot.instance import DOVECOT, dovecot, prepare
-from loadgen import Account, Result, Target
-from popdrop_instance import fill, moto_server, popdrop_serve, stop
+from popdrop_instance import Storage, fill, moto_server, popdrop_serve, stop
+from report import PLAIN, report
 
 Scenario = Callable[[Target], Awaitable[Result]]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Metric:
-    """One figure of a scenario, read from a Result, and the target ratio popdrop/Dovecot."""
-
-    scenario: str
-    label: str
-    read: Callable[[Result], float]
-    goal: float | None = None  # the ratio popdrop/Dovecot must not exceed
-
-
-def cpu_per(scale: float) -> Callable[[Result], float]:
-    return lambda result: result.cpu_per_unit * scale
-
-
-METRICS = [
-    Metric("sessions", "server CPU ms per session (x1000 = s per 1,000)", cpu_per(1e3), 2.0),
-    Metric("sessions", "sessions/s", lambda r: r.throughput),
-    Metric("sessions", "latency p99 ms", lambda r: r.quantile(0.99) * 1e3),
-    Metric("tls_sessions", "server CPU ms per TLS session", cpu_per(1e3)),
-    Metric("tls_sessions", "latency p99 ms", lambda r: r.quantile(0.99) * 1e3),
-    Metric("pipelined", "server CPU us per command", cpu_per(1e6), 1.5),
-    Metric("pipelined", "commands/s", lambda r: r.throughput),
-    Metric("pipelined", "window latency p99 ms", lambda r: r.quantile(0.99) * 1e3),
-]
-for _size in ("small", "large"):
-    for _window in (1, 16):
-        _name = f"retr_{_size}_w{_window}"
-        METRICS += [
-            Metric(
-                _name,
-                "server CPU s per GB",
-                lambda r: r.extra["cpu_s_per_GB"],
-                1.0 if _size == "large" else None,
-            ),
-            Metric(_name, "MB/s", lambda r: r.extra["MB_per_s"]),
-            Metric(_name, "message latency p50 ms", lambda r: r.quantile(0.5) * 1e3),
-            Metric(_name, "message latency p99 ms", lambda r: r.quantile(0.99) * 1e3),
-        ]
+FIRST_METHOD = ("sessions", "tls_sessions", "pipelined", "retr_small_w1", "retr_small_w16")
 
 
 def scenarios(args: argparse.Namespace, layout: Layout) -> dict[str, Scenario]:
@@ -78,6 +50,9 @@ def scenarios(args: argparse.Namespace, layout: Layout) -> dict[str, Scenario]:
     small, large = Account(layout.small_user, PASSWORD), Account(layout.large_user, PASSWORD)
     deadline = args.deadline
     table: dict[str, Scenario] = {
+        "commands": lambda t: loadgen.commands(
+            t, accounts, args.commands, args.window, deadline, lines=args.read_lines
+        ),
         "sessions": lambda t: loadgen.sessions(t, accounts, args.sessions, deadline),
         "tls_sessions": lambda t: loadgen.sessions(
             t, accounts, args.tls_sessions, deadline, tls=True
@@ -87,13 +62,25 @@ def scenarios(args: argparse.Namespace, layout: Layout) -> dict[str, Scenario]:
         ),
     }
     for window in (1, 16):
-        table[f"retr_small_w{window}"] = lambda t, w=window: loadgen.retrieve(
-            t, small, args.small_retrs, w, deadline, f"retr_small_w{w}", layout.small_count
-        )
-        table[f"retr_large_w{window}"] = lambda t, w=window: loadgen.retrieve(
-            t, large, args.large_retrs, w, deadline, f"retr_large_w{w}", layout.large_count
-        )
+        for size, account, count, messages in (
+            ("small", small, args.small_retrs, layout.small_count),
+            ("large", large, args.large_retrs, layout.large_count),
+        ):
+            name = f"retr_{size}_w{window}"
+            table[name] = retr(account, count, window, name, messages, args)
     return table
+
+
+def retr(
+    account: Account, count: int, window: int, name: str, messages: int, args: argparse.Namespace
+) -> Scenario:
+    return lambda t: loadgen.retrieve(
+        t, account, count, window, args.deadline, name, messages, lines=args.read_lines
+    )
+
+
+def wanted(args: argparse.Namespace, name: str) -> bool:
+    return not args.only or name in args.only
 
 
 async def warm_up(target: Target, layout: Layout) -> None:
@@ -107,12 +94,14 @@ async def warm_up(target: Target, layout: Layout) -> None:
 async def compare(
     args: argparse.Namespace, layout: Layout, popdrop: Target, peer: Target
 ) -> list[Result]:
-    peer_again = dataclasses.replace(peer, name="dovecot-b")
+    """The scenarios that run against one long-lived server each, round by round."""
+    peer_again = Target(f"{peer.name}-b", peer.port, peer.tls_port, peer.probe)
     table = scenarios(args, layout)
-    chosen = [name for name in table if not args.only or name in args.only]
-    for target in (popdrop, peer):
-        await warm_up(target, layout)
+    chosen = [name for name in table if wanted(args, name)]
     results = []
+    if chosen:
+        for target in (popdrop, peer):
+            await warm_up(target, layout)
     for round_number in range(args.rounds):
         for name in chosen:
             for target in (popdrop, peer, peer_again):
@@ -120,15 +109,72 @@ async def compare(
                 result.extra["round"] = round_number
                 print(result.line(), flush=True)
                 results.append(result)
-    if not args.only or "idle" in args.only:
-        runs = [(count, target) for count in args.idle for target in (popdrop, peer)]
-        runs += [(count, popdrop) for count in args.idle_ours]
-        for count, target in runs:
-            result = await loadgen.idle(
-                target, Account(layout.session_users[0], PASSWORD), count, args.logins, 300.0
-            )
-            print(result.line(), flush=True)
-            results.append(result)
+    if wanted(args, "greeted"):
+        account = Account(layout.session_users[0], PASSWORD)
+        for count in args.greeted:
+            for target in (popdrop, peer):
+                result = await idle.greeted(target, account, count, args.logins, 600.0)
+                print(result.line(), flush=True)
+                results.append(result)
+    return results
+
+
+def hashed_name(args: argparse.Namespace) -> str:
+    scheme: str = args.dovecot_scheme
+    return "dovecot-" + scheme.partition(":")[0].lower()
+
+
+@contextlib.contextmanager
+def fresh(kind: str, args: argparse.Namespace, work: Path, storage: Storage) -> Iterator[Target]:
+    """A server started for one run: popd (cold credential cache, fresh allocator), or Dovecot
+    with the hashed or the plain-text passwd-file."""
+    if kind == "popdrop":
+        with popdrop_serve(work, storage, env=args.popd_env) as popdrop:
+            yield popdrop.target
+    else:
+        scheme = "PLAIN" if kind == PLAIN else args.dovecot_scheme
+        with dovecot(work / "dovecot", name=kind, scheme=scheme) as running:
+            yield running.target
+
+
+def fresh_runs(
+    args: argparse.Namespace, layout: Layout, work: Path, storage: Storage
+) -> list[Result]:
+    """issue 17's login and idle scenarios, each on a freshly started server, round by round."""
+    kinds = ("popdrop", hashed_name(args), PLAIN)
+    users = [layout.idle_user(n) for n in range(layout.idle_mailboxes)]
+    results: list[Result] = []
+
+    def keep(result: Result, round_number: int) -> None:
+        result.extra["round"] = round_number
+        print(result.line(), flush=True)
+        results.append(result)
+
+    if wanted(args, "logins"):
+        password = [Account(user, PASSWORD) for user in users[: args.login_mailboxes]]
+        app = [Account(user, APP_PASSWORD) for user in users[: args.login_mailboxes]]
+        for round_number in range(args.rounds):
+            for kind in kinds:
+                with fresh(kind, args, work, storage) as target:
+                    passes = [("logins_password", password)]
+                    if kind == "popdrop":  # again: the verified-credentials cache; app passwords
+                        passes += [("logins_cached", password), ("logins_app", app)]
+                    for name, accounts in passes:
+                        run = loadgen.logins(target, accounts, args.deadline, name)
+                        keep(asyncio.run(run), round_number)
+    if wanted(args, "held"):
+        runs: list[tuple[int, tuple[str, ...], int]] = [
+            (count, kinds, args.rounds) for count in args.held
+        ]
+        runs += [(count, ("popdrop",), 1) for count in args.held_ours]
+        for count, targets, rounds in runs:
+            held = [Account(user, PASSWORD) for user in users[:count]]
+            new = [Account(user, PASSWORD) for user in users[count : count + args.logins]]
+            for round_number in range(rounds):
+                for kind in targets:
+                    with fresh(kind, args, work, storage) as target:
+                        run = idle.held(target, held, new, args.held_deadline)
+                        keep(asyncio.run(run), round_number)
     return results
 
 
@@ -149,98 +195,8 @@ async def s3_latency(
     return results
 
 
-def median_of(
-    results: list[Result], scenario: str, target: str, read: Callable[[Result], float]
-) -> float:
-    values = [read(r) for r in results if r.scenario == scenario and r.target == target and r.units]
-    return statistics.median(values) if values else float("nan")
-
-
-def report(results: list[Result], args: argparse.Namespace) -> str:
-    rows = [
-        "| scenario | figure | popdrop | Dovecot | popdrop/Dovecot | Dovecot/Dovecot | target |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for metric in METRICS:
-        ours = median_of(results, metric.scenario, "popdrop", metric.read)
-        theirs = median_of(results, metric.scenario, "dovecot", metric.read)
-        again = median_of(results, metric.scenario, "dovecot-b", metric.read)
-        if theirs != theirs:  # the scenario was not run
-            continue
-        ratio = ours / theirs if theirs else float("nan")
-        goal = ""
-        if metric.goal is not None:
-            goal = f"<= {metric.goal}: {verdict(ratio <= metric.goal)}"
-        rows.append(
-            f"| {metric.scenario} | {metric.label} | {ours:.4g} | {theirs:.4g} | {ratio:.3g} "
-            f"| {theirs / again if again else float('nan'):.3g} | {goal} |"
-        )
-    if len(rows) == 2:  # only idle and S3 scenarios were run
-        rows = []
-    rows += idle_rows(results)
-    rows += s3_rows(results, args)
-    return "\n".join(rows).strip() + "\n"
-
-
-def idle_rows(results: list[Result]) -> list[str]:
-    """Memory per idle connection, and a new login's latency while they are held."""
-    idle = [r for r in results if r.scenario.startswith("idle_")]
-    if not idle:
-        return []
-    rows = [
-        "",
-        "| idle connections held | server | PSS KiB per connection | new login p50 ms "
-        "| new login p99 ms | target |",
-        "|---|---|---|---|---|---|",
-    ]
-    peer = {r.scenario: r.extra["pss_KiB_per_session"] for r in idle if r.target == "dovecot"}
-    for result in idle:
-        pss = result.extra["pss_KiB_per_session"]
-        p99 = result.quantile(0.99) * 1e3
-        goals = []
-        if result.target == "popdrop" and result.scenario in peer:
-            ratio = pss / peer[result.scenario]
-            goals.append(
-                f"PSS {ratio:.3g}x Dovecot (<= 0.1: {'met' if ratio <= 0.1 else 'NOT met'})"
-            )
-        if result.target == "popdrop" and result.extra["held"] >= 10000:
-            goals.append(f"login < 100 ms: {verdict(p99 < 100)}")
-        rows.append(
-            f"| {result.extra['held']:.0f} | {result.target} | {pss:.1f} "
-            f"| {result.quantile(0.5) * 1e3:.1f} | {p99:.1f} | {'; '.join(goals)} |"
-        )
-    return rows
-
-
-def s3_rows(results: list[Result], args: argparse.Namespace) -> list[str]:
-    """The sequential download with and without S3 latency (popdrop only)."""
-    direct = [r for r in results if r.scenario == "s3_direct" and r.units]
-    delayed = [r for r in results if r.scenario == "s3_delayed" and r.units]
-    if not direct or not delayed:
-        return []
-
-    def row(label: str, runs: list[Result]) -> str:
-        first = statistics.median(r.quantile(0.5) for r in runs) * 1e3
-        worst = statistics.median(r.quantile(0.99) for r in runs) * 1e3
-        seconds = statistics.median(r.seconds for r in runs)
-        return f"| {label} | {seconds:.3g} | {first:.2f} | {worst:.2f} |"
-
-    ratio = statistics.median(r.seconds for r in delayed) / statistics.median(
-        r.seconds for r in direct
-    )
-    return [
-        "",
-        f"| S3 first-byte latency | sequential download of {direct[0].units} messages, s "
-        "| RETR time to first byte p50 ms | p99 ms | target |",
-        "|---|---|---|---|---|",
-        row("none", direct) + " |",
-        row(f"{args.delay_ms:g} ± {args.jitter_ms:g} ms", delayed)
-        + f" {ratio:.3g}x (<= 1.3: {verdict(ratio <= 1.3)}) |",
-    ]
-
-
-def verdict(met: bool) -> str:
-    return "met" if met else "NOT met"
+def counts(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -253,58 +209,90 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="4 KB messages (issue: 2000, but filling moto with that many through ingest ran it "
         "out of memory here; --small-retrs makes 2,000 RETRs anyway: docs/performance.md)",
     )
-    parser.add_argument("--large", type=int, default=4, help="5 MB messages (issue: 20)")
+    parser.add_argument("--large", type=int, default=4, help="5 MiB messages (issue: 20)")
     parser.add_argument("--small-retrs", type=int, default=2000, help="RETRs of small messages")
     parser.add_argument("--large-retrs", type=int, default=40, help="RETRs of large messages")
     parser.add_argument("--sessions", type=int, default=400)
     parser.add_argument("--tls-sessions", type=int, default=200)
-    parser.add_argument("--commands", type=int, default=200000)
+    parser.add_argument("--commands", type=int, default=200000, help="per run, both mixes")
     parser.add_argument("--window", type=int, default=16, help="pipelined commands per write")
     parser.add_argument(
-        "--idle",
-        type=lambda text: [int(part) for part in text.split(",") if part],
-        default=[1000, 5000],
-        help="idle connection counts held against both, comma-separated (issue: 5000,10000)",
+        "--read-lines",
+        action="store_true",
+        help="commands and RETR read multi-line replies line by line (docs/performance.md)",
     )
     parser.add_argument(
-        "--idle-ours",
-        type=lambda text: [int(part) for part in text.split(",") if part],
-        default=[10000],
-        help="idle connection counts held against popdrop only (the 10,000 target)",
+        "--held", type=counts, default=[2000], help="authenticated idle sessions, against all"
     )
-    parser.add_argument("--logins", type=int, default=20, help="new logins while idle ones held")
+    parser.add_argument(
+        "--held-ours", type=counts, default=[], help="held against popdrop only, one round"
+    )
+    parser.add_argument("--held-deadline", type=float, default=1800.0, help="seconds per run")
+    parser.add_argument("--logins", type=int, default=20, help="new logins while sessions held")
+    parser.add_argument(
+        "--login-mailboxes", type=int, default=200, help="distinct mailboxes per logins run"
+    )
+    parser.add_argument(
+        "--dovecot-scheme",
+        default="ARGON2ID:7",
+        help="Dovecot's hashed passwords: ARGON2ID:passes (16 MiB), BLF-CRYPT:cost, "
+        "SHA512-CRYPT:rounds (docs/performance.md: which is popdrop's cost)",
+    )
+    parser.add_argument(
+        "--popd-env",
+        type=lambda text: tuple(text.split("=", 1)),
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="added to popd's environment (e.g. MALLOC_ARENA_MAX=2)",
+    )
+    parser.add_argument(
+        "--greeted", type=counts, default=[], help="connections greeted, never logged in"
+    )
     parser.add_argument("--latency-messages", type=int, default=200)
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--jitter-ms", type=float, default=10.0)
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds per scenario run")
-    parser.add_argument("--only", nargs="*", help="run only these scenarios (and 'idle', 's3')")
+    parser.add_argument(
+        "--only", nargs="*", help="run only these scenarios (and 'held', 'logins', 'greeted', 's3')"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.popd_env = dict(args.popd_env)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    layout = Layout(small_count=args.small, large_count=args.large)
+    most = max([*args.held, *args.held_ours], default=0)
+    layout = Layout(
+        small_count=args.small,
+        large_count=args.large,
+        idle_mailboxes=max(most + args.logins, args.login_mailboxes),
+        app_mailboxes=args.login_mailboxes,
+    )
     if not Path(DOVECOT).exists():
         raise SystemExit(f"{DOVECOT} is missing: apt-get install dovecot-pop3d")
     if os.geteuid() != 0:
         raise SystemExit("run as root: Dovecot drops to its own users for login and mail")
     # Dovecot's master holds descriptors per child as well: leave it room.
-    loadgen.raise_fd_limit(2 * max([*args.idle, *args.idle_ours], default=0) + 1024)
+    raise_fd_limit(2 * max([most, *args.greeted]) + 1024)
+    header = describe_run(args)
+    print(header, flush=True)
     with tempfile.TemporaryDirectory(prefix="popdrop-bench-") as directory:
         work = Path(directory)
         work.chmod(0o755)  # Dovecot's processes run as other users
-        with moto_server(work) as endpoint:
+        with moto_server(work) as storage:
             started = time.monotonic()
-            fill(endpoint, layout)
+            fill(storage.endpoint, layout)
             from popd.tls import write_self_signed  # noqa: PLC0415
 
             cert, key = write_self_signed(work / "tls")
-            prepare(work / "dovecot", layout, cert, key)
+            prepare(work / "dovecot", layout, cert, key, ("PLAIN", args.dovecot_scheme))
             print(f"# filled both in {time.monotonic() - started:.0f} s", flush=True)
-            results = run_all(args, layout, work, endpoint)
+            results = run_all(args, layout, work, storage)
     args.out.mkdir(parents=True, exist_ok=True)
-    table = report(results, args)
+    table = f"{header}\n{describe_load()}\n\n{report(results, args, hashed_name(args))}"
     (args.out / "results.json").write_text(
         json.dumps([result.summary() for result in results], indent=1)
     )
@@ -313,33 +301,57 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_all(args: argparse.Namespace, layout: Layout, work: Path, endpoint: str) -> list[Result]:
+def describe_run(args: argparse.Namespace) -> str:
+    commit: str = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    flags = " ".join(sys.argv[1:])
+    return f"<!-- {time.strftime('%Y-%m-%d %H:%M')} commit {commit} bench/run.py {flags} -->\n" + (
+        describe_load()
+    )
+
+
+def describe_load() -> str:
+    """The machine's load average: other work on the two cores shows here."""
+    one, five, fifteen = os.getloadavg()
+    return f"<!-- load average {one:.2f} {five:.2f} {fifteen:.2f} -->"
+
+
+def run_all(args: argparse.Namespace, layout: Layout, work: Path, storage: Storage) -> list[Result]:
     results: list[Result] = []
-    with popdrop_serve(work, endpoint) as ours, dovecot(work / "dovecot") as theirs:
-        if not args.only or set(args.only) - {"s3"}:
+    classic = [*scenarios(args, layout), "greeted"]
+    if any(wanted(args, name) for name in classic):
+        with (
+            popdrop_serve(work, storage, env=args.popd_env) as ours,
+            dovecot(work / "dovecot") as theirs,
+        ):
             results += asyncio.run(compare(args, layout, ours.target, theirs.target))
-        if not args.only or "s3" in args.only:
-            upstream = endpoint.removeprefix("http://")
-            proxy = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(Path(__file__).parent / "s3_latency_proxy.py"),
-                    "--upstream",
-                    upstream,
-                    "--delay-ms",
-                    str(args.delay_ms),
-                    "--jitter-ms",
-                    str(args.jitter_ms),
-                ],
-                stdout=subprocess.PIPE,
-            )
-            try:
-                assert proxy.stdout is not None
-                proxy_url = proxy.stdout.readline().decode().strip()
-                with popdrop_serve(work, proxy_url, name="popdrop-s3lat") as delayed:
-                    results += asyncio.run(s3_latency(args, layout, ours.target, delayed.target))
-            finally:
-                stop(proxy)
+    results += fresh_runs(args, layout, work, storage)
+    if wanted(args, "s3"):
+        upstream = storage.endpoint.removeprefix("http://")
+        proxy = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "s3_latency_proxy.py"),
+                "--upstream",
+                upstream,
+                "--delay-ms",
+                str(args.delay_ms),
+                "--jitter-ms",
+                str(args.jitter_ms),
+            ],
+            stdout=subprocess.PIPE,
+        )
+        try:
+            assert proxy.stdout is not None
+            proxy_url = proxy.stdout.readline().decode().strip()
+            with (
+                popdrop_serve(work, storage, env=args.popd_env) as ours,
+                popdrop_serve(work, proxy_url, "popdrop-s3lat", env=args.popd_env) as delayed,
+            ):
+                results += asyncio.run(s3_latency(args, layout, ours.target, delayed.target))
+        finally:
+            stop(proxy)
     return results
 
 

@@ -1,10 +1,18 @@
 """Dovecot (Debian's dovecot-pop3d) as the benchmark's peer: a private instance on loopback.
 
-Writes its own configuration (no /etc/dovecot, no system service), a passwd-file with the bench
-accounts (plain-text scheme, so neither server pays for a password hash per login: popdrop caches
-verified credentials), and Maildirs holding the same messages as popdrop's mailboxes (stored with
-LF line ends, as Maildir does; Dovecot sends them with CRLF). Runs `dovecot -F` in its own process
-group so the load generator can count the whole tree: master, pop3-login, pop3, auth.
+Writes its own configuration (no /etc/dovecot, no system service), one passwd-file per password
+scheme with the bench accounts, and Maildirs holding the same messages as popdrop's mailboxes
+(stored with LF line ends, as Maildir does; Dovecot sends them with CRLF). Runs `dovecot -F` in its
+own process group; the load generator counts the whole tree: master, pop3-login, pop3, auth.
+
+Schemes (`--dovecot-scheme`; each login of an instance pays its scheme's verification):
+- PLAIN: no hash at all, what the first method compared against (popdrop's verified-credentials
+  cache and app passwords are its counterparts);
+- ARGON2ID:t: Argon2id with popdrop's scrypt memory (16 MiB) and t passes, the memory-hard scheme
+  Dovecot 2.3 has (it has no scrypt); hashed here through libsodium, which Dovecot verifies with;
+- BLF-CRYPT:cost and SHA512-CRYPT:rounds, hashed by `doveadm pw`.
+Configured for a load test from one address, as popd is: no failed-login delay, no per-user and
+address connection limit, process limits raised to hold the idle scenarios.
 
 Needs root (Dovecot drops to `dovenull` for login processes and to the mail user for pop3).
     .venv/bin/python bench/dovecot/instance.py   # starts one, prints its ports, waits for Ctrl-C
@@ -12,6 +20,7 @@ Needs root (Dovecot drops to `dovenull` for login processes and to the mail user
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pwd
 import shutil
@@ -19,18 +28,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from client import LOOPBACK, Target
 from corpus import PASSWORD, Layout, message
-from loadgen import LOOPBACK, ServerProbe, Target
 from popdrop_instance import free_port, stop, wait_for_port
+from probe import ServerProbe
 
 DOVECOT = "/usr/sbin/dovecot"
+DOVEADM = "/usr/bin/doveadm"
+LIBSODIUM = "libsodium.so.23"  # what Debian's dovecot-core links for its ARGON2 schemes
+SCRYPT_MEMORY = 16 * 1024 * 1024  # popdrop's scrypt n=2**14, r=8 (popdrop.auth.passwords)
 MAIL_USER = "nobody"  # owns the Maildirs; Dovecot's pop3 processes run as it
 # Room for the largest idle-session scenario (one pop3-login process per connection).
 PROCESS_LIMIT = 12000
@@ -52,6 +65,7 @@ default_client_limit = {client_limit}
 default_vsz_limit = 1G
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 mail_location = maildir:{root}/mail/%u
 mail_max_userip_connections = 100000
 pop3_uidl_format = %g
@@ -60,11 +74,11 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN {root}/passwd
+  args = {passwd}
 }}
 userdb {{
   driver = passwd-file
-  args = {root}/passwd
+  args = {passwd}
 }}
 service pop3-login {{
   inet_listener pop3 {{
@@ -87,7 +101,47 @@ service anvil {{
 """
 
 
-def fill_maildirs(root: Path, layout: Layout, uid: int, gid: int) -> None:
+def hashed(scheme: str, password: str) -> str:
+    """`password` as a passwd-file entry of `scheme` ("NAME" or "NAME:cost"), with its prefix."""
+    name, _, cost = scheme.partition(":")
+    if name == "PLAIN":
+        return "{PLAIN}" + password
+    if name == "ARGON2ID":
+        return "{ARGON2ID}" + argon2id(password, passes=int(cost or 3), memory=SCRYPT_MEMORY)
+    rounds = ["-r", cost] if cost else []
+    command = [DOVEADM, "pw", "-s", name, *rounds, "-p", password]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def argon2id(password: str, *, passes: int, memory: int) -> str:
+    """An Argon2id string (`$argon2id$v=19$m=...,t=...,p=1$...`) from libsodium: `doveadm pw`
+    cannot choose the memory, and its smallest is 64 MiB, four times popdrop's scrypt."""
+    sodium = ctypes.CDLL(LIBSODIUM)
+    if sodium.sodium_init() < 0:
+        raise RuntimeError("libsodium failed to initialise")
+    out = ctypes.create_string_buffer(128)  # crypto_pwhash_STRBYTES
+    secret = password.encode()
+    argon2id13 = 2  # crypto_pwhash_ALG_ARGON2ID13
+    status = sodium.crypto_pwhash_str_alg(
+        out,
+        ctypes.c_char_p(secret),
+        ctypes.c_ulonglong(len(secret)),
+        ctypes.c_ulonglong(passes),
+        ctypes.c_size_t(memory),
+        ctypes.c_int(argon2id13),
+    )
+    if status != 0:
+        raise RuntimeError("crypto_pwhash_str_alg failed")
+    return out.value.decode("ascii")
+
+
+def passwd_name(scheme: str) -> str:
+    return "passwd-" + scheme.replace(":", "-").lower()
+
+
+def fill_maildirs(
+    root: Path, layout: Layout, uid: int, gid: int, schemes: Sequence[str] = ("PLAIN",)
+) -> None:
     lines = []
     for address, messages in layout.mailboxes().items():
         maildir = root / "mail" / address
@@ -98,8 +152,11 @@ def fill_maildirs(root: Path, layout: Layout, uid: int, gid: int) -> None:
             # Arrival order = file name order = POP3 message numbers.
             name = f"{1_700_000_000 + index}.M{index}P1.bench,S={len(data)}:2,"
             (maildir / "cur" / name).write_bytes(data)
-        lines.append(f"{address}:{PASSWORD}:{uid}:{gid}::{maildir}::\n")
-    (root / "passwd").write_text("".join(lines))
+        lines.append(f"{address}:{{}}:{uid}:{gid}::{maildir}::\n")
+    entries = "".join(lines)
+    for scheme in schemes:
+        # One hash for every account (the same password), verified afresh at each login.
+        (root / passwd_name(scheme)).write_text(entries.replace("{}", hashed(scheme, PASSWORD)))
     for path in (root / "mail", *(root / "mail").rglob("*")):
         os.chown(path, uid, gid)
 
@@ -111,19 +168,22 @@ class Dovecot:
     root: Path
 
 
-def prepare(root: Path, layout: Layout, cert: Path, key: Path) -> None:
-    """The mail and passwd-file; shared by every instance started on `root`."""
+def prepare(
+    root: Path, layout: Layout, cert: Path, key: Path, schemes: Sequence[str] = ("PLAIN",)
+) -> None:
+    """The mail and a passwd-file per scheme; shared by every instance started on `root`."""
     user = pwd.getpwnam(MAIL_USER)
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)
-    fill_maildirs(root, layout, user.pw_uid, user.pw_gid)
+    fill_maildirs(root, layout, user.pw_uid, user.pw_gid, schemes)
     shutil.copy(cert, root / "cert.pem")
     shutil.copy(key, root / "key.pem")
 
 
 @contextmanager
-def dovecot(root: Path, name: str = "dovecot") -> Iterator[Dovecot]:
-    """Run Dovecot on `root` (filled by `prepare`) with fresh ports, in the foreground."""
+def dovecot(root: Path, name: str = "dovecot", scheme: str = "PLAIN") -> Iterator[Dovecot]:
+    """Run Dovecot on `root` (filled by `prepare` with `scheme`) with fresh ports, in the
+    foreground."""
     port, tls_port = free_port(), free_port()
     for sub in ("run", "state"):
         shutil.rmtree(root / sub, ignore_errors=True)
@@ -139,6 +199,7 @@ def dovecot(root: Path, name: str = "dovecot") -> Iterator[Dovecot]:
             key=root / "key.pem",
             process_limit=PROCESS_LIMIT,
             client_limit=PROCESS_LIMIT * 2,
+            passwd=root / passwd_name(scheme),
         )
     )
     log = (root / f"{name}.stdout").open("wb")
