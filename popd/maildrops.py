@@ -6,10 +6,11 @@ sessions (docs/engine.md has the measurement behind that choice). Credentials ar
 `popd.authenticator` (which does the same with its slow hashes). A fault is never turned into a
 reply here: it travels to the session, which has the one table for that (`popdrop.pop3.faults`).
 
-A login takes the maildrop's lease (RFC 1939 §8: exclusive access, across every replica) and a task
-renews it while the session lives. A session whose renewal failed has lost the maildrop: its QUIT
-commits nothing (`LeaseLost`); the store's fencing check makes sure of that even when this process
-does not know yet (it was paused, or partitioned from DynamoDB).
+A login takes the maildrop's lease (RFC 1939 §8: exclusive access, across every replica) under the
+daemon's heartbeat (`popd.heartbeat`), which keeps it for as long as the session lives: nothing is
+written per session until it ends. A session whose heartbeat was lost has lost the maildrop: its
+QUIT commits nothing (`LeaseLost`); the store's fencing check makes sure of that even when this
+process does not know yet (it was paused, or partitioned from DynamoDB).
 
 `Maildrops` is shared by the daemon; each connection gets its own `MaildropSession`, which holds
 that session's lease and reads, so two sessions of one process never mix up their leases (one whose
@@ -19,7 +20,6 @@ lease expired, and its successor on the same mailbox).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from popd.authenticator import Authenticator
+from popd.heartbeat import Beat, DaemonHeartbeat
 from popd.reader import READ_AHEAD_MESSAGES, MessageReader, StreamBudget
 from popdrop.faces.faults import LeaseLost, StoreError
-from popdrop.faces.pop3 import Lease, MaildropStore
+from popdrop.faces.pop3 import Heartbeat, Lease, MaildropStore
 from popdrop.logfmt import log_event
 from popdrop.model import Address, Mailbox, MessageEntry, Snapshot
 from popdrop.pop3.actions import LoginRefused, LoginResult
@@ -40,16 +41,14 @@ logger = logging.getLogger("popd.maildrops")
 _LEASE_POLL: Final = 0.1  # seconds between attempts while waiting for a held maildrop
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Hold:
     lease: Lease
-    renewal: asyncio.Task[None] | None = None
-    lost: bool = False
+    beat: Beat  # the heartbeat that keeps it
 
 
 @dataclass(frozen=True, slots=True)
 class _Policy:
-    lease_seconds: float
     lease_wait_seconds: float
     read_ahead_bytes: int
     login_delay: int  # RFC 2449 §6.8 LOGIN-DELAY, seconds; 0 = not enforced
@@ -71,11 +70,21 @@ class Maildrops:
     ) -> None:
         self._store = store
         self._authenticator = authenticator
-        self._policy = _Policy(lease_seconds, lease_wait_seconds, read_ahead_bytes, login_delay)
+        self._policy = _Policy(lease_wait_seconds, read_ahead_bytes, login_delay)
         self._budget = StreamBudget(stream_buffer_bytes)
+        self._heartbeat = DaemonHeartbeat(store, seconds=lease_seconds)
 
     def session(self) -> MaildropSession:
-        return MaildropSession(self._store, self._authenticator, self._policy, self._budget)
+        return MaildropSession(
+            self._store, self._authenticator, self._heartbeat, self._policy, self._budget
+        )
+
+    async def start(self) -> None:
+        await self._heartbeat.start()
+
+    async def stop(self) -> None:
+        """The sessions are over: end the daemon's heartbeat."""
+        await self._heartbeat.stop()
 
 
 class MaildropSession:
@@ -85,11 +94,13 @@ class MaildropSession:
         self,
         store: MaildropStore,
         authenticator: Authenticator,
+        heartbeat: DaemonHeartbeat,
         policy: _Policy,
         budget: StreamBudget,
     ) -> None:
         self._store = store
         self._authenticator = authenticator
+        self._heartbeat = heartbeat
         self._policy = policy
         self._hold: _Hold | None = None
         self._listing: tuple[MessageEntry, ...] = ()  # the snapshot, to know what comes next
@@ -121,30 +132,32 @@ class MaildropSession:
         §6.8)."""
         owner = secrets.token_hex(16)
         try:
-            opened = await asyncio.to_thread(self._open, mailbox.address, owner)
+            beat = await self._heartbeat.current()
+            opened = await asyncio.to_thread(self._open, mailbox.address, owner, beat.heartbeat)
         except StoreError as fault:
             return _login_failed(fault)
         if isinstance(opened, LoginRefused):
             return opened
         lease, snapshot = opened
-        hold = self._hold = _Hold(lease)
-        hold.renewal = asyncio.create_task(self._renew(hold), name=f"lease {lease.mailbox}")
+        self._hold = _Hold(lease, beat)
         self._listing = snapshot.messages
         return snapshot
 
-    def _open(self, address: Address, owner: str) -> tuple[Lease, Snapshot] | LoginRefused:
-        lease = self._acquire(address, owner)
+    def _open(
+        self, address: Address, owner: str, heartbeat: Heartbeat
+    ) -> tuple[Lease, Snapshot] | LoginRefused:
+        lease = self._acquire(address, owner, heartbeat)
         if lease is None:
             return LoginRefused.IN_USE
         try:
             # After the lease: a login refused [IN-USE] must not start the LOGIN-DELAY clock.
             delay = self._policy.login_delay
             if delay and not self._store.record_login(address, int(time.time()), delay):
-                self._give_back(lease)
+                self._heartbeat.release(lease)
                 return LoginRefused.LOGIN_DELAY
             return lease, Snapshot(address, self._store.list_messages(address))
         except BaseException:
-            self._give_back(lease)
+            self._heartbeat.release(lease)
             raise
 
     def read_ahead_from(self, number: int) -> None:
@@ -152,34 +165,15 @@ class MaildropSession:
         downloads in order (RFC 1939 §7 numbers from 1, so they are listing[number:])."""
         self.reader.read_ahead(self._listing[number : number + READ_AHEAD_MESSAGES])
 
-    def _acquire(self, address: Address, owner: str) -> Lease | None:
+    def _acquire(self, address: Address, owner: str, heartbeat: Heartbeat) -> Lease | None:
         """The lease, waiting up to `lease_wait_seconds` for a holder that is just finishing."""
-        policy = self._policy
-        deadline = time.monotonic() + policy.lease_wait_seconds
-        while (
-            lease := self._store.acquire_lease(address, owner, seconds=policy.lease_seconds)
-        ) is None:
+        self._heartbeat.settle(address)
+        deadline = time.monotonic() + self._policy.lease_wait_seconds
+        while (lease := self._store.acquire_lease(address, owner, heartbeat)) is None:
             if time.monotonic() + _LEASE_POLL > deadline:
                 return None
             time.sleep(_LEASE_POLL)
         return lease
-
-    async def _renew(self, hold: _Hold) -> None:
-        """Renew every third of the lease's duration; give up when the lease is lost or ran out
-        while storage failed (then the session must not commit)."""
-        interval = self._policy.lease_seconds / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                hold.lease = await asyncio.to_thread(self._store.renew_lease, hold.lease)
-            except LeaseLost:
-                break
-            except StoreError as error:
-                log_event(logger, "lease.renew_failed", logging.WARNING, error=type(error).__name__)
-                if time.time() * 1000 + interval * 1000 >= hold.lease.until_ms:
-                    break
-        hold.lost = True
-        log_event(logger, "lease.lost", logging.WARNING, mailbox=hold.lease.mailbox)
 
     async def commit(
         self, mailbox: Address, deletions: Sequence[MessageEntry]
@@ -190,7 +184,7 @@ class MaildropSession:
             return None
         hold = self._hold
         try:
-            if hold is None or hold.lost or hold.lease.mailbox != mailbox:
+            if hold is None or hold.beat.lost or hold.lease.mailbox != mailbox:
                 raise LeaseLost(mailbox)
             await asyncio.to_thread(self._store.commit_deletions, hold.lease, deletions)
         except StoreError as fault:
@@ -207,28 +201,11 @@ class MaildropSession:
         return None
 
     async def release(self, mailbox: Address) -> None:
-        """End the session's hold on `mailbox`'s maildrop (the one it logged in to). When storage
-        fails, the lease is left to expire (within `lease_seconds`)."""
+        """End the session's hold on `mailbox`'s maildrop (the one it logged in to); a release that
+        fails is retried by the heartbeat (`DaemonHeartbeat.release`)."""
         hold, self._hold = self._hold, None
-        if hold is None:
-            return
-        if hold.renewal is not None:
-            hold.renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await hold.renewal
-        await asyncio.to_thread(self._give_back, hold.lease)
-
-    def _give_back(self, lease: Lease) -> None:
-        try:
-            self._store.release_lease(lease)
-        except StoreError as error:
-            log_event(
-                logger,
-                "lease.release_failed",
-                logging.WARNING,
-                mailbox=lease.mailbox,
-                error=type(error).__name__,
-            )
+        if hold is not None:
+            await asyncio.to_thread(self._heartbeat.release, hold.lease)
 
 
 def _login_failed(fault: StoreError) -> StoreError:

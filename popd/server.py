@@ -144,6 +144,7 @@ class Pop3Daemon:
         )
         settings = self._settings
         await self.refresh_tls()  # raises CertificateError when a configured one cannot be had
+        await self._maildrops.start()
         if settings.tls_secret:
             self._in_background(self._poll_certificate(settings.tls_secret_poll_seconds))
         trusted = settings.proxy_trusted_networks
@@ -184,6 +185,7 @@ class Pop3Daemon:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*pending, return_exceptions=True)
+        await self._maildrops.stop()
 
     def _sasl_context(self, peer: str, tls: bool) -> sasl.Context:
         return sasl.Context(

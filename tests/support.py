@@ -4,6 +4,7 @@ S3-shaped events, and reading or deleting stored messages the way production doe
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import subprocess
 import threading
@@ -20,7 +21,8 @@ import pytest
 import trustme
 
 from popd.server import Endpoints, Pop3Daemon
-from popdrop.model import MessageEntry
+from popdrop.faces.pop3 import Lease
+from popdrop.model import Address, MessageEntry
 from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
 from popdrop.store.secrets import Secrets
@@ -167,6 +169,14 @@ def logout_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
     raise AssertionError("no pop3.logout line")
 
 
+def wait_for_log(caplog: pytest.LogCaptureFixture, message: str, timeout: float = 30.0) -> None:
+    """Wait (bounded, not a timing assertion) until the daemon's thread has logged `message`."""
+    deadline = time.monotonic() + timeout
+    while not any(record.getMessage() == message for record in caplog.records):
+        assert time.monotonic() < deadline, f"no {message} line"
+        time.sleep(0.05)
+
+
 def stored_object(store: Store, key: str) -> bytes:
     """The object's bytes, read with a client of our own (not through the store under test)."""
     return bytes(boto3.client("s3").get_object(Bucket=store.bucket, Key=key)["Body"].read())
@@ -177,11 +187,22 @@ def object_exists(store: Store, key: str) -> bool:
     return any(obj["Key"] == key for obj in listed.get("Contents", []))
 
 
+def take_lease(
+    store: Store, address: str, owner: str, *, seconds: float = 30.0, now: float | None = None
+) -> Lease | None:
+    """Take `address`'s maildrop for `owner` as a daemon of its own would: under a heartbeat of
+    `seconds` started at `now` (epoch seconds; the clock by default) and never renewed, so the
+    lease may be taken over once that has run out (a crashed or partitioned daemon)."""
+    daemon = f"{owner}-{secrets.token_hex(4)}"
+    heartbeat = store.start_heartbeat(daemon, seconds=seconds, now=now)
+    return store.acquire_lease(Address(address), owner, heartbeat, now=now)
+
+
 def delete_messages(store: Store, entries: Sequence[MessageEntry], *, owner: str = "tests") -> None:
     """Delete `entries` (of one mailbox) as a POP3 QUIT does: under the maildrop's lease."""
     if not entries:
         return
-    lease = store.acquire_lease(entries[0].mailbox, owner, seconds=30)
+    lease = take_lease(store, entries[0].mailbox, owner)
     assert lease is not None, "the maildrop is held by another session"
     try:
         store.commit_deletions(lease, entries)

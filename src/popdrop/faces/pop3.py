@@ -1,10 +1,10 @@
 """Everything the POP3 daemon may ask of storage, in one place.
 
 Like Twisted's `IMailboxPOP3`, the face is a handful of operations: look up a login's credentials
-(and note an app password's use or a login for LOGIN-DELAY), take and keep the maildrop's lease,
-list the snapshot, read a message or a range of it, commit the deletions, release the lease. Every
-call is synchronous (the daemon runs it in its thread pool) and raises only the faults of
-`popdrop.faces.faults`.
+(and note an app password's use or a login for LOGIN-DELAY), keep the daemon's heartbeat, take the
+maildrop's lease under it, list the snapshot, read a message or a range of it, commit the
+deletions, release the lease. Every call is synchronous (the daemon runs it in its thread pool) and
+raises only the faults of `popdrop.faces.faults`.
 """
 
 from __future__ import annotations
@@ -27,16 +27,26 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A daemon's liveness in storage: alive until `until_ms` (epoch milliseconds), and each
+    renewal extends it by `duration_ms`. Every lease the daemon's sessions hold lasts as long as
+    it does, so a crashed daemon's maildrops are free again within `duration_ms`."""
+
+    daemon: str
+    until_ms: int
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class Lease:
-    """A session's hold on a maildrop (RFC 1939 §8 exclusive access across every replica), valid
-    until `until_ms` (epoch milliseconds); each renewal extends it by `duration_ms`. `token` is
-    the fencing token: a commit under a lease someone else has taken since is refused."""
+    """A session's hold on a maildrop (RFC 1939 §8 exclusive access across every replica), kept
+    by the heartbeat of the daemon `daemon`. `token` is the fencing token: a commit under a lease
+    someone else has taken since is refused."""
 
     mailbox: Address
     owner: str
     token: int
-    until_ms: int
-    duration_ms: int
+    daemon: str
 
 
 class ObjectBody(Protocol):
@@ -69,12 +79,22 @@ class MaildropStore(Protocol):
 
     # The maildrop.
 
-    def acquire_lease(self, address: Address, owner: str, *, seconds: float) -> Lease | None:
-        """Take the maildrop for `owner` for `seconds`; None while another owner holds it."""
+    def start_heartbeat(self, daemon: str, *, seconds: float) -> Heartbeat:
+        """Start the heartbeat of the daemon `daemon` (an id used once), alive for `seconds`."""
         ...
 
-    def renew_lease(self, lease: Lease) -> Lease:
-        """Extend the hold by its duration from now; raise `LeaseLost` when it was lost."""
+    def renew_heartbeat(self, heartbeat: Heartbeat) -> Heartbeat:
+        """Keep the heartbeat alive for its duration from now; raise `LeaseLost` when it had
+        already run out (every lease it kept is lost)."""
+        ...
+
+    def end_heartbeat(self, heartbeat: Heartbeat) -> None:
+        """Stop the heartbeat: the leases it still keeps are free at once."""
+        ...
+
+    def acquire_lease(self, address: Address, owner: str, heartbeat: Heartbeat) -> Lease | None:
+        """Take the maildrop for `owner`, kept by `heartbeat`; None while another session whose
+        daemon is alive holds it."""
         ...
 
     def release_lease(self, lease: Lease) -> bool:

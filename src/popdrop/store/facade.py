@@ -25,7 +25,7 @@ from popdrop.faces.ingest import (
     IngestStatus,
     Outcome,
 )
-from popdrop.faces.pop3 import Credentials, Lease
+from popdrop.faces.pop3 import Credentials, Heartbeat, Lease
 from popdrop.model import (
     Address,
     AppPassword,
@@ -40,7 +40,7 @@ from popdrop.store import gc, incoming, resources
 from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.aws import aws_errors, batched
 from popdrop.store.intake import Intake
-from popdrop.store.lease import Leases
+from popdrop.store.lease import Heartbeats, Leases
 from popdrop.store.logins import Logins
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
@@ -90,7 +90,8 @@ class Store:
         self._app_passwords = AppPasswords(dynamodb, table)
         self._messages = Messages(dynamodb, table)
         self._objects = Objects(s3, bucket)
-        self._leases = Leases(dynamodb, table)
+        self._heartbeats = Heartbeats(dynamodb, table)
+        self._leases = Leases(dynamodb, table, self._heartbeats)
         self._routes = Routes(dynamodb, table)
         self._intake = Intake(dynamodb, table)
         self._quarantine = Quarantine(dynamodb, table)
@@ -141,16 +142,22 @@ class Store:
     def record_login(self, address: Address, now: int, delay: int) -> bool:
         return self._logins.record_login(address, now, delay)
 
-    def acquire_lease(
-        self, address: Address, owner: str, *, seconds: float, now: float | None = None
-    ) -> Lease | None:
+    def start_heartbeat(
+        self, daemon: str, *, seconds: float, now: float | None = None
+    ) -> Heartbeat:
         """`now` (epoch seconds) defaults to the clock; tests pass it to act at another time."""
-        return self._leases.acquire(
-            address, owner, now_ms=_now_ms(now), duration_ms=int(seconds * 1000)
-        )
+        return self._heartbeats.start(daemon, now_ms=_now_ms(now), duration_ms=int(seconds * 1000))
 
-    def renew_lease(self, lease: Lease, *, now: float | None = None) -> Lease:
-        return self._leases.renew(lease, now_ms=_now_ms(now))
+    def renew_heartbeat(self, heartbeat: Heartbeat, *, now: float | None = None) -> Heartbeat:
+        return self._heartbeats.renew(heartbeat, now_ms=_now_ms(now))
+
+    def end_heartbeat(self, heartbeat: Heartbeat) -> None:
+        self._heartbeats.end(heartbeat)
+
+    def acquire_lease(
+        self, address: Address, owner: str, heartbeat: Heartbeat, *, now: float | None = None
+    ) -> Lease | None:
+        return self._leases.acquire(address, owner, heartbeat, now_ms=_now_ms(now))
 
     def release_lease(self, lease: Lease) -> bool:
         return self._leases.release(lease)
@@ -163,9 +170,8 @@ class Store:
 
     def commit_deletions(self, lease: Lease, entries: Sequence[MessageEntry]) -> None:
         """Safe to re-run with the same entries after a failure part-way: what was done is skipped
-        and the rest is finished. The lease is first renewed, so it outlasts the commit, and every
-        transaction that deletes entries checks it still holds."""
-        lease = self._leases.renew(lease, now_ms=_now_ms())
+        and the rest is finished. Every transaction that deletes entries checks the lease still
+        holds (the fencing token), so a session whose maildrop was taken over commits nothing."""
         self._delete_entries(lease.mailbox, entries, lease)
 
     # The REST API's reads (`popdrop.faces.api.ApiStore`), besides the ones above.
@@ -324,7 +330,7 @@ class Store:
             raise ValueError(f"entries of another mailbox given for {address}")
         deleted = 0
         for batch in batched(unique, ENTRIES_PER_TRANSACTION):
-            guard = None if lease is None else self._leases.guard(lease, now_ms=_now_ms())
+            guard = None if lease is None else self._leases.guard(lease)
             deleted += len(self._messages.delete(address, batch, guard))
         # Every given entry's object, not only this run's: an interrupted run may have dereferenced
         # objects without deleting them.

@@ -17,8 +17,9 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 |                   |                  |                                | header_size, arrived_at, |
 |                   |                  |                                | summary (map), expires_at|
 | unique-id marker  | MBX#<address>    | UID#<uid>                      | entry_sk (the entry's sk)|
-| maildrop lease    | MBX#<address>    | #LEASE                         | owner, lease_until,      |
+| maildrop lease    | MBX#<address>    | #LEASE                         | owner, daemon,           |
 |                   |                  |                                | fencing_token (`lease`)  |
+| daemon heartbeat  | DAEMON#<id>      | #HEARTBEAT                     | alive_until, expires_at  |
 | object references | OBJ#<object key> | #REF                           | refs (entries using it)  |
 
 - A mailbox lists in arrival order with one Query (`begins_with(sk, "MSG#")`).
@@ -43,6 +44,7 @@ TTL_ATTRIBUTE: Final = "expires_at"
 PROFILE_SK: Final = "#PROFILE"
 REF_SK: Final = "#REF"
 LEASE_SK: Final = "#LEASE"
+HEARTBEAT_SK: Final = "#HEARTBEAT"
 MESSAGE_PREFIX: Final = "MSG#"
 UID_PREFIX: Final = "UID#"
 DIRECTORY_MAILBOX: Final = "MAILBOX"
@@ -56,6 +58,10 @@ DIRECTORY_ROUTE: Final = "ROUTE"
 
 def mailbox_pk(address: str) -> str:
     return f"MBX#{address}"
+
+
+def daemon_pk(daemon: str) -> str:
+    return f"DAEMON#{daemon}"
 
 
 def object_pk(object_key: str) -> str:

@@ -35,7 +35,7 @@ from popdrop.model import MessageEntry
 from popdrop.store import Store, schema
 from popdrop.store import codec as store_codec
 from tests.conftest import AWS_ENV, AwsClients
-from tests.support import stored_object
+from tests.support import stored_object, take_lease
 
 from .faults import Fault, FaultInjector, ProcessKilled, unretried_store
 
@@ -57,11 +57,12 @@ class World:
     faults: FaultInjector
     rng: random.Random
     expected: dict[str, dict[str, bytes]] = field(default_factory=dict)
-    clock: float = 0.0  # simulated time: jumps past a dead holder's lease, never behind the real
+    # Simulated time: jumps past a dead holder's heartbeat, never behind the real.
+    clock: float = 0.0
     counts: Counter[str] = field(default_factory=Counter)
 
     def now(self) -> float:
-        """Leases renewed during a commit run on the real clock, so never lag behind it."""
+        """Never behind the real clock, which moto's own timestamps follow."""
         self.clock = max(self.clock, time.time())
         return self.clock
 
@@ -186,12 +187,14 @@ def _session(world: World) -> None:
     lease: Lease | None = None
     deletions: list[MessageEntry] = []
     committing = committed = released = False
-    world.arm(calls=8)
+    world.arm(calls=7)
     try:
-        lease = world.faulty.acquire_lease(
-            address, secrets.token_hex(8), seconds=LEASE_SECONDS, now=world.now()
+        # Each session on a daemon of its own, whose heartbeat nobody renews: once the simulated
+        # clock passes it, the session is as dead as a killed daemon's.
+        lease = take_lease(
+            world.faulty, address, secrets.token_hex(8), seconds=LEASE_SECONDS, now=world.now()
         )
-        assert lease is not None, "a released or expired lease must be free"
+        assert lease is not None, "a released lease, or a dead daemon's, must be free"
         listing = world.faulty.list_messages(address)
         assert {entry.uid for entry in listing} == set(world.expected[address])
         if listing and rng.random() < 0.5:
@@ -199,9 +202,9 @@ def _session(world: World) -> None:
             assert _retrieve(world.faulty, entry) == world.expected[address][entry.uid]
         deletions = rng.sample(listing, rng.randint(0, len(listing)))
         if ending == "lost-lease":
-            # Paused past its expiry; another session took the maildrop meanwhile.
+            # Paused past its heartbeat; another session took the maildrop meanwhile.
             world.expire_leases()
-            assert world.clean.acquire_lease(address, "successor", seconds=1, now=world.now())
+            assert take_lease(world.clean, address, "successor", seconds=1, now=world.now())
         if ending != "drop":
             committing = True
             world.faulty.commit_deletions(lease, deletions)
@@ -241,7 +244,7 @@ def _retrieve(store: Store, entry: MessageEntry) -> bytes:
 def _recommit(world: World, address: str, deletions: list[MessageEntry]) -> None:
     """The client logs in again (once the dead session's lease expired) and repeats its DELEs."""
     world.expire_leases()
-    lease = world.clean.acquire_lease(address, "retry", seconds=LEASE_SECONDS, now=world.now())
+    lease = take_lease(world.clean, address, "retry", seconds=LEASE_SECONDS, now=world.now())
     assert lease is not None
     present = {entry.uid for entry in world.clean.list_messages(address)}
     world.clean.commit_deletions(lease, [entry for entry in deletions if entry.uid in present])

@@ -18,7 +18,7 @@ import pytest
 
 from popdrop.auth.apop import apop_digest
 from popdrop.store import Store
-from tests.support import RawClient, deliver, running_daemon
+from tests.support import RawClient, deliver, running_daemon, take_lease
 
 from .conftest import ADDRESS, PASSWORD, daemon_settings
 from .faults import Fault, FaultInjector, unretried_store
@@ -132,7 +132,7 @@ def test_a_commit_that_meets_a_fault_gets_its_one_reply_and_ends_the_session_rfc
         assert client.command("DELE 1").startswith(b"+OK")
         match kind:
             case "lease-lost":  # paused past the lease's expiry; another session took it
-                assert store.acquire_lease(ADDRESS, "successor", seconds=30, now=time.time() + 31)
+                assert take_lease(store, ADDRESS, "successor", now=time.time() + 31)
             case "cleanup-pending":
                 faults.arm(Fault.FAIL, operation="DeleteObjects")
             case _:

@@ -1,21 +1,38 @@
 """Exclusive access across daemons (RFC 1939 §8; DESIGN invariant 3), end to end: the second
-session gets -ERR [IN-USE], a lease lives as long as its session, a crashed replica's lease
-expires, and a holder that lost its lease commits nothing."""
+session gets -ERR [IN-USE], a lease lives as long as its session (kept by its daemon's heartbeat,
+with no write per session), a crashed replica's maildrops are free again within the heartbeat's
+period, and a holder that lost its lease commits nothing."""
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
+from typing import Any
 
-from popdrop.store import Store
-from tests.conftest import AwsCall
-from tests.support import deliver
+import pytest
 
-from .conftest import ADDRESS, PASSWORD, StartDaemon, login, replica
+from popdrop.auth.passwords import hash_password
+from popdrop.faces.pop3 import Heartbeat
+from popdrop.store import Store, schema
+from tests.conftest import AwsCall, AwsClients
+from tests.support import deliver, running_daemon, take_lease, wait_for_log
+
+from .conftest import ADDRESS, PASSWORD, StartDaemon, daemon_settings, login, replica
+from .faults import Fault, unretried_store
 
 MESSAGE = b"Subject: hi\r\n\r\nHello.\r\n"
 SESSIONS = 24
+
+
+def heartbeats(store: Store, aws_clients: AwsClients) -> list[str]:
+    """The ids of every daemon heartbeat in the table."""
+    items = aws_clients.dynamodb.scan(TableName=store.table)["Items"]
+    prefix = schema.daemon_pk("")
+    return [
+        item["pk"]["S"].removeprefix(prefix) for item in items if item["pk"]["S"].startswith(prefix)
+    ]
 
 
 def test_a_second_session_gets_in_use_until_the_first_quits_rfc2449_s8_1_1(
@@ -35,7 +52,7 @@ def test_a_second_session_gets_in_use_until_the_first_quits_rfc2449_s8_1_1(
         second.close()
 
 
-def test_a_session_keeps_its_lease_past_the_lease_duration_by_renewing_it(
+def test_a_session_keeps_its_lease_past_the_heartbeat_period_while_the_daemon_lives(
     start_daemon: StartDaemon, store: Store, mailbox: str
 ) -> None:
     deliver(store, MESSAGE, mailbox)
@@ -43,7 +60,7 @@ def test_a_session_keeps_its_lease_past_the_lease_duration_by_renewing_it(
         holder, reply = login(endpoints.pop3_port)
         assert reply.startswith(b"+OK")
         assert holder.command("DELE 1").startswith(b"+OK")
-        time.sleep(4.5)  # longer than the lease: only renewal keeps it
+        time.sleep(4.5)  # longer than the period: only the heartbeat's renewals keep it
         other, refused = login(endpoints.pop3_port)
         assert refused.startswith(b"-ERR [IN-USE]")
         assert holder.command("QUIT").startswith(b"+OK")
@@ -55,37 +72,46 @@ def test_a_session_keeps_its_lease_past_the_lease_duration_by_renewing_it(
 def test_a_holder_that_lost_its_lease_commits_nothing_design_invariant_3(
     start_daemon: StartDaemon, store: Store, mailbox: str
 ) -> None:
-    """The holder was paused past its expiry and another session took the maildrop: its QUIT is
-    answered -ERR [SYS/TEMP] (RFC 3206 §4) and its DELE never happens."""
+    """Another daemon took the maildrop, as it would once this daemon's heartbeat ran out (it was
+    paused or partitioned past its period): the holder's QUIT is answered -ERR [SYS/TEMP]
+    (RFC 3206 §4) and its DELE never happens, fenced by the token."""
     deliver(store, MESSAGE, mailbox)
     with start_daemon(lease_seconds=30) as endpoints:
         holder, reply = login(endpoints.pop3_port)
         assert reply.startswith(b"+OK")
         assert holder.command("DELE 1").startswith(b"+OK")
-        taken = store.acquire_lease(mailbox, "successor", seconds=30, now=time.time() + 31)
+        taken = take_lease(store, mailbox, "successor", now=time.time() + 31)
         assert taken is not None
         assert holder.command("QUIT").startswith(b"-ERR [SYS/TEMP]")
         holder.close()
         assert len(store.list_messages(mailbox)) == 1
         # The failed session did not clear its successor's lease.
-        assert store.acquire_lease(mailbox, "third", seconds=30, now=time.time() + 1) is None
+        assert take_lease(store, mailbox, "third", now=time.time() + 1) is None
 
 
-def test_a_session_whose_renewal_failed_does_not_even_try_to_commit(
-    start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
+def test_a_session_whose_daemon_lost_its_heartbeat_does_not_even_try_to_commit(
+    start_daemon: StartDaemon,
+    store: Store,
+    mailbox: str,
+    aws_clients: AwsClients,
+    aws_calls: list[AwsCall],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Renewal (every third of POPDROP_LEASE_SECONDS) found the lease gone: the session knows it
-    lost the maildrop; its QUIT neither renews nor writes, only the (refused) release is sent."""
+    """The daemon's renewal (every third of POPDROP_LEASE_SECONDS) found its heartbeat run out:
+    its sessions know they lost their maildrops; a QUIT neither renews nor writes, only the
+    (refused) release is sent."""
     deliver(store, MESSAGE, mailbox)
     with start_daemon(lease_seconds=3) as endpoints:
         holder, _ = login(endpoints.pop3_port)
         assert holder.command("DELE 1").startswith(b"+OK")
-        assert store.acquire_lease(mailbox, "successor", seconds=60, now=time.time() + 4)
-        time.sleep(1.5)  # one renewal period
+        assert take_lease(store, mailbox, "successor", seconds=60, now=time.time() + 4)
+        for daemon in heartbeats(store, aws_clients):
+            store.end_heartbeat(Heartbeat(daemon, 0, 0))
+        wait_for_log(caplog, "heartbeat.lost")
         aws_calls.clear()
         assert holder.command("QUIT").startswith(b"-ERR [SYS/TEMP]")
         holder.close()
-    assert [call.operation for call in aws_calls] == ["UpdateItem"]
+        assert [call.operation for call in aws_calls] == ["UpdateItem"]
     assert len(store.list_messages(mailbox)) == 1
 
 
@@ -98,7 +124,7 @@ def test_a_stale_holder_cannot_commit_under_its_successors_lease_in_the_same_dae
     with start_daemon(lease_wait_seconds=0) as endpoints:
         stale, _ = login(endpoints.pop3_port)
         assert stale.command("DELE 1").startswith(b"+OK")
-        taken = store.acquire_lease(mailbox, "interloper", seconds=1, now=time.time() + 31)
+        taken = take_lease(store, mailbox, "interloper", seconds=1, now=time.time() + 31)
         assert taken is not None and store.release_lease(taken)
         successor, reply = login(endpoints.pop3_port)
         assert reply.startswith(b"+OK")
@@ -187,4 +213,68 @@ def test_a_dropped_connection_releases_the_lease(start_daemon: StartDaemon, stor
         second.command("QUIT")
         second.close()
     # Released, not left to expire: another owner takes it now.
-    assert store.acquire_lease(ADDRESS, "next", seconds=30) is not None
+    assert take_lease(store, ADDRESS, "next") is not None
+
+
+def test_idle_sessions_cost_no_writes_only_the_daemons_heartbeat_does(
+    start_daemon: StartDaemon, store: Store, aws_clients: AwsClients
+) -> None:
+    """Issue 13: an idle session costs no write per minute. While five sessions sit idle in
+    TRANSACTION, every write the daemon makes is its one heartbeat's renewal, whatever the number
+    of sessions (one per third of POPDROP_LEASE_SECONDS: 6 a minute at the default 30 s)."""
+    addresses = [f"idle{n}@example.test" for n in range(5)]
+    for address in addresses:
+        store.create_mailbox(address, hash_password(PASSWORD))
+    writes: list[tuple[str, str]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name in ("UpdateItem", "PutItem", "TransactWriteItems", "DeleteItem"):
+            writes.append((model.name, str(params.get("Key", params.get("TransactItems")))))
+
+    with start_daemon(lease_seconds=3) as endpoints:
+        sessions = [login(endpoints.pop3_port, user=address) for address in addresses]
+        assert all(reply.startswith(b"+OK") for _, reply in sessions)
+        aws_clients.dynamodb.meta.events.register("provide-client-params.dynamodb.*", record)
+        deadline = time.monotonic() + 30
+        while len(writes) < 4:  # four renewals: over 3 s, longer than a lease could last alone
+            assert time.monotonic() < deadline, "the heartbeat was not renewed"
+            time.sleep(0.1)
+        idle = list(writes)
+        for client, _ in sessions:
+            assert client.command("NOOP").startswith(b"+OK")  # every session still holds
+            client.command("QUIT")
+            client.close()
+    assert all(
+        name == "UpdateItem" and schema.daemon_pk("") in key and "#LEASE" not in key
+        for name, key in idle
+    ), idle
+
+
+def test_a_partitioned_daemon_loses_its_maildrops_and_commits_nothing_design_invariant_3(
+    store: Store, mailbox: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon cannot reach DynamoDB to renew its heartbeat: once the heartbeat would have run
+    out it gives its sessions up, another daemon takes the maildrop over, and when the partition
+    heals the old session's QUIT commits nothing. New logins start a new heartbeat."""
+    caplog.set_level(logging.INFO, logger="popd.heartbeat")
+    deliver(store, MESSAGE, mailbox)
+    faulty, faults = unretried_store(store)
+    with running_daemon(daemon_settings(lease_seconds=3, lease_wait_seconds=0), faulty) as ends:
+        holder, reply = login(ends.pop3_port)
+        assert reply.startswith(b"+OK")
+        assert holder.command("DELE 1").startswith(b"+OK")
+        faults.arm(Fault.FAIL, times=1000, operation="UpdateItem")  # the heartbeat's renewals
+        wait_for_log(caplog, "heartbeat.lost")
+        successor = take_lease(store, mailbox, "successor", now=time.time() + 3)
+        assert successor is not None  # its heartbeat had run out
+        faults.disarm()
+        assert holder.command("QUIT").startswith(b"-ERR [SYS/TEMP]")
+        holder.close()
+        assert len(store.list_messages(mailbox)) == 1
+        assert store.release_lease(successor)
+        again, reply = login(ends.pop3_port)
+        assert reply.startswith(b"+OK")
+        assert again.command("QUIT").startswith(b"+OK")
+        again.close()
+    started = [r for r in caplog.records if r.getMessage() == "heartbeat.started"]
+    assert len(started) == 2

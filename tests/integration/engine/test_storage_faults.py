@@ -14,7 +14,7 @@ from popd.server import Endpoints
 from popdrop.settings import Settings
 from popdrop.store import Store
 from tests.conftest import AwsClients
-from tests.support import RawClient, deliver, running_daemon, unstuff
+from tests.support import RawClient, deliver, running_daemon, take_lease, unstuff
 
 from .conftest import ADDRESS, PASSWORD, StartDaemon, daemon_settings, login
 from .faults import Fault, FaultInjector, unretried_store
@@ -47,7 +47,7 @@ def logged_in(
 
 
 def _lease_is_free(store: Store) -> bool:
-    lease = store.acquire_lease(ADDRESS, "checker", seconds=30)
+    lease = take_lease(store, ADDRESS, "checker")
     return lease is not None and store.release_lease(lease)
 
 
@@ -75,6 +75,27 @@ def test_a_lease_write_that_fails_answers_sys_temp(store: Store, mailbox: str) -
         client.close()
 
 
+def test_a_release_that_failed_is_retried_before_the_next_login_to_that_maildrop(
+    store: Store, mailbox: str
+) -> None:
+    """The daemon's heartbeat keeps a lease whose release failed, so the daemon owes it a release
+    (popd/heartbeat.py): the next login to that maildrop here settles it first, and gets in."""
+    with faulty_daemon(store, mailbox) as (endpoints, faults):
+        client, reply = login(endpoints.pop3_port)
+        assert reply.startswith(b"+OK")
+        faults.arm(Fault.FAIL, at=0, operation="UpdateItem")  # the release
+        assert client.command("QUIT").startswith(b"+OK")
+        client.close()
+        assert faults.injected == 1
+        assert take_lease(store, ADDRESS, "another-daemon") is None  # still held
+        faults.disarm()
+        client, reply = login(endpoints.pop3_port)
+        assert reply.startswith(b"+OK")
+        assert client.command("QUIT").startswith(b"+OK")
+        client.close()
+    assert _lease_is_free(store)
+
+
 def test_a_retr_that_fails_answers_sys_temp_and_the_session_goes_on(
     store: Store, mailbox: str
 ) -> None:
@@ -93,7 +114,7 @@ def test_a_commit_that_fails_answers_sys_temp_deletes_nothing_and_frees_the_leas
     with logged_in(store, mailbox, messages=3) as (client, faults):
         for number in (1, 2, 3):
             assert client.command(f"DELE {number}").startswith(b"+OK")
-        faults.arm(Fault.FAIL, at=1)  # the lease renewal passes, the entries' transaction fails
+        faults.arm(Fault.FAIL, at=0)  # the entries' transaction
         assert client.command("QUIT").startswith(b"-ERR [SYS/TEMP]")
     assert len(store.list_messages(mailbox)) == 3
     assert _lease_is_free(store)
@@ -105,7 +126,7 @@ def test_objects_whose_delete_fails_after_the_commit_are_left_to_gc(
     """The entries are deleted, so QUIT succeeds (RFC 1939 §6); the objects wait for a sweep."""
     with logged_in(store, mailbox) as (client, faults):
         assert client.command("DELE 1").startswith(b"+OK")
-        faults.arm(Fault.FAIL, at=3)  # renewal, transaction, reference read, DeleteObjects
+        faults.arm(Fault.FAIL, at=2)  # transaction, reference read, DeleteObjects
         assert client.command("QUIT").startswith(b"+OK")
     assert store.list_messages(mailbox) == ()
     assert len(store.collect_garbage(grace_seconds=3600).deleted) == 1

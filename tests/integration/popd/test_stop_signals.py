@@ -15,7 +15,7 @@ from typing import Any
 from popdrop.auth.passwords import hash_password
 from popdrop.store import Store
 from tests.conftest import AWS_ENV
-from tests.support import RawClient, free_port
+from tests.support import RawClient, free_port, take_lease
 
 ADDRESS, PASSWORD = "alice@example.test", "a long enough password"
 # Secrets Manager's answer to GetSecretValue for a secret that does not exist (a 400: no retry).
@@ -104,6 +104,6 @@ def test_a_drain_that_cuts_a_session_logs_no_error_and_no_traceback(store: Store
     assert not [line for line in lines if line["level"] in {"error", "critical"}]
     [logout] = [line for line in lines if line["event"] == "pop3.logout"]
     assert logout["user"] == ADDRESS  # the cut session, logged like any other, uncommitted
-    assert store.acquire_lease(ADDRESS, "next-session", seconds=5) is not None  # released
+    assert take_lease(store, ADDRESS, "next-session") is not None  # released
     assert client.sock.recv(100) == b""
     client.close()

@@ -12,7 +12,7 @@ from popdrop.faces.faults import MailboxNotFound, StoreError
 from popdrop.model import Policy
 from popdrop.store import Store
 from tests.conftest import AwsCall, AwsClients
-from tests.support import delete_messages, object_exists, stored_object
+from tests.support import delete_messages, object_exists, stored_object, take_lease
 
 from .conftest import MESSAGE, FileMessage, InjectFault
 
@@ -111,17 +111,17 @@ def test_a_commit_interrupted_before_deleting_objects_is_finished_by_a_rerun(
 def test_a_commit_costs_one_transaction_per_49_entries_and_batches_the_object_deletes(
     store: Store, alice: str, file_message: FileMessage, aws_calls: list[AwsCall]
 ) -> None:
-    """Cost: 60 deletions are the lease's renewal, 2 entry transactions, 1 consistent read of the
-    reference counts, 1 DeleteObjects and 1 transaction removing the zero-count reference items."""
+    """Cost: 60 deletions are 2 entry transactions (each with the lease's fencing check), 1
+    consistent read of the reference counts, 1 DeleteObjects and 1 transaction removing the
+    zero-count reference items."""
     entries = [file_message(alice, f"m{i:02d}") for i in range(60)]
-    lease = store.acquire_lease(alice, "session", seconds=30)
+    lease = take_lease(store, alice, "session")
     assert lease is not None
     aws_calls.clear()
 
     store.commit_deletions(lease, entries)
 
     assert [call.operation for call in aws_calls] == [
-        "UpdateItem",
         "TransactWriteItems",
         "TransactWriteItems",
         "BatchGetItem",
@@ -134,7 +134,7 @@ def test_entries_of_another_mailbox_are_refused(
     store: Store, alice: str, bob: str, file_message: FileMessage
 ) -> None:
     entry = file_message(bob, "m1")
-    lease = store.acquire_lease(alice, "session", seconds=30)
+    lease = take_lease(store, alice, "session")
     assert lease is not None
 
     with pytest.raises(ValueError, match="another mailbox"):

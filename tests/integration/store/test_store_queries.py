@@ -12,6 +12,7 @@ from botocore.awsrequest import AWSResponse
 from popdrop.faces.faults import CleanupPending, StorageUnavailable
 from popdrop.store import Store, queries
 from tests.conftest import AwsCall, AwsClients
+from tests.support import take_lease
 
 from .conftest import ALICE, BOB, FileMessage
 
@@ -64,7 +65,7 @@ def test_keys_still_unprocessed_after_the_last_round_raise_storage_unavailable(
         store.lookup([ALICE])
 
     unprocess(aws_clients, times=queries.BATCH_GET_ROUNDS)
-    lease = store.acquire_lease(alice, "session", seconds=30)
+    lease = take_lease(store, alice, "session")
     assert lease is not None
     with pytest.raises(CleanupPending, match="unprocessed"):
         store.commit_deletions(lease, [entry])
