@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from popdrop.api.app import create_app
 from popdrop.faces.admin import GC_GRACE_SECONDS
 from popdrop.faces.faults import StoreError
 from popdrop.logfmt import configure as configure_logging
+from popdrop.logfmt import log_event
 from popdrop.model import Address, InvalidAddress, normalize_address, normalize_route_address
 from popdrop.settings import Settings
 from popdrop.store import Store
@@ -208,6 +210,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
             return asyncio.run(run_dev(options))
         case "serve":
+            from popd.allocator import tune_malloc  # noqa: PLC0415 - the daemon's alone
+
+            # Before any thread starts: glibc's malloc for many sessions and threaded hashes.
+            log_event(logging.getLogger("popd.server"), "popd.malloc", **tune_malloc())
             settings = Settings(**overrides)
             store = Store.from_settings(settings)
             return asyncio.run(serve_forever(settings, store, Secrets.from_environment))

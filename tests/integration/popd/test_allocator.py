@@ -1,0 +1,55 @@
+"""`popdrop serve` sets glibc's malloc so that password hashes in threads leave no memory behind
+(popd/allocator.py; docs/performance.md, "Memory per idle session")."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+# Four threads, one after another, each verifying two passwords (scrypt, 16 MiB of working set
+# each), as the daemon's hashing threads do; prints what stayed resident, in KiB.
+PROBE = """
+import sys, threading
+from popd.allocator import tune_malloc
+from popdrop.auth.passwords import verify_against_dummy
+if sys.argv[1] == "tuned":
+    print(sorted(tune_malloc()), file=sys.stderr)
+def resident():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+before = resident()
+for _ in range(4):
+    thread = threading.Thread(target=lambda: [verify_against_dummy("x") for _ in range(2)])
+    thread.start()
+    thread.join()
+print((resident() - before) // 1024)
+"""
+MIB = 1024
+
+
+def _kept(mode: str, **env: str) -> tuple[int, str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={**environment, **env},
+    )
+    return int(done.stdout), done.stderr.strip()
+
+
+def test_hashes_in_threads_keep_no_working_set_once_tuned() -> None:
+    untuned, _ = _kept("plain")
+    tuned, applied = _kept("tuned")
+    # The probe is sensitive: glibc's own dynamic threshold keeps at least one 16 MiB working set.
+    assert untuned >= 16 * MIB, untuned
+    assert tuned < 4 * MIB, tuned
+    assert applied == "['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_']"
+
+
+def test_the_operators_malloc_environment_wins() -> None:
+    kept, applied = _kept("tuned", MALLOC_MMAP_THRESHOLD_="33554432")
+    assert applied == "['MALLOC_ARENA_MAX']"
+    assert kept >= 16 * MIB, kept
