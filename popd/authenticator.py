@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final
 
 from popdrop.auth import app_passwords
 from popdrop.auth.apop import verify_apop, verify_cram_md5
@@ -25,6 +28,18 @@ from popdrop.model import Mailbox
 from popdrop.settings import Settings
 
 logger = logging.getLogger("popd.auth")
+
+# Password hashes run in threads of their own, as many as the CPUs the daemon may use: scrypt is
+# CPU-bound (more threads would only queue in the kernel), and each thread running one holds a
+# 16 MiB working set, so the storage threads (`popd.server.IO_THREADS`) must not. Logins beyond
+# that wait in the pool's queue, at most one per connection that is logging in.
+HASH_THREADS: Final = max(1, len(os.sched_getaffinity(0)))
+_hashing = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="popd-hash")
+
+
+async def _hashed(verify: Callable[..., bool], *args: str) -> bool:
+    """`verify(*args)`, a password hash, in the hashing threads."""
+    return await asyncio.get_running_loop().run_in_executor(_hashing, verify, *args)
 
 
 class Authenticator:
@@ -49,7 +64,7 @@ class Authenticator:
         if mailbox is None:
             # The same scrypt work as a wrong password: the reply time does not reveal whether
             # the mailbox exists.
-            await asyncio.to_thread(verify_against_dummy, password)
+            await _hashed(verify_against_dummy, password)
         await self.penalize(client, address or username.lower())
         return None
 
@@ -103,7 +118,7 @@ class Authenticator:
             except StoreError as error:  # the login stands; only the last-use record is lost
                 log_event(logger, "auth.record_use_failed", logging.WARNING, error=str(error))
             return True
-        if await asyncio.to_thread(verify_password, password, mailbox.password_hash):
+        if await _hashed(verify_password, password, mailbox.password_hash):
             self._cache.remember(mailbox.address, password, mailbox.password_hash)
             return True
         return False

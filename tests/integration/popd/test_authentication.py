@@ -3,8 +3,11 @@ and connection rate limits (issue 4)."""
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+from popd.authenticator import HASH_THREADS
 from popdrop.auth import app_passwords
 from popdrop.auth.passwords import hash_password
 from popdrop.model import AppPassword
@@ -114,3 +117,19 @@ def test_too_many_connections_from_one_address_are_refused_sys_temp(
     assert third.line().startswith(b"-ERR [SYS/TEMP]")
     for client in (first, second, third):
         client.close()
+
+
+def test_password_hashes_run_in_a_few_threads_of_their_own(daemon_factory: DaemonFactory) -> None:
+    """Each scrypt hash holds 16 MiB while it runs, so concurrent logins hash in at most
+    `HASH_THREADS` threads, never in the 64 storage threads (docs/performance.md)."""
+    daemon = daemon_factory()
+    addresses = [f"hash{number}@example.test" for number in range(6)]
+    for address in addresses:
+        daemon.store.create_mailbox(address, hash_password(PASSWORD))
+    with ThreadPoolExecutor(len(addresses)) as clients:
+        logins = list(clients.map(lambda address: login(daemon, address, PASSWORD), addresses))
+    for client, reply in logins:
+        assert reply.startswith(b"+OK")
+        client.close()
+    hashing = [thread for thread in threading.enumerate() if thread.name.startswith("popd-hash")]
+    assert 1 <= len(hashing) <= HASH_THREADS
