@@ -12,8 +12,10 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from popd import sasl as sasl_mechanisms
+from popd.inline_reader import Inline, InlineReader
 from popd.maildrops import Maildrops
 from popdrop.faces.faults import StoreError
 from popdrop.logfmt import log_event
@@ -103,6 +105,10 @@ class Connection:
         self._waiting_since = 0.0
         self._reading = False
         self._expired = False
+        # What the session asked for that only this task can do, handed over by `_answer`.
+        self._handed: Sequence[Action] | None = None
+        if isinstance(reader, InlineReader):
+            reader.answer = self._answer
 
     async def run(self) -> None:
         self._task = asyncio.current_task()
@@ -124,6 +130,12 @@ class Connection:
                     break
                 await self._drain()
                 data = await self._read()
+                if self._handed is not None:
+                    # The client was active: a limit that fired meanwhile is void.
+                    handed, self._handed, self._expired = self._handed, None, False
+                    cast(InlineReader, self._reader).take_over()
+                    await self._perform(handed)
+                    continue
                 if data is None:
                     limit = self._session_deadline() <= self._waiting_since + self._idle_timeout
                     self.stats.outcome = "session-limit" if limit else "idle-timeout"
@@ -162,6 +174,33 @@ class Connection:
                 bytes_sent=self.stats.bytes_sent,
                 seconds=round(time.monotonic() - self.stats.started, 3),
             )
+
+    def _answer(self, data: bytes) -> Inline:
+        """The client's bytes, given by the reader while this task waits in `_read`: the session's
+        single replies are written here, without waking the task (popd/inline_reader.py)."""
+        if not self._reading or self._expired or self.stats.bytes_received == 0:
+            return Inline.DECLINED  # the first bytes may be a PROXY header: `run` looks at them
+        self.stats.bytes_received += len(data)
+        session = self._session
+        session.receive_data(data)
+        while (actions := session.next_actions()) is not None:
+            self.stats.commands += 1
+            if len(actions) != 1 or type(send := actions[0]) is not Send or session.closed:
+                self._handed = actions
+                return Inline.HANDED
+            if self._write(send.data):  # FLUSH_AT reached: the task drains
+                self._handed = ()
+                return Inline.HANDED
+        self._flush()
+        transport = self._writer.transport
+        if (
+            session.closed
+            or transport.get_write_buffer_size() > transport.get_write_buffer_limits()[0]
+        ):
+            self._handed = ()  # the task waits for the client to take what was written
+            return Inline.HANDED
+        self._waiting_since = self._loop.time()
+        return Inline.ANSWERED
 
     async def _read(self) -> bytes | None:
         """The client's next bytes (b"" at end of input), or None once it has been silent for the

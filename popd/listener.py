@@ -17,6 +17,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 
+from popd.inline_reader import InlineReader
 from popdrop.logfmt import log_event
 from popdrop.pop3.replies import ResponseCode, err
 from popdrop.proxy_protocol import ProxyHeaderError, parse
@@ -146,7 +147,7 @@ class Listener:
             context = self._tls() if self._tls is not None else None
             if self._tls is not None and context is None:
                 raise ProxyHeaderError("TLS port without a certificate")
-            reader = asyncio.StreamReader(limit=STREAM_LIMIT)
+            reader = InlineReader(limit=STREAM_LIMIT)
 
             def connected(
                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -68,3 +68,22 @@ def test_capa_after_stls_shows_the_post_tls_set_rfc2595_s4(daemon: Daemon) -> No
     stream.flush()
     assert stream.readline().startswith(b"-ERR")  # already under TLS
     secure.close()
+
+
+def test_stls_after_an_earlier_command_still_discards_the_rest_of_its_write(
+    daemon: Daemon,
+) -> None:
+    """The first write is read by the connection's task; later ones are answered inline
+    (popd/inline_reader.py), which hands STLS to the task with the injected line unread."""
+    raw = socket.create_connection(("127.0.0.1", daemon.endpoints.pop3_port), timeout=10)
+    reader = raw.makefile("rb")
+    assert reader.readline().startswith(b"+OK")
+    raw.sendall(b"CAPA\r\n")
+    while reader.readline() != b".\r\n":
+        pass
+    raw.sendall(b"STLS\r\n" + INJECTED)
+    assert reader.readline().startswith(b"+OK Begin TLS")
+    context = ssl.create_default_context(cafile=str(daemon.ca_file))
+    secure = context.wrap_socket(raw, server_hostname="localhost")
+    assert first_line(secure, b"CAPA\r\n").startswith(b"+OK")
+    secure.close()
