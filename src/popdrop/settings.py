@@ -90,9 +90,10 @@ class Settings(BaseSettings):
     # RFC 2449 §6.8 LOGIN-DELAY: seconds a mailbox must wait between logins; 0 disables it.
     login_delay: int = Field(default=0, ge=0, le=86400)
 
-    # RFC 1939 §8 exclusive access across replicas: how long a session's maildrop lease lasts
-    # without renewal (a live session renews it every third of this). It bounds how long a crashed
-    # daemon keeps its mailboxes locked; it must stay well above clock skew between hosts.
+    # RFC 1939 §8 exclusive access across replicas: the daemon's heartbeat period, which keeps
+    # every maildrop lease its sessions hold (renewed every third of this, once per daemon). It
+    # bounds how long a crashed daemon keeps its mailboxes locked; it must stay well above clock
+    # skew between hosts.
     lease_seconds: float = Field(default=30.0, ge=3.0, le=60.0)
     # How long a login waits for a maildrop held by another session (one that is just logging out)
     # before answering -ERR [IN-USE].
