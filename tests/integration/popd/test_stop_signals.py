@@ -106,7 +106,7 @@ def test_a_drain_that_cuts_a_session_logs_no_error_and_no_traceback(store: Store
     assert logout["user"] == ADDRESS  # the cut session, logged like any other, uncommitted
     # glibc's malloc set before any thread started (popd/allocator.py).
     [malloc] = [line for line in lines if line["event"] == "popd.malloc"]
-    assert malloc["MALLOC_MMAP_THRESHOLD_"] == 131072 and malloc["MALLOC_ARENA_MAX"] == 2
+    assert malloc["MALLOC_MMAP_THRESHOLD_"] == 4 * 1024 * 1024 and malloc["MALLOC_ARENA_MAX"] == 2
     assert take_lease(store, ADDRESS, "next-session") is not None  # released
     assert client.sock.recv(100) == b""
     client.close()
