@@ -49,6 +49,7 @@ class DevOptions:
     aws_port: int
     state_dir: Path
     env_file: Path | None
+    save_interval: float = 60.0
 
 
 class _ApiThread:
