@@ -58,13 +58,6 @@ def _port(text: str) -> int:
     return value
 
 
-def _positive_seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
-    return value
-
-
 def _address(text: str) -> Address:
     try:
         return normalize_address(text)
@@ -157,13 +150,6 @@ def _add_dev_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     dev.add_argument("--aws-port", type=_port, default=0, help="moto's port (default: a free one)")
     dev.add_argument("--state-dir", type=Path, default=Path(".popdrop-dev"))
     dev.add_argument("--env-file", type=Path, help="also write the shell exports to this file")
-    dev.add_argument(
-        "--save-interval",
-        type=_positive_seconds,
-        default=60.0,
-        metavar="SECONDS",
-        help="save the stack's mail to --state-dir this often when it changed (and at stop)",
-    )
 
 
 def _count(text: str) -> int:
@@ -256,7 +242,6 @@ def _dispatch(args: argparse.Namespace) -> int:
                 aws_port=args.aws_port,
                 state_dir=args.state_dir,
                 env_file=args.env_file,
-                save_interval=args.save_interval,
             )
             return asyncio.run(run_dev(options))
         case "serve":
