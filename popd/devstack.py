@@ -112,20 +112,16 @@ async def run_dev(options: DevOptions, out: TextIO = sys.stdout) -> int:
         state = DevState(options.state_dir / "aws", REGION)
         await asyncio.to_thread(state.start)
         try:
-            return await _with_demo_mailbox(options, settings, store, environment, out)
+            environment |= await _demo_mailbox(store)
+            return await _serve(options, settings, store, environment, out)
         finally:
             await asyncio.to_thread(state.stop)
     finally:
         moto.stop()
 
 
-async def _with_demo_mailbox(
-    options: DevOptions,
-    settings: Settings,
-    store: Store,
-    environment: dict[str, str],
-    out: TextIO,
-) -> int:
+async def _demo_mailbox(store: Store) -> dict[str, str]:
+    """Create the demo mailbox, or give the one kept from a previous run a fresh password."""
     password = secrets.token_urlsafe(12)
     try:
         await asyncio.to_thread(
@@ -135,8 +131,7 @@ async def _with_demo_mailbox(
         await asyncio.to_thread(
             store.set_password, DEMO_ADDRESS, hash_password(password), derive_keys(password)
         )
-    environment |= {"POPDROP_DEMO_ADDRESS": DEMO_ADDRESS, "POPDROP_DEMO_PASSWORD": password}
-    return await _serve(options, settings, store, environment, out)
+    return {"POPDROP_DEMO_ADDRESS": DEMO_ADDRESS, "POPDROP_DEMO_PASSWORD": password}
 
 
 async def _serve(
