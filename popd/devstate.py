@@ -58,6 +58,7 @@ class DevState:
     def start(self) -> None:
         """Load what the state dir holds into moto (its tables must exist), then record writes."""
         self._directory.mkdir(parents=True, exist_ok=True)
+        moto_transactions.untrack_instances("dynamodb", "s3")
         with WRITE_LOCK:
             for path in (self._directory / SNAPSHOT, self._directory / JOURNAL):
                 if path.exists():
