@@ -105,7 +105,9 @@ def fill(port: int, to: str, start: int, count: int, connections: int, size: int
     errors: list[BaseException] = []
     threads = [
         threading.Thread(
-            target=send, args=(port, to, range(start + i, start + count, connections), size, errors)
+            target=send,
+            args=(port, to, range(start + i, start + count, connections), size, errors),
+            daemon=True,  # Ctrl-C stops the fill, and the stack, without waiting for them
         )
         for i in range(connections)
     ]
