@@ -119,13 +119,25 @@ def fill(port: int, to: str, start: int, count: int, connections: int, size: int
         raise SystemExit(f"sending failed: {errors[0]!r}")
 
 
-def stat(port: int, env: dict[str, str]) -> int:
-    client = poplib.POP3(LOOPBACK, port, timeout=600)
-    client.user(env["POPDROP_DEMO_ADDRESS"])
-    client.pass_(env["POPDROP_DEMO_PASSWORD"])
-    count = int(client.stat()[0])
-    client.quit()
-    return count
+def stat(port: int, env: dict[str, str], attempts: int = 3) -> int:
+    """POP3 STAT of the demo mailbox; a [SYS/TEMP] answer (RFC 3206: try again later, as when
+    loading a large listing from moto outlasts the store's timeouts on a loaded machine) is
+    retried."""
+    for attempt in range(1, attempts + 1):
+        client = poplib.POP3(LOOPBACK, port, timeout=600)
+        try:
+            client.user(env["POPDROP_DEMO_ADDRESS"])
+            client.pass_(env["POPDROP_DEMO_PASSWORD"])
+            count = int(client.stat()[0])
+            client.quit()
+            return count
+        except poplib.error_proto as error:
+            client.close()
+            if b"[SYS/TEMP]" not in error.args[0] or attempt == attempts:
+                raise
+            print(f"login answered {error.args[0]!r}; trying again")
+            time.sleep(10)
+    raise AssertionError("unreachable")
 
 
 def main() -> int:
