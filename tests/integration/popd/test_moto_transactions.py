@@ -30,6 +30,20 @@ server.stop()
 
 TABLE = "transactions"
 
+# A patched moto DynamoDB backend in a fresh interpreter, with a table "t" keyed by "pk".
+BACKEND_WITH_TABLE_T = """
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
+from popd import moto_transactions
+moto_transactions.install()
+backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+backend.create_table("t", schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    throughput=None, attr=[{"AttributeName": "pk", "AttributeType": "S"}],
+    global_indexes=None, indexes=None, streams=None, billing_mode="PAY_PER_REQUEST",
+    sse_specification=None, tags=None, deletion_protection_enabled=False,
+    warm_throughput=None)
+"""
+
 
 @pytest.fixture(scope="module")
 def dynamodb() -> Iterator[Any]:
@@ -168,17 +182,9 @@ def test_the_table_is_never_copied_whole() -> None:
     """The point of the patch: a cancelled transaction restores its items in place, so the table
     object (and its other items) is the same one afterwards; moto as shipped swaps in a deep copy
     of the whole table."""
-    script = """
-from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models import dynamodb_backends
-from popd import moto_transactions
-moto_transactions.install()
-backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-backend.create_table("t", schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    throughput=None, attr=[{"AttributeName": "pk", "AttributeType": "S"}],
-    global_indexes=None, indexes=None, streams=None, billing_mode="PAY_PER_REQUEST",
-    sse_specification=None, tags=None, deletion_protection_enabled=False,
-    warm_throughput=None)
+    script = (
+        BACKEND_WITH_TABLE_T
+        + """
 table = backend.tables["t"]
 backend.put_item("t", {"pk": {"S": "other"}})
 other = table.items[next(iter(table.items))]
@@ -192,6 +198,7 @@ except Exception as error:
     print(type(error).__name__)
 print(backend.tables["t"] is table, len(table.items), table.items[other.hash_key] is other)
 """
+    )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["TransactionCanceledException", "True", "1", "True"]
@@ -200,26 +207,19 @@ print(backend.tables["t"] is table, len(table.items), table.items[other.hash_key
 def test_replaced_item_versions_are_not_kept_in_memory() -> None:
     """moto keeps every model object it ever made (for its dashboard); `popdrop dev` stops that,
     so 50 updates of one item leave one item in memory, not 50 versions and their copies."""
-    script = """
+    script = (
+        BACKEND_WITH_TABLE_T
+        + """
 import gc
-from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import Item
-from popd import moto_transactions
-moto_transactions.install()
 moto_transactions.untrack_instances("dynamodb", "s3")
-backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-backend.create_table("t", schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    throughput=None, attr=[{"AttributeName": "pk", "AttributeType": "S"}],
-    global_indexes=None, indexes=None, streams=None, billing_mode="PAY_PER_REQUEST",
-    sse_specification=None, tags=None, deletion_protection_enabled=False,
-    warm_throughput=None)
 for n in range(50):
     backend.transact_write_items([{"Update": {"TableName": "t", "Key": {"pk": {"S": "one"}},
         "UpdateExpression": "SET n = :n", "ExpressionAttributeValues": {":n": {"N": str(n)}}}}])
 gc.collect()
 print(sum(isinstance(o, Item) for o in gc.get_objects()))
 """
+    )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["1"]
