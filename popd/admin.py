@@ -14,12 +14,10 @@ from pathlib import Path
 
 from popdrop.auth import app_passwords
 from popdrop.auth.passwords import hash_password
-from popdrop.auth.scram import derive_keys
 from popdrop.canonical import to_canonical
 from popdrop.faces.admin import AdminStore, MailboxAdmin
 from popdrop.faces.faults import MailboxNotFound
 from popdrop.faces.ingest import IngestStore
-from popdrop.ingest import ingest, new_message_id
 from popdrop.logfmt import now_ms
 from popdrop.model import Address, AppPassword
 
@@ -56,6 +54,9 @@ def mailbox(
             print(f"{box.address}\t{box.message_count} messages\t{box.octets} octets")
         return 0
     assert canonical is not None
+    # SCRAM (scramp, asn1crypto) only where a password is set: `list` should not pay for it.
+    from popdrop.auth.scram import derive_keys  # noqa: PLC0415
+
     if action == "add":
         password = read_password(from_stdin=password_stdin)
         store.create_mailbox(canonical, hash_password(password), derive_keys(password))
@@ -116,6 +117,8 @@ def deliver(store: IngestStore, recipients: Sequence[Address], files: Sequence[s
     Every recipient must be an existing mailbox, checked before anything is stored, so a typo
     leaves nothing half-delivered.
     """
+    from popdrop.ingest import ingest, new_message_id  # noqa: PLC0415  (the other commands skip it)
+
     addresses = list(dict.fromkeys(recipients))
     found = store.lookup(addresses).mailboxes
     unknown = [a for a in addresses if a not in found]

@@ -9,27 +9,46 @@ are parsed, and nowhere after.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import uvicorn
-from pydantic import ValidationError
-
-from popd import admin, ingest_admin
-from popd.certificates import CertificateError
-from popd.server import serve_forever
-from popdrop.api.app import create_app
 from popdrop.faces.admin import GC_GRACE_SECONDS
-from popdrop.faces.faults import StoreError
-from popdrop.logfmt import configure as configure_logging
-from popdrop.logfmt import log_event
-from popdrop.model import Address, InvalidAddress, normalize_address, normalize_route_address
-from popdrop.settings import Settings
-from popdrop.store import Store
-from popdrop.store.secrets import Secrets
+from popdrop.model import (
+    Address,
+    Disposition,
+    InvalidAddress,
+    normalize_address,
+    normalize_route_address,
+)
+
+# Each command imports what it runs inside its branch of `_dispatch`: FastAPI, the daemon, the
+# ingest pipeline and cryptography cost about a second together, and `popdrop mailbox list` needs
+# none of them (tests/integration/cli/test_cli_imports.py holds every command to this).
+
+# The failures a command reports as one line: (module, type, exit status, what the line says
+# first). A module that was never imported cannot have raised its type, so looking it up in
+# sys.modules keeps the error path as lazy as the commands.
+_REPORTED_FAILURES = (
+    ("pydantic", "ValidationError", 2, "invalid configuration: "),
+    ("popd.admin", "UsageError", 2, ""),
+    ("popd.certificates", "CertificateError", 2, ""),
+    ("popdrop.faces.faults", "StoreError", 1, ""),
+)
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: the installed distribution's version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import version
+
+        print(f"popdrop {version('popdrop')}")
+        parser.exit()
 
 
 def _port(text: str) -> int:
@@ -55,17 +74,10 @@ def _route_address(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="popdrop", description=__doc__)
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    dev = commands.add_parser("dev", help="run the whole stack on loopback against moto")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--pop3-port", type=_port, default=1110)
-    dev.add_argument("--pop3s-port", type=_port, default=1995)
-    dev.add_argument("--smtp-port", type=_port, default=2525)
-    dev.add_argument("--api-port", type=_port, default=8080)
-    dev.add_argument("--aws-port", type=_port, default=0, help="moto's port (default: a free one)")
-    dev.add_argument("--state-dir", type=Path, default=Path(".popdrop-dev"))
-    dev.add_argument("--env-file", type=Path, help="also write the shell exports to this file")
+    _add_dev_command(commands)
 
     serve = commands.add_parser("serve", help="run the POP3 daemon (configured by POPDROP_*)")
     serve.add_argument("--host")
@@ -90,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apop.add_argument("address", type=_address)
     apop.add_argument("--password-stdin", action="store_true", help="read the secret from stdin")
+    import_ = actions.add_parser(
+        "import", help="create mailboxes from a CSV or JSON-lines file (idempotent, resumable)"
+    )
+    import_.add_argument("file", type=Path, metavar="FILE")
+    import_.add_argument(
+        "--format",
+        choices=("csv", "jsonl"),
+        help="the file's format (default: from its suffix, .csv or .jsonl/.ndjson)",
+    )
     remove = actions.add_parser("remove", help="remove a mailbox and its messages")
     remove.add_argument("address", type=_address)
     apps = actions.add_parser("app-password", help="per-device passwords: add, list, revoke")
@@ -119,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_dev_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dev = commands.add_parser("dev", help="run the whole stack on loopback against moto")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--pop3-port", type=_port, default=1110)
+    dev.add_argument("--pop3s-port", type=_port, default=1995)
+    dev.add_argument("--smtp-port", type=_port, default=2525)
+    dev.add_argument("--api-port", type=_port, default=8080)
+    dev.add_argument("--aws-port", type=_port, default=0, help="moto's port (default: a free one)")
+    dev.add_argument("--state-dir", type=Path, default=Path(".popdrop-dev"))
+    dev.add_argument("--env-file", type=Path, help="also write the shell exports to this file")
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -136,7 +169,7 @@ def _add_ingest_commands(
     policy.add_argument("address", type=_address)
     for kind in ("spam", "virus", "spf", "dkim", "dmarc"):
         policy.add_argument(
-            f"--{kind}", choices=ingest_admin.DISPOSITIONS, help=f"what {kind}=FAIL does"
+            f"--{kind}", choices=[case.value for case in Disposition], help=f"what {kind}=FAIL does"
         )
     policy.add_argument("--max-messages", type=_count, help="message quota (0: unlimited)")
     policy.add_argument("--max-octets", type=_count, help="octet quota (0: unlimited)")
@@ -170,20 +203,20 @@ def _add_ingest_commands(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from popdrop.logfmt import configure as configure_logging
+
     configure_logging()
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
         return 130
-    except ValidationError as error:
-        print(f"popdrop: invalid configuration: {error}", file=sys.stderr)
-        return 2
-    except (admin.UsageError, CertificateError) as error:
-        print(f"popdrop: {error}", file=sys.stderr)
-        return 2
-    except StoreError as error:
-        print(f"popdrop: {error}", file=sys.stderr)
-        return 1
+    except Exception as error:
+        for module_name, type_name, status, prefix in _REPORTED_FAILURES:
+            module = sys.modules.get(module_name)
+            if module is not None and isinstance(error, getattr(module, type_name)):
+                print(f"popdrop: {prefix}{error}", file=sys.stderr)
+                return status
+        raise
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -194,9 +227,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     }
     match args.command:
         case "dev":
+            import asyncio
+
             # The local stack needs the `local` extra (moto, aiosmtpd); a production install
             # (the container) has neither, and every other subcommand must work there.
-            from popd.devstack import DevOptions, run_dev  # noqa: PLC0415
+            from popd.devstack import DevOptions, run_dev
 
             options = DevOptions(
                 host=args.host,
@@ -210,7 +245,15 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
             return asyncio.run(run_dev(options))
         case "serve":
-            from popd.allocator import tune_malloc  # noqa: PLC0415 - the daemon's alone
+            import asyncio
+            import logging
+
+            from popd.allocator import tune_malloc
+            from popd.server import serve_forever
+            from popdrop.logfmt import log_event
+            from popdrop.settings import Settings
+            from popdrop.store import Store
+            from popdrop.store.secrets import Secrets
 
             # Before any thread starts: glibc's malloc for many sessions and threaded hashes.
             log_event(logging.getLogger("popd.server"), "popd.malloc", **tune_malloc())
@@ -218,6 +261,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             store = Store.from_settings(settings)
             return asyncio.run(serve_forever(settings, store, Secrets.from_environment))
         case "api":
+            import uvicorn
+
+            from popdrop.api.app import create_app
+            from popdrop.settings import Settings
+
             settings = Settings()
             uvicorn.run(
                 create_app(),
@@ -225,20 +273,37 @@ def _dispatch(args: argparse.Namespace) -> int:
                 port=settings.api_port if args.port is None else args.port,
             )
             return 0
-    # The operator commands, each handed the store as the face it uses.
+    return _operator_command(args)
+
+
+def _operator_command(args: argparse.Namespace) -> int:
+    """The operator commands, each handed the store as the face it uses."""
+    from popdrop.settings import Settings
+    from popdrop.store import Store
+
     settings = Settings()
     store = Store.from_settings(settings)
     match args.command:
         case "mailbox" if args.action == "app-password":
+            from popd import admin
+
             return admin.app_password(
                 store, args.app_action, args.address, args.name if "name" in args else None
             )
         case "mailbox" if args.action == "policy":
+            from popd import ingest_admin
+
             kinds = ("spam", "virus", "spf", "dkim", "dmarc", "max_messages", "max_octets")
             return ingest_admin.policy(
                 store, args.address, {name: getattr(args, name) for name in kinds}
             )
+        case "mailbox" if args.action == "import":
+            from popd.mailbox_import import import_mailboxes
+
+            return import_mailboxes(store, args.file, file_format=args.format)
         case "mailbox":
+            from popd import admin
+
             return admin.mailbox(
                 store,
                 args.action,
@@ -246,19 +311,29 @@ def _dispatch(args: argparse.Namespace) -> int:
                 password_stdin=getattr(args, "password_stdin", False),
             )
         case "deliver":
+            from popd import admin
+
             return admin.deliver(store, args.to, args.files)
         case "gc":
+            from popd import admin
+
             return admin.collect_garbage(
                 store, grace_seconds=args.grace_seconds, dry_run=args.dry_run
             )
         case "reconcile":
+            from popd import ingest_admin
+
             grace = settings.reconcile_grace_seconds if args.grace is None else args.grace
             return ingest_admin.reconcile(store, grace_seconds=grace, limit=args.limit)
         case "alias":
+            from popd import ingest_admin
+
             return ingest_admin.alias(
                 store, args.action, getattr(args, "address", None), getattr(args, "targets", ())
             )
         case "quarantine":
+            from popd import ingest_admin
+
             return ingest_admin.quarantine(
                 store, args.action, args.address, getattr(args, "uid", None)
             )

@@ -21,6 +21,7 @@ from typing import TextIO
 import uvicorn
 from moto.server import ThreadedMotoServer
 
+from popd.devstate import DevState
 from popd.server import Pop3Daemon
 from popd.signals import until_stop_signal
 from popd.smtp_ingress import start_smtp
@@ -108,19 +109,29 @@ async def run_dev(options: DevOptions, out: TextIO = sys.stdout) -> int:
         settings = Settings(pop3_port=options.pop3_port, pop3s_port=options.pop3s_port)
         store = Store.from_settings(settings)
         await asyncio.to_thread(store.create_resources)
-        password = secrets.token_urlsafe(12)
+        state = DevState(options.state_dir / "aws", REGION)
+        await asyncio.to_thread(state.start)
         try:
-            await asyncio.to_thread(
-                store.create_mailbox, DEMO_ADDRESS, hash_password(password), derive_keys(password)
-            )
-        except MailboxExists:  # an --aws-port shared with a previous run keeps its state
-            await asyncio.to_thread(
-                store.set_password, DEMO_ADDRESS, hash_password(password), derive_keys(password)
-            )
-        environment |= {"POPDROP_DEMO_ADDRESS": DEMO_ADDRESS, "POPDROP_DEMO_PASSWORD": password}
-        return await _serve(options, settings, store, environment, out)
+            environment |= await _demo_mailbox(store)
+            return await _serve(options, settings, store, environment, out)
+        finally:
+            await asyncio.to_thread(state.stop)
     finally:
         moto.stop()
+
+
+async def _demo_mailbox(store: Store) -> dict[str, str]:
+    """Create the demo mailbox, or give the one kept from a previous run a fresh password."""
+    password = secrets.token_urlsafe(12)
+    try:
+        await asyncio.to_thread(
+            store.create_mailbox, DEMO_ADDRESS, hash_password(password), derive_keys(password)
+        )
+    except MailboxExists:  # restored from the state dir, or an --aws-port shared with a prior run
+        await asyncio.to_thread(
+            store.set_password, DEMO_ADDRESS, hash_password(password), derive_keys(password)
+        )
+    return {"POPDROP_DEMO_ADDRESS": DEMO_ADDRESS, "POPDROP_DEMO_PASSWORD": password}
 
 
 async def _serve(

@@ -83,6 +83,3 @@ def policy(store: AdminStore, canonical: Address, changes: dict[str, Any]) -> in
     print(f"max_messages\t{current.max_messages or 'unlimited'}")
     print(f"max_octets\t{current.max_octets or 'unlimited'}")
     return 0
-
-
-DISPOSITIONS = [disposition.value for disposition in Disposition]

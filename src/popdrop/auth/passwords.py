@@ -77,6 +77,12 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def is_password_hash(encoded: str) -> bool:
+    """True if `encoded` is a hash `verify_password` accepts (an operator importing hashes made by
+    `hash_password` elsewhere): a malformed one would lock the mailbox out without a word."""
+    return _decode(encoded) is not None
+
+
 def verify_against_dummy(password: str) -> bool:
     """Spend the work of one verification and fail: the path for a mailbox that does not exist.
 

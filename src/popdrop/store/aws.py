@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -71,3 +72,23 @@ def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Split `items` into runs of at most `size`: AWS caps the items per request."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+class LazyClient:
+    """A boto3 client built on first use. Building one loads its service model and endpoint rules
+    (about 0.1 s for S3), which an operator command that never touches that service should not
+    pay: `popdrop mailbox list` reads only DynamoDB."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build: Callable[[], Any] | None = build
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            with self._lock:  # the daemon's worker threads may all reach it first at once
+                if self._build is not None:
+                    with aws_errors():
+                        self._client = self._build()
+                    self._build = None
+        return getattr(self._client, name)

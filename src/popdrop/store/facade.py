@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 import boto3
 from botocore.config import Config
@@ -38,7 +38,7 @@ from popdrop.model import (
 )
 from popdrop.store import gc, incoming, resources
 from popdrop.store.app_passwords import AppPasswords
-from popdrop.store.aws import aws_errors, batched
+from popdrop.store.aws import LazyClient, aws_errors, batched
 from popdrop.store.intake import Intake
 from popdrop.store.lease import Heartbeats, Leases
 from popdrop.store.logins import Logins
@@ -114,12 +114,10 @@ class Store:
         # with SigV2, which newer regions refuse.
         s3_config = config.merge(Config(signature_version="s3v4"))
         with aws_errors():  # NoRegionError, with what to set
-            s3, dynamodb = (
-                session.client("s3", config=s3_config),
-                session.client("dynamodb", config=config),
-            )
+            dynamodb = session.client("dynamodb", config=config)
+        s3 = LazyClient(lambda: session.client("s3", config=s3_config))
         return cls(
-            s3=s3,
+            s3=cast("S3Client", s3),
             dynamodb=dynamodb,
             table=settings.table,
             bucket=settings.bucket,
