@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from popd import admin, ingest_admin
 from popd.certificates import CertificateError
 from popd.server import serve_forever
+from popdrop.admin.errors import AdminError
 from popdrop.api.app import create_app
 from popdrop.faces.admin import GC_GRACE_SECONDS
 from popdrop.faces.faults import StoreError
@@ -176,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"popdrop: invalid configuration: {error}", file=sys.stderr)
         return 2
-    except (admin.UsageError, CertificateError) as error:
+    except (admin.UsageError, AdminError, CertificateError) as error:
         print(f"popdrop: {error}", file=sys.stderr)
         return 2
     except StoreError as error:

@@ -18,8 +18,8 @@ from popdrop.auth.cache import CredentialCache
 from popdrop.auth.identity import resolve_login
 from popdrop.auth.passwords import verify_against_dummy, verify_password
 from popdrop.auth.penalty import Penalties, PenaltyPolicy
+from popdrop.faces.credentials import CredentialStore
 from popdrop.faces.faults import StoreError
-from popdrop.faces.pop3 import MaildropStore
 from popdrop.logfmt import log_event
 from popdrop.model import Mailbox
 from popdrop.settings import Settings
@@ -28,7 +28,7 @@ logger = logging.getLogger("popd.auth")
 
 
 class Authenticator:
-    def __init__(self, store: MaildropStore, settings: Settings) -> None:
+    def __init__(self, store: CredentialStore, settings: Settings) -> None:
         self._store = store
         self._default_domain = settings.default_domain
         self._cache = CredentialCache(settings.credential_cache_seconds)

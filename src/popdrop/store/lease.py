@@ -1,7 +1,8 @@
 """The maildrop lease: exclusive access to a mailbox across every popd replica (RFC 1939 §8).
 
 One item per mailbox, `MBX#<address>` / `#LEASE`, holding the current holder (`owner`, a random id
-per session), when its hold ends (`lease_until`, epoch milliseconds) and a fencing token that grows
+per session), when it took the hold (`lease_since`) and when its hold ends (`lease_until`, epoch
+milliseconds) and a fencing token that grows
 by one with every acquisition. The item is never deleted (releasing only clears the holder), so the
 token never goes back: a session that was paused past its expiry and then woke up carries a token
 that no longer matches, and every transaction it writes is cancelled by the `guard` condition.
@@ -18,7 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from popdrop.faces.faults import LeaseLost
-from popdrop.faces.pop3 import Lease
+from popdrop.faces.lease import Lease, LeaseState
 from popdrop.model import Address
 from popdrop.store import codec, schema
 from popdrop.store.aws import aws_errors
@@ -28,10 +29,12 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 OWNER: Final = "owner"
+SINCE: Final = "lease_since"
 UNTIL: Final = "lease_until"
 FENCING_TOKEN: Final = "fencing_token"  # noqa: S105 - an attribute name
 
 _NAMES: Final = {"#owner": OWNER, "#until": UNTIL, "#token": FENCING_TOKEN}
+_ACQUIRE_NAMES: Final = {**_NAMES, "#since": SINCE}
 # Held by this session under this token, and not yet expired.
 _HELD: Final = "#owner = :owner AND #token = :token AND #until > :now"
 
@@ -58,7 +61,7 @@ class Leases:
         """
         item = self._update(
             address,
-            "SET #owner = :owner, #until = :until ADD #token :one",
+            "SET #owner = :owner, #since = :now, #until = :until ADD #token :one",
             "attribute_not_exists(#owner) OR #until <= :now OR #owner = :owner",
             {
                 ":owner": codec.s(owner),
@@ -66,6 +69,7 @@ class Leases:
                 ":now": codec.n(now_ms),
                 ":one": codec.n(1),
             },
+            _ACQUIRE_NAMES,
         )
         if item is None:
             return None
@@ -99,12 +103,38 @@ class Leases:
             is not None
         )
 
+    def state(self, address: Address, *, now_ms: int) -> LeaseState | None:
+        """Who holds the maildrop now; None when nobody does (never held, released, expired)."""
+        with aws_errors():
+            item = self._db.get_item(
+                TableName=self._table, Key=lease_key(address), ConsistentRead=True
+            ).get("Item")
+        if item is None or OWNER not in item or int(item[UNTIL]["N"]) <= now_ms:
+            return None
+        since = int(item.get(SINCE, codec.n(0))["N"])  # 0: taken by a daemon that did not record it
+        return LeaseState(item[OWNER]["S"], since, int(item[UNTIL]["N"]))
+
+    def break_hold(self, address: Address) -> bool:
+        """An operator ends whatever hold there is (a stale one, after a crash): the holder is
+        cleared and the token moves on, so the old holder's commit and release are refused.
+        False when nobody held it."""
+        return (
+            self._update(
+                address,
+                "REMOVE #owner SET #until = :zero ADD #token :one",
+                "attribute_exists(#owner)",
+                {":zero": codec.n(0), ":one": codec.n(1)},
+            )
+            is not None
+        )
+
     def _update(
         self,
         address: Address,
         expression: str,
         condition: str,
         values: dict[str, AttributeValueTypeDef],
+        names: dict[str, str] = _NAMES,
     ) -> codec.Item | None:
         """UpdateItem on the lease item under `condition`; its new attributes, or None when the
         condition failed."""
@@ -115,7 +145,7 @@ class Leases:
                     Key=lease_key(address),
                     UpdateExpression=expression,
                     ConditionExpression=condition,
-                    ExpressionAttributeNames=_NAMES,
+                    ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
                     ReturnValues="ALL_NEW",
                 )

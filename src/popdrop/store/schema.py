@@ -17,7 +17,8 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 |                   |                  |                                | header_size, arrived_at, |
 |                   |                  |                                | summary (map), expires_at|
 | unique-id marker  | MBX#<address>    | UID#<uid>                      | entry_sk (the entry's sk)|
-| maildrop lease    | MBX#<address>    | #LEASE                         | owner, lease_until,      |
+| maildrop lease    | MBX#<address>    | #LEASE                         | owner, lease_since,      |
+|                   |                  |                                | lease_until,             |
 |                   |                  |                                | fencing_token (`lease`)  |
 | object references | OBJ#<object key> | #REF                           | refs (entries using it)  |
 
