@@ -17,6 +17,10 @@ from popdrop.model import Address, MessageEntry
 class ApiStore(MailboxDirectory, QuarantineAdmin, CredentialStore, MaildropLease, Protocol):
     """The REST API's storage face."""
 
+    def check_ready(self) -> None:
+        """Read from the table and the bucket; a fault when either does not answer."""
+        ...
+
     def messages_newest_first(
         self,
         address: Address,

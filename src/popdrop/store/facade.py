@@ -178,6 +178,10 @@ class Store:
 
     # The REST API (`popdrop.faces.api.ApiStore`), besides the ones above.
 
+    def check_ready(self) -> None:
+        self._mailboxes.credentials(Address("ready@probe.invalid"))
+        self._objects.check_bucket()
+
     def messages_newest_first(
         self,
         address: Address,

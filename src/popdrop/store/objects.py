@@ -52,6 +52,10 @@ class Objects:
         with aws_errors():
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
 
+    def check_bucket(self) -> None:
+        with aws_errors():
+            self._s3.head_bucket(Bucket=self._bucket)
+
     def publish(self, key: str, data: bytes, content_type: str) -> str:
         """Put the object unless it is there already (a derived copy: same key, same bytes)."""
         if not self._exists(key):
