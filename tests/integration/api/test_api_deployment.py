@@ -14,10 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from popdrop.api import deps
+from popdrop.api.app import create_app
 from popdrop.settings import Settings, get_settings
 from popdrop.store import Store
 
-from .helpers import ADDRESS, put_message
+from .helpers import ADDRESS, TOKEN, put_message
 from .test_api_lambda import http_api_event
 
 # Lambda refuses a response over 6 MB; a binary body travels base64-encoded (4/3 its size).
@@ -64,9 +65,13 @@ def test_a_token_and_a_token_secret_together_are_refused() -> None:
         Settings(api_token="x", api_token_secret="arn")
 
 
-def test_a_raw_message_over_the_inline_limit_is_a_redirect_to_a_short_lived_url(
-    admin: TestClient, store: Store, settings: Settings
+def test_on_lambda_a_raw_message_over_the_inline_limit_is_a_redirect_to_a_short_lived_url(
+    store: Store, settings: Settings
 ) -> None:
+    """A buffered app (Lambda's) redirects; uvicorn's streams every size (test_api_raw.py)."""
+    app = create_app(buffered=True)
+    app.dependency_overrides[get_settings] = lambda: settings
+    admin = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
     big = message_of(settings.api_inline_raw_bytes + 1)
     small = message_of(1000)
     put_message(store, "big", big, arrived_at=1)
