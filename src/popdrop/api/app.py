@@ -50,6 +50,7 @@ _COMMON: Final = problems.responses(
     problems.UNAUTHORIZED,
     problems.INSECURE_TRANSPORT,
     problems.UNKNOWN_PARAMETER,
+    problems.MALFORMED_BODY,
     problems.INVALID_REQUEST,
     problems.STORAGE_UNAVAILABLE,
 )
@@ -66,7 +67,11 @@ def create_app(*, buffered: bool = False) -> FastAPI:
     )
     app.state.buffered = buffered
     checked = [Depends(reject_unknown_query)]
-    app.include_router(health.router, dependencies=checked)
+    app.include_router(
+        health.router,
+        dependencies=checked,
+        responses=problems.responses(problems.UNKNOWN_PARAMETER),
+    )
     for router in (
         me.router,
         mailboxes.router,
@@ -105,6 +110,9 @@ def _pages(app: FastAPI) -> None:
         app.add_api_route(path, serve, methods=["GET"], include_in_schema=False)
 
 
+_PROBLEM: Final = {"$ref": "#/components/schemas/Problem"}
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document, with every error response as `application/problem+json`."""
     if app.openapi_schema is None:
@@ -117,8 +125,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for operations in document["paths"].values():
             for operation in operations.values():
                 for code, answer in operation.get("responses", {}).items():
-                    content = answer.get("content", {})
-                    if code.isdigit() and int(code) >= 400 and "application/json" in content:
-                        content[problems.MEDIA_TYPE] = content.pop("application/json")
+                    # Whatever the route's own media type (HTML, a message), errors are problems.
+                    if code.isdigit() and int(code) >= 400:
+                        answer["content"] = {problems.MEDIA_TYPE: {"schema": _PROBLEM}}
         app.openapi_schema = document
     return app.openapi_schema

@@ -78,6 +78,9 @@ UNKNOWN_PARAMETER: Final = Kind(
     "unknown-parameter", status.HTTP_400_BAD_REQUEST, "Unknown query parameter"
 )
 INVALID_CURSOR: Final = Kind("invalid-cursor", status.HTTP_400_BAD_REQUEST, "Invalid cursor")
+MALFORMED_BODY: Final = Kind(
+    "malformed-body", status.HTTP_400_BAD_REQUEST, "Malformed request body"
+)
 METHOD_NOT_ALLOWED: Final = Kind(
     "method-not-allowed", status.HTTP_405_METHOD_NOT_ALLOWED, "Method not allowed"
 )
@@ -199,6 +202,7 @@ async def _invalid(request: Request, error: Exception) -> Response:
 
 
 _BY_STATUS: Final = {
+    status.HTTP_400_BAD_REQUEST: (MALFORMED_BODY, "the request body is not valid JSON"),
     status.HTTP_404_NOT_FOUND: (NOT_FOUND, NOT_FOUND_DETAIL),
     status.HTTP_405_METHOD_NOT_ALLOWED: (METHOD_NOT_ALLOWED, "this path does not take this method"),
 }
