@@ -4,13 +4,17 @@ valid address or unique id can be named, `/`, `%` and non-ASCII characters inclu
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from collections.abc import Callable
+from typing import Annotated, Final, TypeVar
 from urllib.parse import unquote
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import AfterValidator, BeforeValidator
 
-from popdrop.model import Address, normalize_address, normalize_route_address
+from popdrop.api import problems
+from popdrop.model import Address, InvalidAddress, normalize_address, normalize_route_address
+
+T = TypeVar("T")
 
 # The shapes `popdrop.model` accepts, as JSON Schema patterns (clients percent-encode them in the
 # path). An address is then normalised (lower-cased), which may still refuse it (422).
@@ -26,6 +30,11 @@ PART_PATTERN: Final = (
     r"^(?:(?:[1-9][0-9]{0,3}\.){0,31}TEXT|[1-9][0-9]{0,3}(?:\.[1-9][0-9]{0,3}){0,31})$"
 )
 NAME_PATTERN: Final = r"^[A-Za-z0-9._-]{1,32}$"
+
+
+# Every list's page size, and the cursor of the lists of messages (the last uid seen).
+PageLimit = Annotated[int, Query(ge=1, le=500, description="items per page")]
+UidCursor = Annotated[str | None, Query(pattern=UID_PATTERN, description="the last uid seen")]
 
 
 def _decode(value: object) -> object:
@@ -59,3 +68,14 @@ PartId = Annotated[
 AppPasswordName = Annotated[
     str, Path(pattern=NAME_PATTERN, description="the app password's name"), Decoded
 ]
+
+
+def address_cursor(value: str | None, normalize: Callable[[str], T]) -> T | None:
+    """A list's `starting_after` address, normalised as the list's keys are (400 when it is not
+    an address)."""
+    if value is None:
+        return None
+    try:
+        return normalize(value)
+    except InvalidAddress:
+        raise problems.ProblemError(problems.INVALID_CURSOR, "not an address") from None

@@ -14,7 +14,7 @@ from itertools import chain
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from popdrop.api import downloads, problems
@@ -48,8 +48,10 @@ _Condition = Annotated[str | None, Header(include_in_schema=False)]
 
 
 @router.get("/raw", response_class=StreamingResponse, responses=_RAW_RESPONSES)
-def get_raw(
+@router.head("/raw", response_class=Response, responses=_RAW_RESPONSES)
+def raw(
     *,
+    request: Request,
     mailbox: OwnMailbox,
     uid: MessageUid,
     store: StoreDep,
@@ -60,7 +62,8 @@ def get_raw(
     if_none_match: _Condition = None,
 ) -> Response:
     """The message exactly as stored, which is exactly what POP3 RETR sends before dot-stuffing
-    (a single byte range with `Range`, RFC 9110 §14)."""
+    (a single byte range with `Range`, RFC 9110 §14). HEAD: the same headers without the body
+    (no S3 request is made)."""
     return _raw(
         mailbox=mailbox,
         uid=uid,
@@ -70,33 +73,7 @@ def get_raw(
         range_header=range_,
         if_range=if_range,
         if_none_match=if_none_match,
-        head=False,
-    )
-
-
-@router.head("/raw", response_class=Response, responses=_RAW_RESPONSES)
-def head_raw(
-    *,
-    mailbox: OwnMailbox,
-    uid: MessageUid,
-    store: StoreDep,
-    settings: SettingsDep,
-    limit: ResponseLimit,
-    range_: Annotated[str | None, Header(alias="range")] = None,
-    if_range: _Condition = None,
-    if_none_match: _Condition = None,
-) -> Response:
-    """GET's headers without the body (no S3 request is made)."""
-    return _raw(
-        mailbox=mailbox,
-        uid=uid,
-        store=store,
-        settings=settings,
-        limit=limit,
-        range_header=range_,
-        if_range=if_range,
-        if_none_match=if_none_match,
-        head=True,
+        head=request.method == "HEAD",
     )
 
 

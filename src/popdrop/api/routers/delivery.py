@@ -12,7 +12,7 @@ from popdrop.admin import delivery
 from popdrop.api import problems
 from popdrop.api.deps import AdminMailbox, AdminStoreDep, require_admin
 from popdrop.api.filters import first
-from popdrop.api.params import ROUTE_PATTERN, RouteAddress
+from popdrop.api.params import ROUTE_PATTERN, PageLimit, RouteAddress, address_cursor
 from popdrop.api.schemas import AliasIn, AliasOut, AliasPage, PolicyIn, PolicyOut
 from popdrop.model import InvalidAddress, normalize_address, normalize_route_address
 
@@ -47,18 +47,13 @@ aliases = APIRouter(
 @aliases.get("", responses=problems.responses(problems.INVALID_CURSOR))
 def list_aliases(
     store: AdminStoreDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: PageLimit = 50,
     starting_after: Annotated[
         str | None, Query(pattern=ROUTE_PATTERN, max_length=320, description="the last seen")
     ] = None,
 ) -> AliasPage:
     """Aliases and catch-alls by address."""
-    after = None
-    if starting_after is not None:
-        try:
-            after = normalize_route_address(starting_after)
-        except InvalidAddress:
-            raise problems.ProblemError(problems.INVALID_CURSOR, "not an address") from None
+    after = address_cursor(starting_after, normalize_route_address)
     data, has_more = first(store.routes_in_order(after=after), limit)
     return AliasPage(data=[AliasOut.of(route) for route in data], has_more=has_more)
 

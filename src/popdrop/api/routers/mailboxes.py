@@ -23,7 +23,7 @@ from popdrop.api.deps import (
     require_admin,
 )
 from popdrop.api.filters import first
-from popdrop.api.params import ADDRESS_PATTERN, AppPasswordName
+from popdrop.api.params import ADDRESS_PATTERN, AppPasswordName, PageLimit, address_cursor
 from popdrop.api.schemas import (
     AppPasswordCreated,
     AppPasswordIn,
@@ -47,19 +47,14 @@ _ONE = problems.responses(problems.NOT_FOUND, problems.FORBIDDEN)
 @router.get("", dependencies=[Depends(require_admin)])
 def list_mailboxes(
     store: StoreDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: PageLimit = 50,
     starting_after: Annotated[
         str | None,
         Query(pattern=ADDRESS_PATTERN, max_length=320, description="the last address seen"),
     ] = None,
 ) -> MailboxPage:
     """Every mailbox, by address (admin only)."""
-    after = None
-    if starting_after is not None:
-        try:
-            after = normalize_address(starting_after)
-        except InvalidAddress:
-            raise problems.ProblemError(problems.INVALID_CURSOR, "not an address") from None
+    after = address_cursor(starting_after, normalize_address)
     data, has_more = first(store.mailboxes_in_order(after=after), limit)
     return MailboxPage(data=[MailboxOut.of(mailbox) for mailbox in data], has_more=has_more)
 

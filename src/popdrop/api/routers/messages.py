@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response, status
 from popdrop.api import problems
 from popdrop.api.deps import OwnMailbox, SettingsDep, StoreDep
 from popdrop.api.filters import VERDICT_PATTERN, MessageFilter, first
-from popdrop.api.params import UID_PATTERN, MessageUid
+from popdrop.api.params import MessageUid, PageLimit, UidCursor
 from popdrop.api.parsed import parsed_message
 from popdrop.api.schemas import HeaderOut, MessageDetail, MessageOut, MessagePage, PartOut
 from popdrop.faces.faults import CleanupPending
@@ -33,10 +33,8 @@ def list_messages(
     *,
     mailbox: OwnMailbox,
     store: StoreDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    starting_after: Annotated[
-        str | None, Query(pattern=UID_PATTERN, description="the last uid seen")
-    ] = None,
+    limit: PageLimit = 50,
+    starting_after: UidCursor = None,
     sender: Annotated[
         str | None,
         Query(alias="from", min_length=1, max_length=256, description="in From (substring)"),

@@ -3,15 +3,13 @@ reason; the admin or the mailbox's owner releases them into the maildrop or disc
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from popdrop.admin import delivery
 from popdrop.api import problems
 from popdrop.api.deps import OwnMailbox, StoreDep
 from popdrop.api.filters import first
-from popdrop.api.params import UID_PATTERN, MessageUid
+from popdrop.api.params import MessageUid, PageLimit, UidCursor
 from popdrop.api.schemas import MessageOut, QuarantinedOut, QuarantinePage
 
 router = APIRouter(
@@ -25,10 +23,8 @@ router = APIRouter(
 def list_quarantined(
     mailbox: OwnMailbox,
     store: StoreDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    starting_after: Annotated[
-        str | None, Query(pattern=UID_PATTERN, description="the last uid seen")
-    ] = None,
+    limit: PageLimit = 50,
+    starting_after: UidCursor = None,
 ) -> QuarantinePage:
     """Quarantined messages newest first, each with the reason."""
     held = store.quarantined_newest_first(mailbox, after_uid=starting_after)
