@@ -4,15 +4,17 @@ headers and MIME parts, a part, the sanitised HTML, and deletion as POP3 would d
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from popdrop.admin import mailboxes as admin_mailboxes
 from popdrop.events import ses_event
 from popdrop.ingest import ingest_ses_event
 from popdrop.model import Verdicts
+from popdrop.settings import Settings, get_settings
 from popdrop.store import Store
 
-from .helpers import ADDRESS, assert_not_found, assert_problem, put_message
+from .helpers import ADDRESS, TOKEN, assert_not_found, assert_problem, put_message
 
 MESSAGES = f"/v1/mailboxes/{ADDRESS}/messages"
 
@@ -267,3 +269,18 @@ def test_deleting_while_a_pop3_session_holds_the_maildrop_is_409(
     assert admin.delete(f"/v1/mailboxes/{ADDRESS}/lease").status_code == 204
     assert admin.get(f"/v1/mailboxes/{ADDRESS}/lease").json()["held"] is False
     assert admin.delete(f"{MESSAGES}/u1").status_code == 204
+
+
+def test_a_message_over_the_parse_bound_is_422_and_still_served_raw(
+    app: FastAPI, settings: Settings, store: Store
+) -> None:
+    """POPDROP_API_PARSE_MAX_BYTES bounds what the API holds in memory to parse a message."""
+    bounded = settings.model_copy(update={"api_parse_max_bytes": 1024})
+    app.dependency_overrides[get_settings] = lambda: bounded
+    admin = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
+    big = simple("big").replace(b"body", b"b" * 2000)
+    put_message(store, "big", big, arrived_at=1)
+
+    for route in ("", "/html", "/parts/1"):
+        assert_problem(admin.get(f"{MESSAGES}/big{route}"), 422, "message-too-large")
+    assert admin.get(f"{MESSAGES}/big/raw").content == big
