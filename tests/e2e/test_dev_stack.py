@@ -177,12 +177,12 @@ def test_other_popdrop_commands_reach_the_stack_through_the_exports(dev_stack: D
     assert dev_stack.env["POPDROP_DEMO_ADDRESS"] in listing.stdout
 
 
-def test_sigint_returns_to_the_prompt_cleanly(dev_stack: DevStack) -> None:
-    dev_stack.process.send_signal(signal.SIGINT)
-    assert dev_stack.process.wait(timeout=30) == 0
-
-
 def test_the_dev_stack_serves_the_console_and_the_api_docs(dev_stack: DevStack) -> None:
     for page, marker in (("/", "popdrop console"), ("/docs", "Swagger UI")):
         response = httpx.get(f"http://127.0.0.1:{dev_stack.api}{page}", timeout=10)
         assert response.status_code == 200 and marker in response.text, page
+
+
+def test_sigint_returns_to_the_prompt_cleanly(dev_stack: DevStack) -> None:
+    dev_stack.process.send_signal(signal.SIGINT)
+    assert dev_stack.process.wait(timeout=30) == 0
