@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # CI machine's 2 cores pay off (0 runs the suite in one process).
 PYTEST_WORKERS ?= 3
 
-.PHONY: install dev test lint lock clean bench sam-build
+.PHONY: install dev test lint lock clean bench sam-build openapi
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# docs/openapi.json: the API's document as the app generates it (a test compares the two).
+openapi: $(STAMP)
+	$(BIN)/python -m popdrop.api.openapi > docs/openapi.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

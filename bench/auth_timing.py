@@ -14,7 +14,7 @@ import time
 
 from moto.server import ThreadedMotoServer
 
-from popd.authenticator import Authenticator
+from popdrop.auth.authenticator import Authenticator
 from popdrop.auth.passwords import hash_password
 from popdrop.settings import Settings
 from popdrop.store import Store

@@ -22,7 +22,7 @@ LAMBDA_WHEELS = --platform $(LAMBDA_PLATFORM) --implementation cp \
 INGEST_REQUIREMENTS = boto3 pydantic pydantic-settings
 RECONCILE_REQUIREMENTS = boto3 pydantic pydantic-settings
 GC_REQUIREMENTS = boto3 pydantic pydantic-settings
-API_REQUIREMENTS = boto3 pydantic pydantic-settings fastapi mangum
+API_REQUIREMENTS = boto3 pydantic pydantic-settings fastapi mangum nh3 fastapi-offline scramp
 RULESET_REQUIREMENTS = boto3
 DNS_REQUIREMENTS = boto3
 

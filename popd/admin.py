@@ -8,21 +8,16 @@ from __future__ import annotations
 import datetime
 import getpass
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from popdrop.auth import app_passwords
-from popdrop.auth.passwords import hash_password
+from popdrop.admin import mailboxes
+from popdrop.admin.errors import AdminError
 from popdrop.canonical import to_canonical
 from popdrop.faces.admin import AdminStore, MailboxAdmin
-from popdrop.faces.faults import MailboxNotFound
 from popdrop.faces.ingest import IngestStore
 from popdrop.logfmt import now_ms
-from popdrop.model import Address, AppPassword
-
-# A password longer than this is almost certainly a pasted file, not a password.
-MAX_PASSWORD_LENGTH = 1024
+from popdrop.model import Address
 
 
 class UsageError(Exception):
@@ -39,11 +34,10 @@ def read_password(*, from_stdin: bool) -> str:
             raise UsageError("the passwords do not match")
     else:
         raise UsageError("standard input is not a terminal: pass --password-stdin")
-    if not password:
-        raise UsageError("the password is empty")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise UsageError(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
-    return password
+    try:
+        return mailboxes.check_password(password)
+    except AdminError as error:
+        raise UsageError(str(error)) from None
 
 
 def mailbox(
@@ -54,16 +48,11 @@ def mailbox(
             print(f"{box.address}\t{box.message_count} messages\t{box.octets} octets")
         return 0
     assert canonical is not None
-    # SCRAM (scramp, asn1crypto) only where a password is set: `list` should not pay for it.
-    from popdrop.auth.scram import derive_keys  # noqa: PLC0415
-
     if action == "add":
-        password = read_password(from_stdin=password_stdin)
-        store.create_mailbox(canonical, hash_password(password), derive_keys(password))
+        mailboxes.create_mailbox(store, canonical, read_password(from_stdin=password_stdin))
         print(f"created {canonical}")
     elif action == "passwd":
-        password = read_password(from_stdin=password_stdin)
-        store.set_password(canonical, hash_password(password), derive_keys(password))
+        mailboxes.set_password(store, canonical, read_password(from_stdin=password_stdin))
         print(f"password changed for {canonical}")
     elif action == "apop-secret":
         # RFC 1939 §7: plaintext-equivalent, kept apart from the password hash (docs/pop3.md).
@@ -79,21 +68,16 @@ def app_password(store: MailboxAdmin, action: str, canonical: Address, name: str
     """`popdrop mailbox app-password add|list|revoke`."""
     if action == "add":
         assert name is not None
-        password, digest = app_passwords.generate()
         try:
-            entry = AppPassword(name=name, digest=digest, created_at=int(time.time()))
-        except ValueError as error:
+            _, password = mailboxes.add_app_password(store, canonical, name)
+        except AdminError as error:
             raise UsageError(str(error)) from None
-        store.add_app_password(canonical, entry)
         print(
             f"app password {name!r} for {canonical} (shown only now; spaces and dashes optional):"
         )
         print(password)
     elif action == "list":
-        mailbox = store.get_mailbox(canonical)
-        if mailbox is None:
-            raise MailboxNotFound(canonical)
-        for entry in mailbox.app_passwords:
+        for entry in mailboxes.list_app_passwords(store, canonical):
             used = (
                 f"last used {_iso(entry.last_used_at)} from {entry.last_address}"
                 if entry.last_used_at is not None

@@ -33,6 +33,7 @@ from popdrop.model import (
 _REPORTED_FAILURES = (
     ("pydantic", "ValidationError", 2, "invalid configuration: "),
     ("popd.admin", "UsageError", 2, ""),
+    ("popdrop.admin.errors", "AdminError", 2, ""),
     ("popd.certificates", "CertificateError", 2, ""),
     ("popdrop.faces.faults", "StoreError", 1, ""),
 )

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
-from popd.admin import UsageError
+from popdrop.admin import delivery
 from popdrop.faces.admin import AdminStore
 from popdrop.faces.ingest import IngestStore
 from popdrop.ingest.reconcile import reconcile as sweep
 from popdrop.logfmt import now_ms
-from popdrop.model import VERDICT_KINDS, Address, Disposition, Route
+from popdrop.model import VERDICT_KINDS, Address
 
 
 def reconcile(store: IngestStore, *, grace_seconds: int, limit: int) -> int:
@@ -31,22 +30,16 @@ def alias(store: AdminStore, action: str, canonical: str | None, targets: Sequen
         return 0
     assert canonical is not None
     if action == "remove":
-        if not store.delete_route(canonical):
-            raise UsageError(f"no such alias: {canonical}")
+        delivery.remove_route(store, canonical)
         print(f"removed {canonical}")
         return 0
-    mailboxes = list(dict.fromkeys(targets))
-    missing = [target for target in mailboxes if store.get_mailbox(target) is None]
-    if missing:
-        raise UsageError(f"no such mailbox: {', '.join(missing)}")
-    store.put_route(Route(canonical, tuple(mailboxes)))
-    print(f"{canonical} -> {', '.join(mailboxes)}")
+    route = delivery.set_route(store, canonical, targets)
+    print(f"{canonical} -> {', '.join(route.targets)}")
     return 0
 
 
 def quarantine(store: AdminStore, action: str, canonical: Address, uid: str | None) -> int:
-    if store.get_mailbox(canonical) is None:
-        raise UsageError(f"no such mailbox: {canonical}")
+    delivery.require_mailbox(store, canonical)
     if action == "list":
         for held in store.list_quarantined(canonical):
             entry = held.entry
@@ -54,12 +47,10 @@ def quarantine(store: AdminStore, action: str, canonical: Address, uid: str | No
         return 0
     assert uid is not None
     if action == "release":
-        if store.release_quarantined(canonical, uid) is None:
-            raise UsageError(f"no quarantined message {uid} in {canonical}")
+        delivery.release(store, canonical, uid)
         print(f"released {uid} into {canonical}")
     else:
-        if not store.discard_quarantined(canonical, uid):
-            raise UsageError(f"no quarantined message {uid} in {canonical}")
+        delivery.discard(store, canonical, uid)
         print(f"discarded {uid} from {canonical}")
     return 0
 
@@ -67,17 +58,7 @@ def quarantine(store: AdminStore, action: str, canonical: Address, uid: str | No
 def policy(store: AdminStore, canonical: Address, changes: dict[str, Any]) -> int:
     """Show the mailbox's policy, after applying the given changes (None: unchanged; the parser
     has checked the dispositions and that quotas are not negative)."""
-    current = store.get_policy(canonical)
-    if current is None:
-        raise UsageError(f"no such mailbox: {canonical}")
-    given: dict[str, Any] = {
-        name: Disposition(value) if name in VERDICT_KINDS else value
-        for name, value in changes.items()
-        if value is not None
-    }
-    if given:
-        current = replace(current, **given)
-        store.put_policy(canonical, current)
+    current = delivery.update_policy(store, canonical, changes)
     for kind in VERDICT_KINDS:
         print(f"{kind}=FAIL\t{getattr(current, kind)}")
     print(f"max_messages\t{current.max_messages or 'unlimited'}")

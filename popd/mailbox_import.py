@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from popd.admin import MAX_PASSWORD_LENGTH, UsageError
+from popd.admin import UsageError
+from popdrop.admin.errors import InvalidPassword
+from popdrop.admin.mailboxes import check_password
 from popdrop.auth.passwords import hash_password, is_password_hash
 from popdrop.auth.scram import derive_keys
 from popdrop.faces.admin import MailboxAdmin
@@ -224,8 +226,11 @@ def _entry(number: int, fields: dict[str, str]) -> Entry:
     password, password_hash = fields.get("password"), fields.get("password_hash")
     if (password is None) == (password_hash is None):
         raise BadLine(f"{address}: give a password or a password_hash (one of them)")
-    if password is not None and len(password) > MAX_PASSWORD_LENGTH:
-        raise BadLine(f"{address}: the password is longer than {MAX_PASSWORD_LENGTH} characters")
+    if password is not None:
+        try:
+            check_password(password)
+        except InvalidPassword as error:
+            raise BadLine(f"{address}: {error}") from None
     if password_hash is not None and not is_password_hash(password_hash):
         raise BadLine(f"{address}: the password_hash is not a popdrop scrypt hash")
     return Entry(number, address, password, password_hash)

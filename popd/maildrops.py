@@ -3,8 +3,9 @@
 The daemon asks storage only through `popdrop.faces.pop3.MaildropStore`, synchronous boto3 behind
 it: every call here runs in the default thread pool so a slow AWS request never blocks other
 sessions (docs/engine.md has the measurement behind that choice). Credentials are checked by
-`popd.authenticator` (which does the same with its slow hashes). A fault is never turned into a
-reply here: it travels to the session, which has the one table for that (`popdrop.pop3.faults`).
+`popdrop.auth.authenticator` (which does the same with its slow hashes). A fault is never turned
+into a reply here: it travels to the session, which has the one table for that
+(`popdrop.pop3.faults`).
 
 A login takes the maildrop's lease (RFC 1939 §8: exclusive access, across every replica) under the
 daemon's heartbeat (`popd.heartbeat`), which keeps it for as long as the session lives: nothing is
@@ -27,9 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from popd.authenticator import Authenticator
 from popd.heartbeat import Beat, DaemonHeartbeat
 from popd.reader import READ_AHEAD_MESSAGES, MessageReader, StreamBudget
+from popdrop.auth.authenticator import Authenticator
 from popdrop.faces.faults import LeaseLost, StoreError
 from popdrop.faces.pop3 import Heartbeat, Lease, MaildropStore
 from popdrop.logfmt import log_event

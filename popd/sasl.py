@@ -19,8 +19,8 @@ from typing import Any, Final, Protocol
 
 from scramp import ScramException, ScramMechanism
 
-from popd.authenticator import Authenticator
 from popdrop.auth.apop import new_timestamp
+from popdrop.auth.authenticator import Authenticator
 from popdrop.auth.identity import resolve_login
 from popdrop.auth.tokens import TokenValidator
 from popdrop.faces.pop3 import MaildropStore

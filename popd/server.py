@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any, TypeVar, cast
 
 from popd import sasl
-from popd.authenticator import Authenticator
 from popd.certificates import (
     CertificateError,
     TlsCredentials,
@@ -27,6 +26,7 @@ from popd.listener import Listener
 from popd.maildrops import Maildrops
 from popd.signals import StopSignals
 from popdrop.auth.apop import new_timestamp
+from popdrop.auth.authenticator import Authenticator
 from popdrop.auth.penalty import ConnectionRate
 from popdrop.auth.tokens import OAuthConfig, TokenValidator
 from popdrop.faces.faults import StoreError

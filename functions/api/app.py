@@ -7,4 +7,5 @@ from mangum import Mangum
 from popdrop.api.app import create_app
 
 # lifespan off: the app has no startup or shutdown work, and Lambda gives no shutdown hook.
-handler = Mangum(create_app(), lifespan="off")
+# buffered: Lambda holds the whole reply (6 MB at most), so large bodies are presigned redirects.
+handler = Mangum(create_app(buffered=True), lifespan="off")

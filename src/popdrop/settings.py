@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     # so a buffered body must stay under about 4.4 MB (docs/api.md).
     api_inline_raw_bytes: int = Field(default=4 * 1024 * 1024, ge=0, le=4_400_000)
     api_download_url_seconds: int = Field(default=60, ge=1, le=3600)
+    # The largest message the API parses for its headers, parts and HTML (held in memory a few
+    # times over while parsed): SES's own limit is 40 MB. Larger ones are served only raw.
+    api_parse_max_bytes: int = Field(default=40 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
 
     @field_validator("proxy_trusted_networks", mode="before")
     @classmethod

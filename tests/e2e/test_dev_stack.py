@@ -106,7 +106,8 @@ def stored_object(stack: DevStack, number: int) -> bytes:
     base = f"http://127.0.0.1:{stack.api}/v1/mailboxes/{stack.env['POPDROP_DEMO_ADDRESS']}"
     listing = httpx.get(f"{base}/messages", headers=headers, timeout=10)
     listing.raise_for_status()
-    uid = listing.json()[number - 1]["uid"]
+    oldest_first = list(reversed(listing.json()["data"]))  # the API lists newest first
+    uid = oldest_first[number - 1]["uid"]
     raw = httpx.get(f"{base}/messages/{uid}/raw", headers=headers, timeout=10)
     raw.raise_for_status()
     return raw.content
@@ -174,6 +175,12 @@ def test_other_popdrop_commands_reach_the_stack_through_the_exports(dev_stack: D
         timeout=60,
     )
     assert dev_stack.env["POPDROP_DEMO_ADDRESS"] in listing.stdout
+
+
+def test_the_dev_stack_serves_the_console_and_the_api_docs(dev_stack: DevStack) -> None:
+    for page, marker in (("/", "popdrop console"), ("/docs", "Swagger UI")):
+        response = httpx.get(f"http://127.0.0.1:{dev_stack.api}{page}", timeout=10)
+        assert response.status_code == 200 and marker in response.text, page
 
 
 def test_sigint_returns_to_the_prompt_cleanly(dev_stack: DevStack) -> None:

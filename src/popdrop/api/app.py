@@ -1,56 +1,132 @@
-"""The REST API application: routers, the admin guard on /v1, and the replies to store errors.
+"""The REST API application: the routers, the authentication every /v1 route requires, problem
+documents for every error, the security headers, the OpenAPI document and its pages, and the
+web console.
 
 `create_app()` builds a fresh app, so each test and each entry point (uvicorn in `popdrop api` and
-`popdrop dev`, Mangum in functions/api/app.py) gets its own.
+`popdrop dev`, Mangum in functions/api/app.py) gets its own. `buffered` is Lambda's case: the
+platform buffers each reply and refuses one over 6 MB, so a body larger than
+POPDROP_API_INLINE_RAW_BYTES is a redirect to a presigned S3 URL instead (uvicorn streams any size).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
 from importlib.metadata import version
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
-from fastapi import Depends, FastAPI, Request, Response, status
-from fastapi.responses import JSONResponse
+import fastapi_offline
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
-from popdrop.api.deps import require_admin
-from popdrop.api.routers import health, mailboxes, quarantine
-from popdrop.api.schemas import Error
-from popdrop.faces.faults import ObjectNotFound, StorageUnavailable, StoreError
-from popdrop.logfmt import log_event
+from popdrop.api import problems
+from popdrop.api.deps import current_caller, reject_unknown_query
+from popdrop.api.middleware import RoutePathAsSent, SecurityHeaders
+from popdrop.api.routers import (
+    content,
+    delivery,
+    health,
+    leases,
+    mailboxes,
+    me,
+    messages,
+    quarantine,
+)
 
-logger = logging.getLogger("popdrop.api")
+CONSOLE: Final = Path(__file__).parent / "console"
+# Swagger UI and ReDoc, as the fastapi-offline package ships them (no CDN).
+DOCS_ASSETS: Final = Path(fastapi_offline.__file__).parent / "static"
 
-# Each store error a route may meet, and the one reply it gets. The cause goes to the log, never
-# into the reply.
-STORE_ERROR_REPLIES: Final[dict[type[StoreError], tuple[int, str]]] = {
-    # The entry was read, then its object was gone: a POP3 QUIT deleted the message in between.
-    ObjectNotFound: (status.HTTP_404_NOT_FOUND, "message not found"),
-    # S3 or DynamoDB failing right now, not the request: the client may retry.
-    StorageUnavailable: (
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        "storage is unavailable, try again later",
-    ),
-}
+DESCRIPTION: Final = """\
+Inspect and administer popdrop's mailboxes. Authenticate with the admin token (`Authorization:
+Bearer ...`: every route) or a mailbox's address and password or app password (HTTP Basic: that
+mailbox only). Errors are RFC 9457 problem documents (`application/problem+json`); lists are
+`{"data": [...], "has_more": ...}`, continued with `starting_after`. See docs/api.md.
+"""
+
+# Every /v1 route may answer these besides its own.
+_COMMON: Final = problems.responses(
+    problems.UNAUTHORIZED,
+    problems.INSECURE_TRANSPORT,
+    problems.UNKNOWN_PARAMETER,
+    problems.MALFORMED_BODY,
+    problems.INVALID_REQUEST,
+    problems.STORAGE_UNAVAILABLE,
+)
 
 
-def _replying(status_code: int, detail: str) -> Callable[[Request, Exception], Awaitable[Response]]:
-    async def reply(request: Request, exc: Exception) -> Response:
-        log_event(
-            logger, "api.store_error", logging.WARNING, path=request.url.path, error=repr(exc)
+def create_app(*, buffered: bool = False) -> FastAPI:
+    app = FastAPI(
+        title="popdrop",
+        version=version("popdrop"),
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.buffered = buffered
+    checked = [Depends(reject_unknown_query)]
+    app.include_router(
+        health.router,
+        dependencies=checked,
+        responses=problems.responses(problems.UNKNOWN_PARAMETER),
+    )
+    for router in (
+        me.router,
+        mailboxes.router,
+        messages.router,
+        content.router,
+        quarantine.router,
+        leases.router,
+        delivery.policies,
+        delivery.aliases,
+    ):
+        app.include_router(
+            router,
+            prefix="/v1",
+            # The caller is known before anything else about the request is looked at.
+            dependencies=[Depends(current_caller), *checked],
+            responses=_COMMON,
         )
-        return JSONResponse(Error(detail=detail).model_dump(), status_code=status_code)
-
-    return reply
-
-
-def create_app() -> FastAPI:
-    app = FastAPI(title="popdrop", version=version("popdrop"))
-    app.include_router(health.router)
-    # Every /v1 route is for the operator, for now: the guard sits here so no route can miss it.
-    app.include_router(mailboxes.router, prefix="/v1", dependencies=[Depends(require_admin)])
-    app.include_router(quarantine.router, prefix="/v1", dependencies=[Depends(require_admin)])
-    for error, (status_code, detail) in STORE_ERROR_REPLIES.items():
-        app.add_exception_handler(error, _replying(status_code, detail))
+    for error, handler in problems.HANDLERS.items():
+        app.add_exception_handler(error, handler)
+    _pages(app)
+    app.add_middleware(RoutePathAsSent)
+    app.add_middleware(SecurityHeaders)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _pages(app: FastAPI) -> None:
+    """The console at / and the OpenAPI pages, all from files in the package."""
+    app.mount("/console", StaticFiles(directory=CONSOLE), name="console")
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    for path, page in (("/", "index.html"), ("/docs", "docs.html"), ("/redoc", "redoc.html")):
+
+        def serve(page: str = page) -> FileResponse:
+            return FileResponse(CONSOLE / page, media_type="text/html")
+
+        app.add_api_route(path, serve, methods=["GET"], include_in_schema=False)
+
+
+_PROBLEM: Final = {"$ref": "#/components/schemas/Problem"}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with every error response as `application/problem+json`."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                for code, answer in operation.get("responses", {}).items():
+                    # Whatever the route's own media type (HTML, a message), errors are problems.
+                    if code.isdigit() and int(code) >= 400:
+                        answer["content"] = {problems.MEDIA_TYPE: {"schema": _PROBLEM}}
+        app.openapi_schema = document
+    return app.openapi_schema

@@ -1,25 +1,29 @@
-"""What routes depend on: settings, the storage face, the admin check, validated path parameters,
-and the mailbox a route names (it must exist).
+"""What routes depend on: settings, the storage faces, who is calling, and the mailbox a route
+names (which the caller must be allowed to see, and which must exist).
 
 This is the API's composition root: the one place it builds a `Store`, handed to routes as the
-API's face (`ApiStore`). Tests replace `get_settings` (and with it the store) through
-`app.dependency_overrides`. Addresses in paths are normalised here, as FastAPI validates them.
+API's face (`ApiStore`) or, on admin-only routes, the admin face (`AdminStore`). Tests replace
+`get_settings` (and with it the store) through `app.dependency_overrides`.
 """
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator
+from fastapi import Depends, Request, Security
+from fastapi.routing import APIRoute
+from fastapi.security.http import HTTPBase
 
+from popdrop.api import problems
+from popdrop.api.callers import Access, Caller, authenticate
+from popdrop.api.params import MailboxAddress
+from popdrop.auth.authenticator import Authenticator
+from popdrop.faces.admin import AdminStore
 from popdrop.faces.api import ApiStore
-from popdrop.model import Address, is_valid_uid, normalize_address
+from popdrop.model import Address
 from popdrop.settings import Settings, get_settings
 from popdrop.store import Store
 from popdrop.store.secrets import Secrets
@@ -37,7 +41,22 @@ def get_store(settings: SettingsDep) -> ApiStore:
     return _store_for(settings)
 
 
+def get_admin_store(settings: SettingsDep) -> AdminStore:
+    return _store_for(settings)
+
+
+@lru_cache(maxsize=1)
+def _authenticator_for(settings: Settings) -> Authenticator:
+    return Authenticator(_store_for(settings), settings)
+
+
+def get_authenticator(settings: SettingsDep) -> Authenticator:
+    """One per process: its credential cache and failure penalties span requests."""
+    return _authenticator_for(settings)
+
+
 StoreDep = Annotated[ApiStore, Depends(get_store)]
+AdminStoreDep = Annotated[AdminStore, Depends(get_admin_store)]
 
 
 @lru_cache(maxsize=1)
@@ -63,51 +82,86 @@ def admin_token(settings: Settings) -> str:
     return cached[0]
 
 
-# auto_error=False: a missing or malformed header gets the same reply as a wrong token.
-_bearer = HTTPBearer(auto_error=False)
+# The two schemes, named in the OpenAPI document; `callers.authenticate` reads the header itself
+# (these never refuse anything: every refusal is its one 401).
+_BEARER = HTTPBase(scheme="bearer", scheme_name="adminToken", auto_error=False)
+_BASIC = HTTPBase(scheme="basic", scheme_name="mailboxPassword", auto_error=False)
 
 
-def require_admin(
+async def current_caller(
+    request: Request,
     settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Admit a request only with `Authorization: Bearer <the admin token>` (`admin_token`).
-
-    An empty configured token disables admin access. Every refusal is the same 401, so the reply
-    never tells whether the header, the scheme or the token was wrong, or access is disabled.
-    """
-    expected = admin_token(settings).encode()
-    presented = credentials.credentials.encode() if credentials else b""
-    if not (expected and hmac.compare_digest(presented, expected)):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="not authenticated",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    authenticator: Annotated[Authenticator, Depends(get_authenticator)],
+    _bearer: Annotated[object, Security(_BEARER)],
+    _basic: Annotated[object, Security(_BASIC)],
+) -> Caller:
+    return await authenticate(request, settings, authenticator, lambda: admin_token(settings))
 
 
-def _valid_uid(uid: str) -> str:
-    if not is_valid_uid(uid):
-        raise ValueError("not a message unique id")
-    return uid
+CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-# Path parameters that fail these checks are answered 422 by FastAPI's request validation.
-MailboxAddress = Annotated[Address, AfterValidator(normalize_address)]
-MessageUid = Annotated[str, AfterValidator(_valid_uid)]
+def require_admin(caller: CallerDep) -> None:
+    """Routes about no one mailbox (the mailbox list, creating one, aliases) are the admin's."""
+    if not caller.is_admin:
+        raise problems.ProblemError(problems.FORBIDDEN, "only the admin token may do this")
 
 
-def _existing_mailbox(not_found: str) -> Callable[[MailboxAddress, StoreDep], Address]:
-    def existing_mailbox(address: MailboxAddress, store: StoreDep) -> Address:
-        """The path's mailbox; 404 when there is none."""
-        if store.get_mailbox(address) is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=not_found)
+def _mailbox(access: Access) -> Callable[[MailboxAddress, CallerDep, StoreDep], Address]:
+    def mailbox(address: MailboxAddress, caller: CallerDep, store: StoreDep) -> Address:
+        """The path's mailbox, when the caller may reach it this way.
+
+        Anyone but the admin and the mailbox's owner gets the 404 an unknown mailbox gets, and
+        gets it before any storage is read: the same reply in the same time. The owner is told
+        403 for what only the admin may do (they know their own mailbox exists).
+        """
+        if caller.is_admin:
+            if store.get_mailbox(address) is None:
+                raise problems.not_found()
+            return address
+        if caller.mailbox != address:
+            raise problems.not_found()
+        refusal = caller.refusal(access)
+        if refusal is not None:
+            raise problems.ProblemError(problems.FORBIDDEN, refusal)
         return address
 
-    return existing_mailbox
+    return mailbox
 
 
-# Every route under /mailboxes/{address} takes its mailbox through one of these. A route about
-# one message answers an unknown mailbox exactly as an unknown message: the same 404.
-KnownMailbox = Annotated[Address, Depends(_existing_mailbox("mailbox not found"))]
-MessageMailbox = Annotated[Address, Depends(_existing_mailbox("message not found"))]
+# Every route under /mailboxes/{address} takes its mailbox through one of these.
+OwnMailbox = Annotated[Address, Depends(_mailbox(Access.OWNER))]
+OwnMailboxByPassword = Annotated[Address, Depends(_mailbox(Access.OWNER_PASSWORD))]
+AdminMailbox = Annotated[Address, Depends(_mailbox(Access.ADMIN))]
+
+
+def response_limit(request: Request, settings: SettingsDep) -> int | None:
+    """The largest body a reply may carry inline: POPDROP_API_INLINE_RAW_BYTES where the platform
+    buffers replies (`create_app(buffered=True)`: Lambda); None under uvicorn, which streams any
+    size."""
+    return settings.api_inline_raw_bytes if request.app.state.buffered else None
+
+
+ResponseLimit = Annotated[int | None, Depends(response_limit)]
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters the route and its dependencies take (a walk of a few nodes)."""
+    names: set[str] = set()
+    dependants = [route.dependant]
+    while dependants:
+        dependant = dependants.pop()
+        names |= {param.alias for param in dependant.query_params}
+        dependants += dependant.dependencies
+    return frozenset(names)
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A query parameter the route does not take is an error (400), never silently ignored."""
+    route = request.scope.get("route")
+    known = _query_names(route) if isinstance(route, APIRoute) else frozenset()
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise problems.ProblemError(
+            problems.UNKNOWN_PARAMETER, f"unknown query parameters: {', '.join(unknown)}"
+        )

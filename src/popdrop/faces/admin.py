@@ -4,10 +4,12 @@ types are the model's (`popdrop.model`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 from popdrop import model
+from popdrop.faces.lease import LeaseState
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,10 @@ class MailboxDirectory(Protocol):
         ...
 
     def list_mailboxes(self) -> list[model.Mailbox]: ...
+
+    def mailboxes_in_order(self, *, after: model.Address | None = None) -> Iterator[model.Mailbox]:
+        """Every mailbox by address, after `after` when given, read lazily page by page."""
+        ...
 
 
 class MailboxAdmin(MailboxDirectory, Protocol):
@@ -69,6 +75,10 @@ class RoutingAdmin(Protocol):
 
     def list_routes(self) -> list[model.Route]: ...
 
+    def routes_in_order(self, *, after: str | None = None) -> Iterator[model.Route]:
+        """Every alias and catch-all by address, after `after` when given, read lazily."""
+        ...
+
     def get_policy(self, address: model.Address) -> model.Policy | None:
         """The mailbox's policy (the default when none was set); None when no such mailbox."""
         ...
@@ -78,6 +88,13 @@ class RoutingAdmin(Protocol):
 
 class QuarantineAdmin(Protocol):
     def list_quarantined(self, address: model.Address) -> list[model.Quarantined]: ...
+
+    def quarantined_newest_first(
+        self, address: model.Address, *, after_uid: str | None = None
+    ) -> Iterator[model.Quarantined] | None:
+        """The quarantine newest first, after the message `after_uid` when given (read lazily);
+        None when `after_uid` was never quarantined here."""
+        ...
 
     def release_quarantined(self, address: model.Address, uid: str) -> model.MessageEntry | None:
         """Move the message into the maildrop, past the policy and the quota (an operator
@@ -96,7 +113,19 @@ class QuarantineAdmin(Protocol):
 GC_GRACE_SECONDS: Final = 2 * 24 * 3600
 
 
-class AdminStore(MailboxAdmin, RoutingAdmin, QuarantineAdmin, Protocol):
+class LeaseAdmin(Protocol):
+    """The maildrop lease seen from outside: who holds it, and breaking a stale hold."""
+
+    def lease_state(self, address: model.Address) -> LeaseState | None:
+        """Who holds the maildrop now; None when nobody does."""
+        ...
+
+    def break_lease(self, address: model.Address) -> bool:
+        """End the current hold (its holder can no longer commit); False when there was none."""
+        ...
+
+
+class AdminStore(MailboxAdmin, RoutingAdmin, QuarantineAdmin, LeaseAdmin, Protocol):
     """Administration's storage face."""
 
     def collect_garbage(self, *, grace_seconds: float, dry_run: bool = False) -> GcReport:

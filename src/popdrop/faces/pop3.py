@@ -4,49 +4,19 @@ Like Twisted's `IMailboxPOP3`, the face is a handful of operations: look up a lo
 (and note an app password's use or a login for LOGIN-DELAY), keep the daemon's heartbeat, take the
 maildrop's lease under it, list the snapshot, read a message or a range of it, commit the
 deletions, release the lease. Every call is synchronous (the daemon runs it in its thread pool) and
-raises only the faults of `popdrop.faces.faults`.
+raises only the faults of `popdrop.faces.faults`. Logins' credentials (`faces.credentials`) and
+the lease with the commit it guards (`faces.lease`) are pieces the REST API shares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
-from popdrop.model import Address, Mailbox, MessageEntry
+from popdrop.faces.credentials import Credentials, CredentialStore
+from popdrop.faces.lease import Heartbeat, Lease, MaildropLease
+from popdrop.model import Address, MessageEntry
 
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """What a login is checked against, from one read of the mailbox profile. The APOP secret is
-    kept out of `Mailbox`, so the API's and the CLI's views never carry a plaintext-equivalent
-    secret (RFC 1939 §7)."""
-
-    mailbox: Mailbox
-    apop_secret: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    """A daemon's liveness in storage: alive until `until_ms` (epoch milliseconds), and each
-    renewal extends it by `duration_ms`. Every lease the daemon's sessions hold lasts as long as
-    it does, so a crashed daemon's maildrops are free again within `duration_ms`."""
-
-    daemon: str
-    until_ms: int
-    duration_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A session's hold on a maildrop (RFC 1939 §8 exclusive access across every replica), kept
-    by the heartbeat of the daemon `daemon`. `token` is the fencing token: a commit under a lease
-    someone else has taken since is refused."""
-
-    mailbox: Address
-    owner: str
-    token: int
-    daemon: str
+__all__ = ["Credentials", "Heartbeat", "Lease", "MaildropStore", "ObjectBody"]
 
 
 class ObjectBody(Protocol):
@@ -59,18 +29,10 @@ class ObjectBody(Protocol):
     def close(self) -> None: ...
 
 
-class MaildropStore(Protocol):
+class MaildropStore(CredentialStore, MaildropLease, Protocol):
     """The POP3 daemon's storage face."""
 
     # Login.
-
-    def credentials(self, address: Address) -> Credentials | None:
-        """The mailbox's credentials; None when there is no such (open) mailbox."""
-        ...
-
-    def record_app_password_use(self, address: Address, name: str, at: int, client: str) -> None:
-        """Note when (epoch seconds) and from where the app password `name` last logged in."""
-        ...
 
     def record_login(self, address: Address, now: int, delay: int) -> bool:
         """LOGIN-DELAY (RFC 2449 §6.8): record a login at `now` (epoch seconds) unless the last
@@ -79,26 +41,9 @@ class MaildropStore(Protocol):
 
     # The maildrop.
 
-    def start_heartbeat(self, daemon: str, *, seconds: float) -> Heartbeat:
-        """Start the heartbeat of the daemon `daemon` (an id used once), alive for `seconds`."""
-        ...
-
     def renew_heartbeat(self, heartbeat: Heartbeat) -> Heartbeat:
         """Keep the heartbeat alive for its duration from now; raise `LeaseLost` when it had
         already run out (every lease it kept is lost)."""
-        ...
-
-    def end_heartbeat(self, heartbeat: Heartbeat) -> None:
-        """Stop the heartbeat: the leases it still keeps are free at once."""
-        ...
-
-    def acquire_lease(self, address: Address, owner: str, heartbeat: Heartbeat) -> Lease | None:
-        """Take the maildrop for `owner`, kept by `heartbeat`; None while another session whose
-        daemon is alive holds it."""
-        ...
-
-    def release_lease(self, lease: Lease) -> bool:
-        """Give the maildrop back; False when the lease had already passed to another session."""
         ...
 
     def list_messages(self, address: Address) -> tuple[MessageEntry, ...]:
@@ -108,10 +53,4 @@ class MaildropStore(Protocol):
     def open_object(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectBody:
         """GetObject of octets [start, end) (to the end when `end` is None), now; raises
         `ObjectNotFound` when the object is gone."""
-        ...
-
-    def commit_deletions(self, lease: Lease, entries: Sequence[MessageEntry]) -> None:
-        """The UPDATE state (RFC 1939 §6): delete these entries of the lease's mailbox, and every
-        object left unreferenced, under the lease (`LeaseLost` when it no longer holds: nothing
-        was deleted). `CleanupPending` when only the objects' deletion failed."""
         ...

@@ -8,6 +8,7 @@ thread-safe. Addresses arrive canonical (`model.Address`): they are normalised w
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, cast
@@ -16,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from popdrop.faces.admin import GcReport
+from popdrop.faces.credentials import Credentials
 from popdrop.faces.faults import CleanupPending, StoreError
 from popdrop.faces.ingest import (
     Directory,
@@ -25,7 +27,7 @@ from popdrop.faces.ingest import (
     IngestStatus,
     Outcome,
 )
-from popdrop.faces.pop3 import Credentials, Heartbeat, Lease
+from popdrop.faces.lease import Heartbeat, Lease, LeaseState
 from popdrop.model import (
     Address,
     AppPassword,
@@ -45,6 +47,7 @@ from popdrop.store.logins import Logins
 from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
 from popdrop.store.objects import ObjectBody, Objects
+from popdrop.store.pages import Pages
 from popdrop.store.quarantine import Quarantine
 from popdrop.store.references import release_unreferenced, unreferenced
 from popdrop.store.routes import Routes
@@ -71,6 +74,10 @@ _READ_TIMEOUT: Final = 30.0  # seconds without a byte from AWS before the attemp
 # awscrt botocore cannot check S3's default CRC64NVME anyway. Uploads keep their checksums (S3
 # refuses a PutObject whose bytes do not match).
 _RESPONSE_CHECKSUMS: Final = "when_required"
+# Where the API puts decoded MIME parts too large for Lambda's response, for a presigned download:
+# outside the incoming prefix (neither ingest nor gc looks there); template.yaml's lifecycle rule
+# deletes them after a day.
+PARTS_PREFIX: Final = "api-parts/"
 
 
 class Store:
@@ -95,6 +102,7 @@ class Store:
         self._routes = Routes(dynamodb, table)
         self._intake = Intake(dynamodb, table)
         self._quarantine = Quarantine(dynamodb, table)
+        self._pages = Pages(dynamodb, table)
         self.table: Final = table
         self.bucket: Final = bucket
         self.incoming_prefix: Final = incoming_prefix
@@ -172,16 +180,48 @@ class Store:
         holds (the fencing token), so a session whose maildrop was taken over commits nothing."""
         self._delete_entries(lease.mailbox, entries, lease)
 
-    # The REST API's reads (`popdrop.faces.api.ApiStore`), besides the ones above.
+    # The REST API (`popdrop.faces.api.ApiStore`), besides the ones above.
+
+    def check_ready(self) -> None:
+        self._mailboxes.credentials(Address("ready@probe.invalid"))
+        self._objects.check_bucket()
+
+    def messages_newest_first(
+        self,
+        address: Address,
+        *,
+        after_uid: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> Iterator[MessageEntry] | None:
+        return self._pages.messages(
+            address, after_uid=after_uid, since_ms=since_ms, until_ms=until_ms
+        )
 
     def get_message(self, address: Address, uid: str) -> MessageEntry | None:
         return self._messages.get(address, uid, now=int(time.time()))
 
-    def iter_object(self, key: str, *, chunk_size: int = 65536) -> Iterator[bytes]:
-        return self._objects.stream(key, chunk_size=chunk_size)
+    def iter_object(
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = 65536
+    ) -> Iterator[bytes]:
+        return self._objects.stream(key, chunk_size=chunk_size, start=start, end=end)
 
-    def download_url(self, key: str, *, seconds: int) -> str:
-        return self._objects.download_url(key, seconds=seconds)
+    def download_url(
+        self,
+        key: str,
+        *,
+        seconds: int,
+        content_type: str = "message/rfc822",
+        disposition: str | None = None,
+    ) -> str:
+        return self._objects.download_url(
+            key, seconds=seconds, content_type=content_type, disposition=disposition
+        )
+
+    def publish_part(self, object_key: str, part: str, data: bytes, content_type: str) -> str:
+        return self._objects.publish(
+            f"{PARTS_PREFIX}{_digest(object_key)}/{part}", data, content_type
+        )
 
     # Mail in (`popdrop.faces.ingest.IngestStore`).
 
@@ -244,6 +284,9 @@ class Store:
     def list_mailboxes(self) -> list[Mailbox]:
         return self._mailboxes.directory()
 
+    def mailboxes_in_order(self, *, after: Address | None = None) -> Iterator[Mailbox]:
+        return self._pages.mailboxes(after=after)
+
     def create_mailbox(
         self, address: Address, password_hash: str, scram: ScramKeys | None = None
     ) -> Mailbox:
@@ -283,6 +326,9 @@ class Store:
     def list_routes(self) -> list[Route]:
         return self._routes.list_routes()
 
+    def routes_in_order(self, *, after: str | None = None) -> Iterator[Route]:
+        return self._pages.routes(after=after)
+
     def get_policy(self, address: Address) -> Policy | None:
         directory = self._routes.lookup([address])
         return directory.policy(address) if address in directory.mailboxes else None
@@ -292,6 +338,17 @@ class Store:
 
     def list_quarantined(self, address: Address) -> list[Quarantined]:
         return self._quarantine.listing(address)
+
+    def quarantined_newest_first(
+        self, address: Address, *, after_uid: str | None = None
+    ) -> Iterator[Quarantined] | None:
+        return self._pages.quarantined(address, after_uid=after_uid)
+
+    def lease_state(self, address: Address) -> LeaseState | None:
+        return self._leases.state(address, now_ms=_now_ms())
+
+    def break_lease(self, address: Address) -> bool:
+        return self._leases.break_hold(address)
 
     def release_quarantined(self, address: Address, uid: str) -> MessageEntry | None:
         held = self._quarantine.get(address, uid)
@@ -345,6 +402,11 @@ class Store:
         garbage = unreferenced(self._dynamodb, self.table, keys)
         self._objects.delete(garbage)
         release_unreferenced(self._dynamodb, self.table, garbage)
+
+
+def _digest(text: str) -> str:
+    """An object key may hold characters a key path should not: name it by its hash."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _now_ms(now: float | None = None) -> int:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from popdrop.faces.faults import LeaseLost
-from popdrop.faces.pop3 import Heartbeat, Lease
+from popdrop.faces.lease import Heartbeat, Lease, LeaseState
 from popdrop.model import Address
 from popdrop.store import codec, schema, transactions
 from popdrop.store.aws import aws_errors
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 OWNER: Final = "owner"
 DAEMON: Final = "daemon"
+SINCE: Final = "lease_since"
 FENCING_TOKEN: Final = "fencing_token"  # noqa: S105 - an attribute name
 ALIVE_UNTIL: Final = "alive_until"
 # A lease of an earlier version: held until then by its own session's renewals.
@@ -48,8 +49,8 @@ UNTIL: Final = "lease_until"
 HEARTBEAT_KEPT_SECONDS: Final = 86400
 
 _NAMES: Final = {"#owner": OWNER, "#token": FENCING_TOKEN}
-_TAKE: Final = "SET #owner = :owner, #daemon = :daemon REMOVE #until ADD #token :one"
-_TAKE_NAMES: Final = {**_NAMES, "#daemon": DAEMON, "#until": UNTIL}
+_TAKE: Final = "SET #owner = :owner, #daemon = :daemon, #since = :now REMOVE #until ADD #token :one"
+_TAKE_NAMES: Final = {**_NAMES, "#daemon": DAEMON, "#until": UNTIL, "#since": SINCE}
 # Still held by this session under this token.
 _HELD: Final = "#owner = :owner AND #token = :token"
 _ALIVE_NAMES: Final = {"#alive": ALIVE_UNTIL}
@@ -122,11 +123,16 @@ class Heartbeats:
 
     def alive(self, daemon: str, *, now_ms: int) -> bool:
         """Whether `daemon`'s heartbeat is fresh at `now_ms` (one consistent read)."""
+        return self.alive_until(daemon) > now_ms
+
+    def alive_until(self, daemon: str) -> int:
+        """When `daemon`'s heartbeat runs out unless renewed (epoch milliseconds; 0 when it has
+        none), from one consistent read."""
         with aws_errors():
             item = self._db.get_item(
                 TableName=self._table, Key=heartbeat_key(daemon), ConsistentRead=True
             ).get("Item")
-        return item is not None and int(item[ALIVE_UNTIL]["N"]) > now_ms
+        return 0 if item is None else int(item[ALIVE_UNTIL]["N"])
 
 
 class Leases:
@@ -146,12 +152,14 @@ class Leases:
         held elsewhere is taken over only when its daemon's heartbeat has run out (the daemon
         crashed or lost DynamoDB), in one transaction with that condition.
         """
-        claimed = self._claim(address, owner, heartbeat)
+        claimed = self._claim(address, owner, heartbeat, now_ms=now_ms)
         if isinstance(claimed, Lease):
             return claimed
         return self._take_over(address, owner, heartbeat, claimed, now_ms=now_ms)
 
-    def _claim(self, address: Address, owner: str, heartbeat: Heartbeat) -> Lease | codec.Item:
+    def _claim(
+        self, address: Address, owner: str, heartbeat: Heartbeat, *, now_ms: int
+    ) -> Lease | codec.Item:
         """Take a free lease, or one `owner` holds already; else the lease as it is."""
         with aws_errors():
             try:
@@ -161,7 +169,7 @@ class Leases:
                     UpdateExpression=_TAKE,
                     ConditionExpression="attribute_not_exists(#owner) OR #owner = :owner",
                     ExpressionAttributeNames=_TAKE_NAMES,
-                    ExpressionAttributeValues=self._take_values(owner, heartbeat),
+                    ExpressionAttributeValues=self._take_values(owner, heartbeat, now_ms),
                     ReturnValues="UPDATED_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
@@ -199,14 +207,17 @@ class Leases:
                 "UpdateExpression": _TAKE,
                 "ConditionExpression": condition,
                 "ExpressionAttributeNames": _TAKE_NAMES,
-                "ExpressionAttributeValues": {**self._take_values(owner, heartbeat), **seen},
+                "ExpressionAttributeValues": {
+                    **self._take_values(owner, heartbeat, now_ms),
+                    **seen,
+                },
             }
         }
         if transactions.transact(self._db, [take, *checks]) is None:
             return Lease(address, owner, int(held[FENCING_TOKEN]["N"]) + 1, heartbeat.daemon)
         # Cancelled: the holder renewed, released or was taken over meanwhile, or an attempt of
         # this very takeover took effect and its reply was lost (then it is ours: claim it).
-        claimed = self._claim(address, owner, heartbeat)
+        claimed = self._claim(address, owner, heartbeat, now_ms=now_ms)
         return claimed if isinstance(claimed, Lease) else None
 
     def _dead(self, daemon: str, now_ms: int) -> TransactWriteItemTypeDef:
@@ -222,10 +233,13 @@ class Leases:
         }
 
     @staticmethod
-    def _take_values(owner: str, heartbeat: Heartbeat) -> dict[str, AttributeValueTypeDef]:
+    def _take_values(
+        owner: str, heartbeat: Heartbeat, now_ms: int
+    ) -> dict[str, AttributeValueTypeDef]:
         return {
             ":owner": codec.s(owner),
             ":daemon": codec.s(heartbeat.daemon),
+            ":now": codec.n(now_ms),
             ":one": codec.n(1),
         }
 
@@ -241,6 +255,42 @@ class Leases:
                     ConditionExpression=_HELD,
                     ExpressionAttributeNames={**_NAMES, "#daemon": DAEMON},
                     ExpressionAttributeValues=_held_values(lease),
+                )
+            except self._db.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
+    def state(self, address: Address, *, now_ms: int) -> LeaseState | None:
+        """Who holds the maildrop now; None when nobody does (never held, released, or its
+        holder's heartbeat ran out)."""
+        with aws_errors():
+            item = self._db.get_item(
+                TableName=self._table, Key=lease_key(address), ConsistentRead=True
+            ).get("Item")
+        if item is None or OWNER not in item:
+            return None
+        if DAEMON in item:
+            until = self._heartbeats.alive_until(item[DAEMON]["S"])
+        else:  # an earlier version's lease
+            until = int(item.get(UNTIL, codec.n(0))["N"])
+        if until <= now_ms:
+            return None
+        since = int(item.get(SINCE, codec.n(0))["N"])  # 0: taken by a daemon that did not say
+        return LeaseState(item[OWNER]["S"], since, until)
+
+    def break_hold(self, address: Address) -> bool:
+        """An operator ends whatever hold there is (a stale one, after a crash): the holder is
+        cleared and the token moves on, so the old holder's commit and release are refused.
+        False when nobody held it."""
+        with aws_errors():
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=lease_key(address),
+                    UpdateExpression="REMOVE #owner, #daemon, #until ADD #token :one",
+                    ConditionExpression="attribute_exists(#owner)",
+                    ExpressionAttributeNames={**_NAMES, "#daemon": DAEMON, "#until": UNTIL},
+                    ExpressionAttributeValues={":one": codec.n(1)},
                 )
             except self._db.exceptions.ConditionalCheckFailedException:
                 return False

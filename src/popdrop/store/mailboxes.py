@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Final, NamedTuple
 
+from popdrop.faces.credentials import Credentials
 from popdrop.faces.faults import MailboxExists, MailboxNotFound
-from popdrop.faces.pop3 import Credentials
 from popdrop.model import Address, Mailbox, ScramKeys
 from popdrop.store import codec, queries, schema
 from popdrop.store.aws import aws_errors

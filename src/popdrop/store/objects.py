@@ -48,21 +48,41 @@ class Objects:
         self._s3 = s3
         self._bucket = bucket
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, content_type: str = "message/rfc822") -> None:
         with aws_errors():
-            self._s3.put_object(
-                Bucket=self._bucket, Key=key, Body=data, ContentType="message/rfc822"
-            )
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
 
-    def stream(self, key: str, *, chunk_size: int) -> Iterator[bytes]:
-        """Stream the object from one GetObject.
+    def check_bucket(self) -> None:
+        with aws_errors():
+            self._s3.head_bucket(Bucket=self._bucket)
+
+    def publish(self, key: str, data: bytes, content_type: str) -> str:
+        """Put the object unless it is there already (a derived copy: same key, same bytes)."""
+        if not self._exists(key):
+            self.put(key, data, content_type)
+        return key
+
+    def _exists(self, key: str) -> bool:
+        with aws_errors():
+            try:
+                self._s3.head_object(Bucket=self._bucket, Key=key)
+            except self._s3.exceptions.ClientError as error:
+                if error_code(error) in {"404", "NoSuchKey", "NotFound"}:
+                    return False
+                raise
+        return True
+
+    def stream(
+        self, key: str, *, chunk_size: int, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes]:
+        """Stream the object (octets [start, end) of it) from one GetObject.
 
         The request is made when iteration starts, so an error before the first chunk means
         nothing was read; the body is closed however iteration ends.
         """
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, not {chunk_size}")
-        body = self.open(key)
+        body = self.open(key, start=start, end=end)
         try:
             while chunk := body.read(chunk_size):
                 yield chunk
@@ -102,19 +122,22 @@ class Objects:
     def read_whole(self, key: str) -> bytes:
         return b"".join(self.stream(key, chunk_size=_WHOLE_CHUNK))
 
-    def download_url(self, key: str, *, seconds: int) -> str:
-        """A presigned GetObject URL for the object, valid `seconds` (no request is made: the
-        URL is signed with the caller's credentials, so it can do what they may)."""
+    def download_url(
+        self,
+        key: str,
+        *,
+        seconds: int,
+        content_type: str = "message/rfc822",
+        disposition: str | None = None,
+    ) -> str:
+        """A presigned GetObject URL for the object, valid `seconds`, whose answer carries this
+        Content-Type (and Content-Disposition). No request is made: the URL is signed with the
+        caller's credentials, so it can do what they may."""
+        params = {"Bucket": self._bucket, "Key": key, "ResponseContentType": content_type}
+        if disposition is not None:
+            params["ResponseContentDisposition"] = disposition
         with aws_errors():
-            return self._s3.generate_presigned_url(
-                "get_object",
-                Params={
-                    "Bucket": self._bucket,
-                    "Key": key,
-                    "ResponseContentType": "message/rfc822",
-                },
-                ExpiresIn=seconds,
-            )
+            return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
 
     def delete(self, keys: Sequence[str]) -> None:
         for batch in batched(keys, KEYS_PER_DELETE):

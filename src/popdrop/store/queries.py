@@ -1,8 +1,10 @@
 """Reading many items: the paginated Query and BatchGetItem, each written once.
 
 - `partition`: the items of one partition whose sort key has a prefix (a mailbox's messages, its
-  quarantine), in sort-key order, strongly consistent;
-- `directory`: the items the sparse `directory` index lists under one kind (mailboxes, routes);
+  quarantine), in sort-key order or the reverse, strongly consistent; optionally only those in a
+  range of sort keys, or after a given one (the API's pages);
+- `directory`: the items the sparse `directory` index lists under one kind (mailboxes, routes), in
+  the order of their `dir_sk`, optionally after a given one;
 - `batch_get`: items by key, 100 per request, asking again for the keys DynamoDB hands back
   unprocessed under load, a bounded number of times.
 """
@@ -30,33 +32,67 @@ _BATCH_GET_BACKOFF: Final = 0.02  # seconds
 
 
 def partition(
-    dynamodb: DynamoDBClient, table: str, pk: str, sk_prefix: str
+    dynamodb: DynamoDBClient,
+    table: str,
+    pk: str,
+    sk_prefix: str,
+    *,
+    between: tuple[str, str] | None = None,
+    after_sk: str | None = None,
+    descending: bool = False,
 ) -> Iterator[codec.Item]:
-    """Items of partition `pk` whose sort key starts with `sk_prefix`, in sort-key order.
+    """Items of partition `pk` whose sort key starts with `sk_prefix` (or lies `between` two sort
+    keys, both inclusive, that start with it), in sort-key order (`descending`: the reverse),
+    starting after the sort key `after_sk` when given.
 
     Strongly consistent, because a session that logs in right after another one's QUIT must not
     list the entries that QUIT deleted (their objects may be gone).
     """
-    return _query(
-        dynamodb,
-        TableName=table,
-        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
-        ExpressionAttributeNames={"#pk": schema.PK, "#sk": schema.SK},
-        ExpressionAttributeValues={":pk": codec.s(pk), ":prefix": codec.s(sk_prefix)},
-        ConsistentRead=True,
-    )
+    names = {"#pk": schema.PK, "#sk": schema.SK}
+    values = {":pk": codec.s(pk)}
+    if between is None:
+        condition = "#pk = :pk AND begins_with(#sk, :prefix)"
+        values[":prefix"] = codec.s(sk_prefix)
+    else:
+        condition = "#pk = :pk AND #sk BETWEEN :low AND :high"
+        values |= {":low": codec.s(between[0]), ":high": codec.s(between[1])}
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ConsistentRead": True,
+        "ScanIndexForward": not descending,
+    }
+    if after_sk is not None:
+        request["ExclusiveStartKey"] = codec.key(pk, after_sk)
+    return _query(dynamodb, **request)
 
 
-def directory(dynamodb: DynamoDBClient, table: str, kind: str) -> Iterator[codec.Item]:
-    """The items the sparse `directory` index lists under `kind` (a GSI: eventually consistent)."""
-    return _query(
-        dynamodb,
-        TableName=table,
-        IndexName=schema.DIRECTORY_INDEX,
-        KeyConditionExpression="#dir = :kind",
-        ExpressionAttributeNames={"#dir": schema.DIR_PK},
-        ExpressionAttributeValues={":kind": codec.s(kind)},
-    )
+def directory(
+    dynamodb: DynamoDBClient,
+    table: str,
+    kind: str,
+    *,
+    after: tuple[str, codec.Item] | None = None,
+) -> Iterator[codec.Item]:
+    """The items the sparse `directory` index lists under `kind` (a GSI: eventually consistent),
+    in `dir_sk` order; `after`: only those after this `dir_sk`, whose item has this key."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": schema.DIRECTORY_INDEX,
+        "KeyConditionExpression": "#dir = :kind",
+        "ExpressionAttributeNames": {"#dir": schema.DIR_PK},
+        "ExpressionAttributeValues": {":kind": codec.s(kind)},
+    }
+    if after is not None:
+        dir_sk, item_key = after
+        request["ExclusiveStartKey"] = {
+            schema.DIR_PK: codec.s(kind),
+            schema.DIR_SK: codec.s(dir_sk),
+            **item_key,
+        }
+    return _query(dynamodb, **request)
 
 
 def _query(dynamodb: DynamoDBClient, **request: Any) -> Iterator[codec.Item]:

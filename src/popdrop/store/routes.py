@@ -55,7 +55,7 @@ class Routes:
 
     def list_routes(self) -> list[Route]:
         return [
-            _route(item)
+            route_from_item(item)
             for item in queries.directory(self._db, self._table, schema.DIRECTORY_ROUTE)
         ]
 
@@ -86,7 +86,7 @@ class Routes:
         for item in queries.batch_get(self._db, self._table, keys):
             pk, sk = item[schema.PK]["S"], item[schema.SK]["S"]
             if sk == schema.ROUTE_SK:
-                route = _route(item)
+                route = route_from_item(item)
                 routes[route.address] = route
             elif sk == schema.PROFILE_SK and codec.CLOSING not in item:
                 mailboxes.add(Address(item[codec.ADDRESS]["S"]))
@@ -95,7 +95,7 @@ class Routes:
         return Directory(frozenset(mailboxes), policies, routes)
 
 
-def _route(item: codec.Item) -> Route:
+def route_from_item(item: codec.Item) -> Route:
     address = item[schema.PK]["S"].removeprefix(schema.route_pk(""))
     return Route(address, tuple(Address(value["S"]) for value in item[TARGETS]["L"]))
 

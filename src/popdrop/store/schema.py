@@ -18,6 +18,7 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 |                   |                  |                                | summary (map), expires_at|
 | unique-id marker  | MBX#<address>    | UID#<uid>                      | entry_sk (the entry's sk)|
 | maildrop lease    | MBX#<address>    | #LEASE                         | owner, daemon,           |
+|                   |                  |                                | lease_since,             |
 |                   |                  |                                | fencing_token (`lease`)  |
 | daemon heartbeat  | DAEMON#<id>      | #HEARTBEAT                     | alive_until, expires_at  |
 | object references | OBJ#<object key> | #REF                           | refs (entries using it)  |

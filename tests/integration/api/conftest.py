@@ -17,9 +17,12 @@ from .helpers import ADDRESS, PASSWORD_HASH, TOKEN
 
 @pytest.fixture
 def settings(moto: str) -> Settings:
-    """Unique resource names per test, and the admin token the tests present."""
+    """Unique resource names per test, the admin token the tests present, and no failure penalty
+    (the tests of the penalty set their own)."""
     name = f"popdrop-api-{uuid.uuid4().hex[:12]}"
-    return Settings(table=name, bucket=name, api_token=TOKEN)
+    return Settings(
+        table=name, bucket=name, api_token=TOKEN, auth_penalty_base=0.0, auth_penalty_max=0.0
+    )
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
-"""The admin bearer token guards every /v1 route, and a refusal never says what was wrong."""
+"""Credentials guard every /v1 route, and a refusal never says what was wrong."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -10,7 +9,7 @@ from fastapi.testclient import TestClient
 from popdrop.api.deps import get_store
 from popdrop.settings import Settings, get_settings
 
-from .helpers import ADDRESS, TOKEN
+from .helpers import ADDRESS, TOKEN, assert_refused
 
 PROTECTED = [
     "/v1/mailboxes",
@@ -28,14 +27,7 @@ def no_storage() -> None:
 def guarded(app: FastAPI) -> TestClient:
     """A client of an app whose storage fails the test if a request reaches it."""
     app.dependency_overrides[get_store] = no_storage
-    return TestClient(app)
-
-
-def assert_refused(response: httpx.Response) -> None:
-    """One reply for every failure: no hint whether header, scheme or token was wrong."""
-    assert response.status_code == 401
-    assert response.json() == {"detail": "not authenticated"}
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    return TestClient(app, base_url="https://testserver")
 
 
 @pytest.mark.parametrize("path", PROTECTED)

@@ -14,10 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from popdrop.api import deps
+from popdrop.api.app import create_app
 from popdrop.settings import Settings, get_settings
 from popdrop.store import Store
 
-from .helpers import ADDRESS, put_message
+from .helpers import ADDRESS, TOKEN, put_message
 from .test_api_lambda import http_api_event
 
 # Lambda refuses a response over 6 MB; a binary body travels base64-encoded (4/3 its size).
@@ -64,9 +65,13 @@ def test_a_token_and_a_token_secret_together_are_refused() -> None:
         Settings(api_token="x", api_token_secret="arn")
 
 
-def test_a_raw_message_over_the_inline_limit_is_a_redirect_to_a_short_lived_url(
-    admin: TestClient, store: Store, settings: Settings
+def test_on_lambda_a_raw_message_over_the_inline_limit_is_a_redirect_to_a_short_lived_url(
+    store: Store, settings: Settings
 ) -> None:
+    """A buffered app (Lambda's) redirects; uvicorn's streams every size (test_api_raw.py)."""
+    app = create_app(buffered=True)
+    app.dependency_overrides[get_settings] = lambda: settings
+    admin = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
     big = message_of(settings.api_inline_raw_bytes + 1)
     small = message_of(1000)
     put_message(store, "big", big, arrived_at=1)
@@ -119,3 +124,34 @@ def test_on_lambda_a_4_7_mb_message_no_longer_breaks_the_response_limit(
     body = base64.b64decode(small["body"]) if small["isBase64Encoded"] else small["body"].encode()
     assert body == message_of(3000)
     assert len(json.dumps(small)) < LAMBDA_RESPONSE_LIMIT
+
+
+def test_on_lambda_a_part_over_the_inline_limit_is_a_redirect_to_its_decoded_copy(
+    store: Store, settings: Settings
+) -> None:
+    """A part is stored decoded under the API's prefix first, then presigned with its own
+    Content-Type and Content-Disposition."""
+    small_limit = settings.model_copy(update={"api_inline_raw_bytes": 1000})
+    app = create_app(buffered=True)
+    app.dependency_overrides[get_settings] = lambda: small_limit
+    admin = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
+    attachment = bytes(range(256)) * 20
+    encoded = base64.encodebytes(attachment).replace(b"\n", b"\r\n")
+    put_message(
+        store,
+        "parts",
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n'
+        b"\r\nhi\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+        b'Content-Disposition: attachment; filename="blob.bin"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded + b"--b--\r\n",
+        arrived_at=1,
+    )
+    part = f"/v1/mailboxes/{ADDRESS}/messages/parts/parts"
+
+    assert admin.get(f"{part}/1").content == b"hi"
+    redirect = admin.get(f"{part}/2", follow_redirects=False)
+    assert redirect.status_code == 307
+    fetched = httpx.get(redirect.headers["location"], timeout=30)
+    assert fetched.content == attachment
+    assert fetched.headers["content-type"] == "application/octet-stream"
+    assert 'filename="blob.bin"' in fetched.headers["content-disposition"]

@@ -1,4 +1,4 @@
-"""/v1/mailboxes: mailboxes and their messages, read-only, from the real store on moto."""
+"""/v1/mailboxes: mailboxes and their messages, from the real store on moto."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from popdrop.api.routers import mailboxes, quarantine
+from popdrop.api.routers import content, delivery, leases, mailboxes, messages, quarantine
 from popdrop.faces.faults import StorageUnavailable
 from popdrop.settings import Settings
 from popdrop.store import Store
 
-from .helpers import ADDRESS, PASSWORD_HASH, put_message
+from .helpers import ADDRESS, PASSWORD_HASH, assert_not_found, assert_problem, put_message
 
 MESSAGES = f"/v1/mailboxes/{ADDRESS}/messages"
 FIRST = b"From: bob@example.org\r\nTo: alice@example.test\r\nSubject: first\r\n\r\nhello\r\n"
@@ -49,7 +49,7 @@ def test_mailboxes_are_listed_with_their_counters_and_creation_time(
     response = admin.get("/v1/mailboxes")
 
     assert response.status_code == 200
-    (mailbox,) = response.json()
+    (mailbox,) = response.json()["data"]
     stored = store.get_mailbox(ADDRESS)
     assert stored is not None
     assert set(mailbox) == {"address", "message_count", "octets", "created_at"}
@@ -69,7 +69,7 @@ def test_the_mailbox_list_never_contains_a_password_hash(admin: TestClient) -> N
     assert "scrypt" not in body
 
 
-def test_messages_are_listed_in_arrival_order_with_their_metadata(
+def test_messages_are_listed_newest_first_with_their_metadata(
     admin: TestClient, store: Store
 ) -> None:
     put_message(store, "later", SECOND, arrived_at=1_700_000_000_500)
@@ -78,10 +78,9 @@ def test_messages_are_listed_in_arrival_order_with_their_metadata(
     response = admin.get(MESSAGES)
 
     assert response.status_code == 200
-    messages = response.json()
-    assert [m["uid"] for m in messages] == ["earlier", "later"]
-    first = messages[0]
-    assert first == {
+    messages = response.json()["data"]
+    assert [m["uid"] for m in messages] == ["later", "earlier"]
+    assert messages[1] == {
         "uid": "earlier",
         "size": len(FIRST),
         "header_size": FIRST.index(b"\r\n\r\n") + 4,
@@ -101,7 +100,7 @@ def test_messages_are_listed_in_arrival_order_with_their_metadata(
 def test_an_empty_mailbox_lists_no_messages(admin: TestClient) -> None:
     response = admin.get(MESSAGES)
     assert response.status_code == 200
-    assert response.json() == []
+    assert response.json() == {"data": [], "has_more": False}
 
 
 def test_the_address_in_the_path_is_matched_case_insensitively(
@@ -110,7 +109,7 @@ def test_the_address_in_the_path_is_matched_case_insensitively(
     put_message(store, "u1", FIRST, arrived_at=1_700_000_000_000)
     response = admin.get(f"/v1/mailboxes/{ADDRESS.upper()}/messages")
     assert response.status_code == 200
-    assert [m["uid"] for m in response.json()] == ["u1"]
+    assert [m["uid"] for m in response.json()["data"]] == ["u1"]
 
 
 def test_one_message_has_the_same_metadata_as_in_the_list(admin: TestClient, store: Store) -> None:
@@ -119,7 +118,11 @@ def test_one_message_has_the_same_metadata_as_in_the_list(admin: TestClient, sto
     response = admin.get(f"{MESSAGES}/u1")
 
     assert response.status_code == 200
-    assert response.json() == admin.get(MESSAGES).json()[0]
+    detail = response.json()
+    headers, parts = detail.pop("headers"), detail.pop("parts")
+    assert detail == admin.get(MESSAGES).json()["data"][0]
+    assert [h["name"] for h in headers] == ["From", "To", "Subject"]
+    assert [(p["id"], p["content_type"], p["size"]) for p in parts] == [("1", "text/plain", 7)]
     assert "object_key" not in response.text
 
 
@@ -138,35 +141,46 @@ def test_raw_returns_the_stored_bytes_as_message_rfc822(
 
 
 @pytest.mark.parametrize(
-    ("path", "detail"),
+    "path",
     [
-        ("/v1/mailboxes/nobody@example.test/messages", "mailbox not found"),
-        ("/v1/mailboxes/nobody@example.test/messages/u1", "message not found"),
-        ("/v1/mailboxes/nobody@example.test/messages/u1/raw", "message not found"),
-        (f"{MESSAGES}/no-such-uid", "message not found"),
-        (f"{MESSAGES}/no-such-uid/raw", "message not found"),
+        "/v1/mailboxes/nobody@example.test",
+        "/v1/mailboxes/nobody@example.test/messages",
+        "/v1/mailboxes/nobody@example.test/messages/u1",
+        "/v1/mailboxes/nobody@example.test/messages/u1/raw",
+        "/v1/mailboxes/nobody@example.test/quarantine",
+        f"{MESSAGES}/no-such-uid",
+        f"{MESSAGES}/no-such-uid/raw",
+        f"{MESSAGES}/no-such-uid/html",
+        f"{MESSAGES}/no-such-uid/parts/1",
+        "/v1/no-such-route",
     ],
 )
-def test_an_unknown_mailbox_or_message_is_404_with_a_json_error(
-    admin: TestClient, path: str, detail: str
+def test_an_unknown_mailbox_or_message_is_the_same_404_problem(
+    admin: TestClient, path: str
 ) -> None:
-    response = admin.get(path)
-    assert response.status_code == 404
-    assert response.json() == {"detail": detail}
+    assert_not_found(admin.get(path))
 
 
-def test_every_route_under_a_mailbox_takes_it_through_the_existence_dependency() -> None:
-    """One check (`popdrop.api.deps`), so no route can forget it."""
+def test_every_route_under_a_mailbox_takes_it_through_the_access_dependency() -> None:
+    """One check (`popdrop.api.deps`: the caller may reach it, and it exists), so no route can
+    forget it."""
     routes = [
         route
-        for router in (mailboxes.router, quarantine.router)
+        for router in (
+            mailboxes.router,
+            messages.router,
+            content.router,
+            quarantine.router,
+            leases.router,
+            delivery.policies,
+        )
         for route in router.routes
         if isinstance(route, APIRoute) and "{address}" in route.path
     ]
-    assert len(routes) == 6
+    assert len(routes) == 20
     for route in routes:
         calls = [getattr(dep.call, "__name__", "") for dep in route.dependant.dependencies]
-        assert "existing_mailbox" in calls, route.path
+        assert "mailbox" in calls, route.path
 
 
 def test_a_message_whose_object_is_gone_is_404(
@@ -176,10 +190,7 @@ def test_a_message_whose_object_is_gone_is_404(
     entry = put_message(store, "u1", FIRST, arrived_at=1_700_000_000_000)
     boto3.client("s3").delete_object(Bucket=settings.bucket, Key=entry.object_key)
 
-    response = admin.get(f"{MESSAGES}/u1/raw")
-
-    assert response.status_code == 404
-    assert response.json() == {"detail": "message not found"}
+    assert_not_found(admin.get(f"{MESSAGES}/u1/raw"))
 
 
 @pytest.mark.parametrize(
@@ -192,15 +203,14 @@ def test_a_message_whose_object_is_gone_is_404(
     ],
 )
 def test_an_invalid_address_or_unique_id_is_422(admin: TestClient, path: str) -> None:
-    response = admin.get(path)
-    assert response.status_code == 422
-    assert "detail" in response.json()
+    problem = assert_problem(admin.get(path), 422, "invalid-request")
+    assert problem["errors"]
 
 
 @pytest.mark.parametrize(
     ("method", "fault", "path"),
     [
-        ("list_mailboxes", storage_down, "/v1/mailboxes"),
+        ("mailboxes_in_order", storage_down, "/v1/mailboxes"),
         ("get_mailbox", storage_down, MESSAGES),
         ("get_message", storage_down, f"{MESSAGES}/u1"),
         ("iter_object", storage_down, f"{MESSAGES}/u1/raw"),
@@ -221,6 +231,6 @@ def test_a_storage_fault_is_503_with_a_json_error(
 
     response = admin.get(path)
 
-    assert response.status_code == 503
-    assert response.json() == {"detail": "storage is unavailable, try again later"}
+    problem = assert_problem(response, 503, "storage-unavailable")
+    assert problem["detail"] == "storage is unavailable, try again later"
     assert "did not answer" not in response.text

@@ -8,10 +8,11 @@ A login name enters popdrop here: `resolve_login` turns it into an `Address` onc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
@@ -21,8 +22,8 @@ from popdrop.auth.cache import CredentialCache
 from popdrop.auth.identity import resolve_login
 from popdrop.auth.passwords import verify_against_dummy, verify_password
 from popdrop.auth.penalty import Penalties, PenaltyPolicy
+from popdrop.faces.credentials import CredentialStore
 from popdrop.faces.faults import StoreError
-from popdrop.faces.pop3 import MaildropStore
 from popdrop.logfmt import log_event
 from popdrop.model import Mailbox
 from popdrop.settings import Settings
@@ -43,13 +44,34 @@ async def _hashed(verify: Callable[..., bool], *args: str) -> bool:
 
 
 class Authenticator:
-    def __init__(self, store: MaildropStore, settings: Settings) -> None:
+    def __init__(self, store: CredentialStore, settings: Settings) -> None:
         self._store = store
         self._default_domain = settings.default_domain
         self._cache = CredentialCache(settings.credential_cache_seconds)
         self._penalties = Penalties(
             PenaltyPolicy(base=settings.auth_penalty_base, ceiling=settings.auth_penalty_max)
         )
+        # Per client address: the lock its attempts take turns on, and how many hold or await it.
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def one_at_a_time(self, client: str) -> AsyncIterator[None]:
+        """Check one client address's attempts one after another, each failure's penalty served
+        before the next attempt is checked: a burst of guesses sent at once (as HTTP clients can)
+        is answered as slowly as the same guesses sent in turn, and a right answer behind them
+        comes no sooner than the penalty allows. Other addresses are not held up. The map holds
+        only addresses with an attempt in progress."""
+        lock, users = self._turns.get(client, (asyncio.Lock(), 0))
+        self._turns[client] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._turns[client]
+            if users == 1:
+                del self._turns[client]
+            else:
+                self._turns[client] = (lock, users - 1)
 
     async def authenticate(self, username: str, password: str, client: str) -> Mailbox | None:
         """The mailbox these credentials open, or None after the failure penalty has elapsed.

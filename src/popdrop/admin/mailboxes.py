@@ -1,0 +1,74 @@
+"""Mailboxes and their credentials: create one (with a chosen or a generated password), change its
+password, its app passwords. A password is stored as an scrypt hash with a SCRAM-SHA-256
+verifier beside it, never as itself."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Final
+
+from popdrop.admin.errors import InvalidName, InvalidPassword
+from popdrop.auth import app_passwords
+from popdrop.auth.passwords import hash_password
+from popdrop.faces.admin import MailboxAdmin
+from popdrop.faces.faults import MailboxNotFound
+from popdrop.model import Address, AppPassword, Mailbox, ScramKeys
+
+# A password longer than this is almost certainly a pasted file, not a password.
+MAX_PASSWORD_LENGTH: Final = 1024
+# A generated password: 144 random bits in 24 URL-safe characters, easy to paste into a client.
+_GENERATED_BYTES: Final = 18
+
+
+def check_password(password: str) -> str:
+    """The password, when popdrop accepts it: not empty, at most MAX_PASSWORD_LENGTH characters."""
+    if not password:
+        raise InvalidPassword("the password is empty")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidPassword(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
+    return password
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(_GENERATED_BYTES)
+
+
+def create_mailbox(store: MailboxAdmin, address: Address, password: str) -> Mailbox:
+    """Raises `InvalidPassword`, `MailboxExists`."""
+    check_password(password)
+    return store.create_mailbox(address, hash_password(password), _scram_keys(password))
+
+
+def set_password(store: MailboxAdmin, address: Address, password: str) -> None:
+    """Replace the password and its SCRAM verifier; `InvalidPassword`, `MailboxNotFound`."""
+    check_password(password)
+    store.set_password(address, hash_password(password), _scram_keys(password))
+
+
+def _scram_keys(password: str) -> ScramKeys:
+    # SCRAM (scramp, asn1crypto) is imported only where a password is set: the CLI's other
+    # commands start without it (tests/integration/cli/test_cli_imports.py).
+    from popdrop.auth.scram import derive_keys  # noqa: PLC0415
+
+    return derive_keys(password)
+
+
+def add_app_password(store: MailboxAdmin, address: Address, name: str) -> tuple[AppPassword, str]:
+    """Generate an app password named `name`; the stored entry and the password itself (shown to
+    the user once, never stored). Raises `InvalidName`, `AppPasswordConflict`, `MailboxNotFound`."""
+    password, digest = app_passwords.generate()
+    try:
+        entry = AppPassword(name=name, digest=digest, created_at=int(time.time()))
+    except ValueError as error:
+        raise InvalidName(str(error)) from None
+    store.add_app_password(address, entry)
+    return entry, password
+
+
+def list_app_passwords(store: MailboxAdmin, address: Address) -> tuple[AppPassword, ...]:
+    """Raises `MailboxNotFound`."""
+    mailbox = store.get_mailbox(address)
+    if mailbox is None:
+        raise MailboxNotFound(address)
+    return mailbox.app_passwords
