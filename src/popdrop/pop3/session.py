@@ -310,7 +310,7 @@ class Session:
                 return [Send(replies.ok("UTF-8 mode enabled."))]
             case c.Capa():
                 status = replies.ok("Capability list follows.")
-                listed = self._connection.capabilities(before_login=transaction is None)
+                listed = self._connection.capabilities()
                 return [Send(replies.multiline(status, listed))]
             case c.Lang(tag):
                 return [Send(language(tag))]

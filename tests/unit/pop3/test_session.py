@@ -132,9 +132,15 @@ def test_capa_offers_user_where_plaintext_login_is_allowed_rfc2449_s5() -> None:
     assert Client(PLAINTEXT).say("CAPA") == OK_CAPA + BASE_CAPA + b"USER\r\n" + IMPLEMENTATION
 
 
-def test_capa_after_login_lists_no_stls_rfc2595_s4() -> None:
-    config = SessionConfig(stls_available=True, plaintext_allowed=True)
-    assert Client(config).login().say("CAPA") == OK_CAPA + BASE_CAPA + b"USER\r\n" + IMPLEMENTATION
+def test_capa_after_login_announces_what_authorization_offers_stls_included_rfc2449_s5() -> None:
+    """RFC 2449 §5: "Capabilities available in the AUTHORIZATION state MUST be announced in both
+    states", STLS among them, though STLS itself is refused after login (RFC 2595 §4)."""
+    config = SessionConfig(stls_available=True, plaintext_allowed=True, sasl_mechanisms=("PLAIN",))
+    client = Client(config)
+    before = client.say("CAPA")
+    assert before == OK_CAPA + BASE_CAPA + b"USER\r\nSASL PLAIN\r\nSTLS\r\n" + IMPLEMENTATION
+    assert client.login().say("CAPA") == before
+    assert client.say("STLS") == b"-ERR Not allowed after login.\r\n"
 
 
 # STLS (RFC 2595 §4)
