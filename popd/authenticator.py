@@ -84,7 +84,7 @@ class Authenticator:
     async def penalize(self, client: str, account: str) -> None:
         """Record a failed authentication and wait out its penalty before the reply."""
         delay = self._penalties.failed(client, account)
-        log_event(logger, "auth.failed", client=client, delay=delay)
+        log_event(logger, "auth.failed", client=client, account=account, delay=delay)
         await asyncio.sleep(delay)
 
     async def _password_matches(self, mailbox: Mailbox, password: str, client: str) -> bool:

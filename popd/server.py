@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import secrets as random_secrets
 import ssl
 import threading
 from collections import Counter
@@ -87,6 +88,7 @@ class Pop3Daemon:
             login_delay=settings.login_delay,
         )
         self._tokens = _token_validator(settings)
+        self._decoy_key = _decoy_key(settings)
         self._mechanisms = sasl.enabled_mechanisms(
             tokens=self._tokens is not None, cram_md5=settings.cram_md5
         )
@@ -193,6 +195,7 @@ class Pop3Daemon:
             default_domain=self._settings.default_domain,
             tokens=self._tokens,
             server_certificate=self._certificate if tls else None,
+            decoy_key=self._decoy_key,
         )
 
     def _plaintext_allowed(self, peer: str) -> bool:
@@ -303,6 +306,21 @@ async def _in_daemon_thread(call: Callable[[], T]) -> T:
 
     threading.Thread(target=run, name="popd-tls", daemon=True).start()
     return await done
+
+
+def _decoy_key(settings: Settings) -> bytes:
+    """POPDROP_DECOY_KEY, or a random key for this process, with a warning: a name's decoy salt
+    then differs between replicas and restarts, which a prober comparing them could notice."""
+    configured = settings.decoy_key.get_secret_value()
+    if configured:
+        return configured.encode("utf-8")
+    log_event(
+        logger,
+        "auth.decoy_key_random",
+        logging.WARNING,
+        reason="POPDROP_DECOY_KEY is not set: unknown names' SCRAM salts are per process",
+    )
+    return random_secrets.token_bytes(32)
 
 
 def _token_validator(settings: Settings) -> TokenValidator | None:

@@ -314,3 +314,92 @@ def test_mpop_cram_md5(cram_daemon: Daemon, tmp_path: Path) -> None:
 def test_cram_md5_is_off_unless_enabled(sasl_daemon: Daemon) -> None:
     result = curl(sasl_daemon, "--user", f"{ADDRESS}:{SECRET}", "--login-options", "AUTH=CRAM-MD5")
     assert result.returncode != 0
+
+
+def server_first(port: int, name: str, *, source: str = "127.0.0.1") -> dict[str, str]:
+    """Start a SCRAM-SHA-256 exchange for `name` on the plain port and cancel it after the
+    server-first message (RFC 5802 §5.1); that message's attributes (r, s, i)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    with sock, sock.makefile("rwb") as stream:
+        stream.readline()
+        first = f"n,,n={name},r=clientnonce".encode()
+        stream.write(b"AUTH SCRAM-SHA-256 " + base64.b64encode(first) + b"\r\n")
+        stream.flush()
+        challenge = stream.readline()
+        assert challenge.startswith(b"+ "), challenge
+        stream.write(b"*\r\n")
+        stream.flush()
+        assert stream.readline() == b"-ERR Authentication cancelled.\r\n"
+    text = base64.b64decode(challenge[2:].strip()).decode()
+    return dict(attribute.split("=", 1) for attribute in text.split(","))
+
+
+def test_scram_salts_and_counts_do_not_tell_unknown_names_from_mailboxes(
+    daemon_factory: DaemonFactory,
+) -> None:
+    """Issue 15: an unknown name's salt has a real one's length and iteration count, depends only
+    on the normalised name, and is the same in every replica sharing POPDROP_DECOY_KEY."""
+    key = "k" * 40
+    first = daemon_factory(decoy_key=key)
+    first.store.set_password(ADDRESS, hash_password(PASSWORD), derive_keys(PASSWORD))
+    port = first.endpoints.pop3_port
+    real = server_first(port, ADDRESS)
+    unknown = server_first(port, "nobody@example.test")
+    assert len(base64.b64decode(unknown["s"])) == len(base64.b64decode(real["s"])) == 32
+    assert unknown["i"] == real["i"] == "50000"
+    assert server_first(port, "Nobody@Example.TEST")["s"] == unknown["s"]
+    assert server_first(port, "someone@example.test")["s"] != unknown["s"]
+    replica = daemon_factory(decoy_key=key).endpoints.pop3_port
+    assert server_first(replica, "nobody@example.test")["s"] == unknown["s"]
+    assert server_first(replica, ADDRESS)["s"] == real["s"]
+
+
+def test_scram_failures_count_against_the_mailbox_named(
+    daemon_factory: DaemonFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: a wrong SCRAM proof is a failed login on the account it names, shared with
+    USER/PASS, not on one account for every SCRAM exchange."""
+    daemon = daemon_factory(auth_penalty_base=0.05)
+    daemon.store.set_password(ADDRESS, hash_password(PASSWORD), derive_keys(PASSWORD))
+    bob = "bob@example.test"
+    daemon.store.create_mailbox(bob, hash_password(PASSWORD), derive_keys(PASSWORD))
+    port = daemon.endpoints.pop3_port
+
+    def scram_fail(user: str, source: str) -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+        with sock, sock.makefile("rwb") as stream:
+            stream.readline()
+            client = ScramClient(["SCRAM-SHA-256"], user, "wrong")
+            stream.write(
+                b"AUTH SCRAM-SHA-256 "
+                + base64.b64encode(client.get_client_first().encode())
+                + b"\r\n"
+            )
+            stream.flush()
+            client.set_server_first(base64.b64decode(stream.readline()[2:].strip()).decode())
+            stream.write(base64.b64encode(client.get_client_final().encode()) + b"\r\n")
+            stream.flush()
+            assert stream.readline() == b"-ERR [AUTH] Authentication failed.\r\n"
+
+    caplog.set_level("INFO", logger="popd.auth")
+    scram_fail(ADDRESS, "127.0.0.2")
+    scram_fail(bob, "127.0.0.3")
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=10, source_address=("127.0.0.4", 0)
+    ) as sock:
+        stream = sock.makefile("rwb")
+        stream.readline()
+        stream.write(f"USER {ADDRESS}\r\nPASS wrong\r\n".encode())
+        stream.flush()
+        assert stream.readline() == b"+OK Send PASS.\r\n"
+        assert stream.readline() == b"-ERR [AUTH] Authentication failed.\r\n"
+    failures = [
+        record.fields  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.getMessage() == "auth.failed"
+    ]
+    assert [(f["account"], f["client"], f["delay"]) for f in failures] == [
+        (ADDRESS, "127.0.0.2", 0.05),
+        (bob, "127.0.0.3", 0.05),  # a fresh address and a fresh account: the first delay
+        (ADDRESS, "127.0.0.4", 0.1),  # Alice's second failure, whatever the mechanism
+    ]
