@@ -21,10 +21,7 @@ from popdrop.faces.faults import MailboxNotFound
 from popdrop.faces.ingest import IngestStore
 from popdrop.ingest import ingest, new_message_id
 from popdrop.logfmt import now_ms
-from popdrop.model import Address, AppPassword
-
-# A password longer than this is almost certainly a pasted file, not a password.
-MAX_PASSWORD_LENGTH = 1024
+from popdrop.model import Address, AppPassword, InvalidPassword, normalize_password
 
 
 class UsageError(Exception):
@@ -41,11 +38,10 @@ def read_password(*, from_stdin: bool) -> str:
             raise UsageError("the passwords do not match")
     else:
         raise UsageError("standard input is not a terminal: pass --password-stdin")
-    if not password:
-        raise UsageError("the password is empty")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise UsageError(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
-    return password
+    try:
+        return normalize_password(password)
+    except InvalidPassword as error:
+        raise UsageError(str(error)) from None
 
 
 def mailbox(

@@ -21,7 +21,7 @@ from popdrop.auth.penalty import Penalties, PenaltyPolicy
 from popdrop.faces.faults import StoreError
 from popdrop.faces.pop3 import MaildropStore
 from popdrop.logfmt import log_event
-from popdrop.model import Mailbox
+from popdrop.model import InvalidPassword, Mailbox, normalize_password
 from popdrop.settings import Settings
 
 logger = logging.getLogger("popd.auth")
@@ -42,6 +42,7 @@ class Authenticator:
         Raises StoreError when storage fails (the caller answers [SYS/TEMP]).
         """
         address = resolve_login(username, self._default_domain)
+        password = _login_form(password)
         found = await asyncio.to_thread(self._store.credentials, address) if address else None
         mailbox = None if found is None else found.mailbox
         if mailbox is not None and await self._password_matches(mailbox, password, client):
@@ -107,3 +108,13 @@ class Authenticator:
             self._cache.remember(mailbox.address, password, mailbox.password_hash)
             return True
         return False
+
+
+def _login_form(password: str) -> str:
+    """The password in the form it was set in (`normalize_password`: NFC, ASCII spaces), so an
+    NFD keyboard opens an NFC password; one no password can have is checked as typed, and fails
+    after the same work as any wrong one."""
+    try:
+        return normalize_password(password)
+    except InvalidPassword:
+        return password

@@ -7,7 +7,13 @@ import time
 
 from popdrop.auth import app_passwords
 from popdrop.auth.passwords import hash_password
-from popdrop.model import AppPassword
+from popdrop.model import (
+    MAX_ADDRESS_OCTETS,
+    MAX_PASSWORD_OCTETS,
+    AppPassword,
+    normalize_address,
+    normalize_password,
+)
 from tests.integration.popd.conftest import ADDRESS, PASSWORD, Daemon, DaemonFactory
 from tests.support import RawClient
 
@@ -114,3 +120,24 @@ def test_too_many_connections_from_one_address_are_refused_sys_temp(
     assert third.line().startswith(b"-ERR [SYS/TEMP]")
     for client in (first, second, third):
         client.close()
+
+
+def test_the_longest_password_and_address_log_in_with_pass_rfc2449_s4(daemon: Daemon) -> None:
+    """Issue 15: what `popdrop mailbox add` accepts, a PASS line can carry: a password of
+    MAX_PASSWORD_OCTETS for an address of MAX_ADDRESS_OCTETS."""
+    local = "l" * 64
+    address = f"{local}@{'d' * (MAX_ADDRESS_OCTETS - len(local) - 1 - 5)}.test"
+    password = "pw " * (MAX_PASSWORD_OCTETS // 3) + "x" * (MAX_PASSWORD_OCTETS % 3)
+    daemon.store.create_mailbox(normalize_address(address), hash_password(password))
+    client, reply = login(daemon, address, password)
+    assert reply == b"+OK Logged in.\r\n"
+    client.close()
+
+
+def test_a_password_typed_in_another_normal_form_logs_in_rfc8265_s4_2(daemon: Daemon) -> None:
+    """Issue 15: a password is set and checked in one form (NFC, ASCII spaces), so a keyboard
+    that sends "e" + U+0301 opens the password set as "é", and a no-break space is a space."""
+    daemon.store.set_password(ADDRESS, hash_password(normalize_password("café au lait")))
+    client, reply = login(daemon, ADDRESS, "cafe\u0301\u00a0au lait")
+    assert reply == b"+OK Logged in.\r\n"
+    client.close()
