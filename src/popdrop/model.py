@@ -52,7 +52,7 @@ def normalize_address(text: str) -> Address:
     Trimmed, lower-case (addresses are case-insensitive throughout popdrop) and NFC, so one mailbox
     has one spelling in storage; no control or invisible character; at most MAX_ADDRESS_OCTETS in
     UTF-8; and a local part of one script, since a mixed one is the mark of a look-alike
-    ("pаypal" with a Cyrillic "а"; docs/security.md).
+    ("p\\u0430ypal", with a Cyrillic "a"; docs/security.md).
     """
     address = precis.nfc(text.strip().lower())
     if hidden := precis.invisible(address):

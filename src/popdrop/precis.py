@@ -58,6 +58,6 @@ def scripts(text: str) -> frozenset[str]:
 
 def mixed_script(text: str) -> bool:
     """True when the letters of `text` mix scripts beyond UTS 39's "highly restrictive" level:
-    the mark of a look-alike (a Cyrillic "а" among Latin letters)."""
+    the mark of a look-alike (a Cyrillic "a", U+0430, among Latin letters)."""
     found = scripts(text)
     return len(found) > 1 and not any(found <= allowed for allowed in _ALLOWED_MIXES)

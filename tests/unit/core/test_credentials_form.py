@@ -62,8 +62,8 @@ def test_addresses_with_control_or_invisible_characters_are_refused(text: str) -
 @pytest.mark.parametrize(
     "text",
     [
-        "p\u0430ypal@example.test",  # Cyrillic а among Latin letters
-        "\u03bfmega@example.test",  # Greek ο before Latin
+        "p\u0430ypal@example.test",  # a Cyrillic "a" among Latin letters
+        "\u03bfmega@example.test",  # a Greek "o" before Latin letters
     ],
 )
 def test_mixed_script_local_parts_are_refused_as_look_alikes_uts39(text: str) -> None:
