@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     max_session_seconds: float = Field(default=3600.0, ge=1.0)
     # Concurrent sessions from one client address; the next is refused with [SYS/TEMP].
     max_sessions_per_address: int = Field(default=20, ge=1)
+    # Of those, how many may be logging in at once (not yet authenticated): with the failure
+    # penalty, this bounds the guess rate per address (docs/security.md, "Guessing").
+    max_unauthenticated_per_address: int = Field(default=3, ge=1)
+    # The longest a connection may stay unauthenticated, however busy (Dovecot closes such
+    # clients after about a minute); a login ends this limit.
+    login_timeout: float = Field(default=60.0, ge=1.0)
     # RFC 1939 §7 APOP: off by default, because it needs a plaintext-equivalent secret per mailbox.
     apop: bool = False
     # RFC 2195 CRAM-MD5 in AUTH: off by default; it uses the same shared secret as APOP.

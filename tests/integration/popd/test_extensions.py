@@ -10,6 +10,7 @@ import hashlib
 import logging
 import poplib
 import re
+import select
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -314,3 +315,62 @@ def test_the_idle_timer_restarts_with_every_command_rfc1939_s3(
             assert client.command("NOOP") == b"+OK\r\n"
         assert client.command("QUIT").startswith(b"+OK")
         client.close()
+
+
+def test_a_connection_that_never_logs_in_is_closed_after_the_login_limit(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: a client that keeps the idle timer at bay (a CAPA now and then) but never logs in
+    is closed after POPDROP_LOGIN_TIMEOUT, not after the hour a session may last."""
+    caplog.set_level(logging.INFO, logger="popd")
+    with start(mailbox, ca, tmp_path, login_timeout=1, idle_timeout=30) as endpoints:
+        client, _ = greeted(endpoints.pop3_port)
+        deadline = time.monotonic() + 30  # a generous deadline for the event awaited
+        reply = b""
+        while not reply and time.monotonic() < deadline:
+            if select.select([client.sock], [], [], 0.2)[0]:  # the server spoke unasked
+                reply = client.line()
+                continue
+            answer = client.command("CAPA")  # keeps the idle timer at bay
+            if answer.startswith(b"+OK"):
+                client.multiline()
+            else:
+                reply = answer
+        assert reply == b"-ERR Too long without logging in.\r\n"
+        assert client.sock.recv(1) == b""
+        client.close()
+        assert logout_line(caplog)["outcome"] == "login-timeout"
+
+
+def test_the_login_limit_ends_with_the_login(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    """A session that logged in is held to the idle timeout and the session limit only."""
+    with start(mailbox, ca, tmp_path, login_timeout=1, idle_timeout=30) as endpoints:
+        connected = time.monotonic()
+        client = logged_in(endpoints.pop3_port)
+        while time.monotonic() - connected < 2:  # past the login limit, busy all along
+            assert client.command("NOOP") == b"+OK\r\n"
+        assert client.command("QUIT").startswith(b"+OK")
+        client.close()
+
+
+def test_unauthenticated_sessions_per_address_are_bounded_sys_temp(
+    mailbox: Store, ca: trustme.CA, tmp_path: Path
+) -> None:
+    """Issue 15: the failure penalty bounds the guess rate per address only if an address cannot
+    open guessing sessions without limit; a session that logs in frees its place."""
+    with start(mailbox, ca, tmp_path, max_unauthenticated_per_address=2) as endpoints:
+        first, _ = greeted(endpoints.pop3_port)
+        second, _ = greeted(endpoints.pop3_port)
+        third = RawClient(endpoints.pop3_port)
+        assert third.line() == (
+            b"-ERR [SYS/TEMP] Too many connections logging in from your address.\r\n"
+        )
+        assert third.sock.recv(1) == b""
+        third.close()
+        first.command(f"USER {ADDRESS}")
+        assert first.command(f"PASS {PASSWORD}") == b"+OK Logged in.\r\n"
+        fourth, _ = greeted(endpoints.pop3_port)  # the login freed a place
+        for client in (first, second, fourth):
+            client.close()

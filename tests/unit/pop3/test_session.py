@@ -473,6 +473,25 @@ def test_autologout_sends_an_error_releases_and_closes_without_commit_rfc1939_s3
     assert client.session.timed_out() == []
 
 
+def test_the_session_limit_before_login_says_so_and_after_login_is_sys_temp() -> None:
+    """Issue 15: the caller ends an unauthenticated session at its login limit, a logged-in one
+    at the session's maximum length; each is told which."""
+    waiting = Client()
+    assert not waiting.session.logged_in
+    assert waiting.session.timed_out(session_limit=True) == [
+        Send(b"-ERR Too long without logging in.\r\n"),
+        Close(),
+    ]
+    client = Client().login()
+    assert client.session.logged_in
+    assert client.session.timed_out(session_limit=True) == [
+        Send(b"-ERR [SYS/TEMP] Session time limit reached.\r\n"),
+        Release(MAILBOX),
+        Close(),
+    ]
+    assert not client.session.logged_in  # closed
+
+
 def test_autologout_while_a_message_is_streamed_sends_no_line_into_it() -> None:
     client = Client().login()
     client.send("RETR 1")
