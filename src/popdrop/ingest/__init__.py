@@ -17,6 +17,8 @@ from popdrop.ingest.headers import (
 )
 from popdrop.ingest.pipeline import (
     MAX_MESSAGE_SIZE,
+    MAX_STORED_SIZE,
+    TRACE_ALLOWANCE,
     IngestResult,
     ingest,
     ingest_event,
@@ -29,6 +31,8 @@ __all__ = [
     "HEADER_LIMIT",
     "HEAD_READ",
     "MAX_MESSAGE_SIZE",
+    "MAX_STORED_SIZE",
+    "TRACE_ALLOWANCE",
     "SUMMARY_LIMIT",
     "IngestResult",
     "header_block_size",

@@ -39,9 +39,15 @@ from popdrop.model import Disposition, MessageEntry, Quarantined, Verdicts
 
 logger = logging.getLogger("popdrop.ingest")
 
-# SES accepts messages up to 40 MB including headers (SES developer guide, receiving quotas). A
-# larger object (only another writer can put one under the incoming prefix) is quarantined.
+# SES accepts messages up to "40 MB" including headers (SES developer guide, receiving quotas):
+# popdrop reads that as 40 MiB, 41,943,040 octets, the limit the SMTP stand-in advertises too.
 MAX_MESSAGE_SIZE: Final = 40 * 1024 * 1024
+# What SES (or the stand-in) prepends after accepting a message at that limit: its trace and
+# verdict headers, a few KiB. A stored message may be this much larger than what SMTP counted.
+TRACE_ALLOWANCE: Final = 64 * 1024
+# The largest stored object ingest delivers, so that whatever SMTP accepted is deliverable; a
+# larger one (only another writer can put one under the incoming prefix) is quarantined.
+MAX_STORED_SIZE: Final = MAX_MESSAGE_SIZE + TRACE_ALLOWANCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +211,7 @@ def _canonical_head(store: IngestStore, key: str, *, trust_body: bool) -> _Head:
         tail = head[-2:] if whole else store.read_tail(key, 2)
         canonical = tail == b"\r\n"
     rewritten = False
-    if not canonical and size <= MAX_MESSAGE_SIZE:
+    if not canonical and size <= MAX_STORED_SIZE:
         data = head if whole else store.read_whole(key)  # the first read may be all of it
         fixed = to_canonical(data)
         if fixed != data:
@@ -265,7 +271,7 @@ def _file_one(
     """File into one mailbox as its policy says; (outcome, reason)."""
     policy = resolution.directory.policy(entry.mailbox)
     disposition, reason = policy.disposition(entry.verdicts)
-    if entry.size > MAX_MESSAGE_SIZE and disposition is Disposition.DELIVER:
+    if entry.size > MAX_STORED_SIZE and disposition is Disposition.DELIVER:
         disposition, reason = Disposition.QUARANTINE, f"too large: {entry.size} octets"
     try:
         if disposition is Disposition.DROP:
