@@ -19,7 +19,8 @@ from popdrop.canonical import to_canonical
 from popdrop.faces.admin import AdminStore, MailboxAdmin
 from popdrop.faces.faults import MailboxNotFound
 from popdrop.faces.ingest import IngestStore
-from popdrop.ingest import ingest, new_message_id
+from popdrop.ingest import IngestResult, ingest, new_message_id
+from popdrop.ingest.addressing import resolve
 from popdrop.logfmt import now_ms
 from popdrop.model import Address, AppPassword, InvalidPassword, normalize_password
 
@@ -107,16 +108,16 @@ def _iso(epoch: int) -> str:
 
 
 def deliver(store: IngestStore, recipients: Sequence[Address], files: Sequence[str]) -> int:
-    """Deliver each file as its own message through the ingest code path.
+    """Deliver each file as its own message through the ingest code path, and say where it went.
 
-    Every recipient must be an existing mailbox, checked before anything is stored, so a typo
-    leaves nothing half-delivered.
+    Every recipient must reach a mailbox as ingest resolves it (a mailbox, an alias, a
+    plus-address or the domain's catch-all), checked before anything is stored, so a typo leaves
+    nothing half-delivered.
     """
     addresses = list(dict.fromkeys(recipients))
-    found = store.lookup(addresses).mailboxes
-    unknown = [a for a in addresses if a not in found]
+    unknown = resolve(store, addresses).unknown
     if unknown:
-        raise UsageError(f"no such mailbox: {', '.join(unknown)}")
+        raise UsageError(f"no such mailbox, alias or catch-all: {', '.join(unknown)}")
     if files.count("-") > 1:
         raise UsageError("standard input (-) can be delivered only once")
     messages = [(name, _read_message(name)) for name in files]
@@ -130,8 +131,19 @@ def deliver(store: IngestStore, recipients: Sequence[Address], files: Sequence[s
             recipients=addresses,
             arrived_at=now_ms(),
         )
-        print(f"{name}: {message_id} delivered to {', '.join(result.delivered) or 'nobody'}")
+        print(f"{name}: {message_id} {_filed(result)}")
     return 0
+
+
+def _filed(result: IngestResult) -> str:
+    """Where a message went, mailbox by mailbox: delivered, quarantined or dropped (and why)."""
+    why = dict(result.reasons)
+    said = [f"delivered to {', '.join(result.delivered)}"] if result.delivered else []
+    said += [f"quarantined in {mailbox} ({why.get(mailbox, '')})" for mailbox in result.quarantined]
+    said += [f"dropped for {mailbox} ({why.get(mailbox, '')})" for mailbox in result.dropped]
+    said += [f"already in {mailbox}" for mailbox in result.duplicate]
+    said += [f"not filed for {address}: no such mailbox now" for address in result.unknown]
+    return "; ".join(said)
 
 
 def collect_garbage(store: AdminStore, *, grace_seconds: float, dry_run: bool) -> int:

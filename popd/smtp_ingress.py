@@ -3,9 +3,9 @@
 It behaves like SES at the SMTP level: it refuses recipients that reach no mailbox at RCPT TO
 (550; a mailbox, an alias, a plus-address or the domain's catch-all is accepted: the same
 resolution ingest uses), enforces SES's message size limit (40 MiB; 552, by aiosmtpd's
-data_size_limit), prepends the Return-Path and Received headers SES adds, stores the raw message under the incoming
-prefix (SES's S3 action) and then runs the same ingest code with an SES-shaped event (SES's
-Lambda action). It is the only code path that exists only for local mode.
+data_size_limit), prepends the Return-Path and Received headers SES adds, stores the raw
+message under the incoming prefix (SES's S3 action) and then runs the same ingest code with an
+SES-shaped event (SES's Lambda action). It is the only code path that exists only for local mode.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from popdrop.canonical import has_bare_lf, to_canonical
@@ -61,11 +61,18 @@ class IngestResult:
     duplicate: tuple[str, ...] = ()  # filed there before: a replayed or concurrent event
     unknown: tuple[str, ...] = ()  # no such mailbox (or not an address at all)
     quarantined: tuple[str, ...] = ()  # kept out of the maildrop, with a reason
-    dropped: tuple[str, ...] = ()  # the mailbox's policy dropped it (the reason is logged)
+    dropped: tuple[str, ...] = ()  # the mailbox's policy dropped it
+    # Why each quarantined or dropped mailbox got it ("spam=FAIL", "over quota: 5 messages"):
+    # what a report says, not what tells two results apart.
+    reasons: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @classmethod
     def of(
-        cls, message_id: str, object_key: str, where: Mapping[Outcome, Sequence[str]]
+        cls,
+        message_id: str,
+        object_key: str,
+        where: Mapping[Outcome, Sequence[str]],
+        reasons: Mapping[str, str] | None = None,
     ) -> IngestResult:
         def found(outcome: Outcome) -> tuple[str, ...]:
             return tuple(where.get(outcome, ()))
@@ -78,6 +85,7 @@ class IngestResult:
             unknown=found(Outcome.UNKNOWN),
             quarantined=found(Outcome.QUARANTINED),
             dropped=found(Outcome.DROPPED),
+            reasons=tuple((reasons or {}).items()),
         )
 
     def mailboxes(self, outcome: Outcome) -> tuple[str, ...]:
@@ -260,8 +268,8 @@ def _file(store: IngestStore, run: _Run, head: _Head, verdicts: Verdicts | None)
     counts = {outcome: len(mailboxes) for outcome, mailboxes in where.items()}
     store.finish_ingest(message_id, object_key, now_ms(), counts)
     where[Outcome.UNKNOWN][:0] = resolution.unknown
-    result = IngestResult.of(message_id, object_key, where)
-    _log(result, verdicts, head, reasons)
+    result = IngestResult.of(message_id, object_key, where, reasons)
+    _log(result, verdicts, head)
     return result
 
 
@@ -325,10 +333,12 @@ def _duplicate(run: _Run) -> IngestResult:
     return result
 
 
-def _log(result: IngestResult, verdicts: Verdicts, head: _Head, reasons: dict[str, str]) -> None:
+def _log(result: IngestResult, verdicts: Verdicts, head: _Head) -> None:
     """One structured line per message, the SES message id as its correlation id."""
     fields: dict[str, Any] = {
-        name: list(v) for name, v in asdict(result).items() if isinstance(v, tuple) and v
+        outcome.value: list(result.mailboxes(outcome))
+        for outcome in Outcome
+        if result.mailboxes(outcome)
     }
     log_event(
         logger,
@@ -339,6 +349,6 @@ def _log(result: IngestResult, verdicts: Verdicts, head: _Head, reasons: dict[st
         header_size=head.header_size,
         rewritten=head.rewritten,
         verdicts={kind: value for kind, value in asdict(verdicts).items() if value},
-        reasons=reasons,
+        reasons=dict(result.reasons),
         **fields,
     )
