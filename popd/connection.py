@@ -7,8 +7,11 @@ reports their outcomes back. Nothing here parses POP3.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import ssl
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -144,6 +147,7 @@ class Connection:
                 self.stats.bytes_received += len(data)
                 self._session.receive_data(data)
         except (*PEER_GONE, _PeerGone):
+            _drop(self._writer)
             await self._perform_quietly(self._session.connection_lost())
         except asyncio.CancelledError:
             # The daemon is stopping: like a dropped connection, nothing is committed.
@@ -343,6 +347,7 @@ class Connection:
             chunk = first
             while True:
                 self._write(stuffer.feed(chunk))
+                chunk = b""  # while the client takes the stuffed copy, hold no other
                 await self._drain()  # back-pressure: read the next chunk only when sent
                 if stuffer.done:
                     break
@@ -368,6 +373,20 @@ class Connection:
         _discard_buffered(self._reader)
         await self._writer.start_tls(context)
         await self._perform(self._session.tls_started())
+
+
+def _drop(writer: asyncio.StreamWriter) -> None:
+    """End a connection whose client is gone or stopped reading, and free what it never took.
+
+    Closing would keep the transport's buffer until the client reads it, and the kernel's send
+    queue (an orphaned socket) for minutes of zero-window probes: a stalled client never reads.
+    A zero linger time makes the close a reset, which discards both at once.
+    """
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 def _discard_buffered(reader: asyncio.StreamReader) -> None:
