@@ -19,10 +19,17 @@ from pydantic import ValidationError
 
 from popd import admin, ingest_admin
 from popd.certificates import CertificateError
+from popd.listener import ListenError
 from popd.server import serve_forever
 from popdrop.api.app import create_app
 from popdrop.faces.admin import GC_GRACE_SECONDS
-from popdrop.faces.faults import StoreError
+from popdrop.faces.faults import (
+    AppPasswordConflict,
+    AppPasswordNotFound,
+    MailboxExists,
+    MailboxNotFound,
+    StoreError,
+)
 from popdrop.logfmt import configure as configure_logging
 from popdrop.model import Address, InvalidAddress, normalize_address, normalize_route_address
 from popdrop.settings import Settings
@@ -51,8 +58,27 @@ def _route_address(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+# One exit-status scheme for every command (EXIT_STATUS is its `popdrop --help` text).
+EXIT_FAILED = 1
+EXIT_REFUSED = 2  # argparse's own status for a malformed command line
+EXIT_STATUS = """exit status:
+  0    done
+  1    failed: storage is unreachable or failing, or a port to listen on is in use or
+       not permitted; the same command may work once that is fixed
+  2    refused: invalid arguments or configuration, no such mailbox, alias or
+       message, or it exists already; nothing was changed
+  130  interrupted (Ctrl-C)
+errors are one line on standard error: "popdrop: WHAT: DETAIL"
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="popdrop", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="popdrop",
+        description=__doc__,
+        epilog=EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     dev = commands.add_parser("dev", help="run the whole stack on loopback against moto")
@@ -174,14 +200,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except ValidationError as error:
-        print(f"popdrop: invalid configuration: {error}", file=sys.stderr)
-        return 2
+        return _fail(EXIT_REFUSED, f"invalid configuration: {error}")
     except (admin.UsageError, CertificateError) as error:
-        print(f"popdrop: {error}", file=sys.stderr)
-        return 2
-    except StoreError as error:
-        print(f"popdrop: {error}", file=sys.stderr)
-        return 1
+        return _fail(EXIT_REFUSED, str(error))
+    except (MailboxNotFound, MailboxExists, AppPasswordConflict, AppPasswordNotFound) as error:
+        return _fail(EXIT_REFUSED, _refusal(error))
+    except (StoreError, ListenError) as error:
+        return _fail(EXIT_FAILED, str(error))
+
+
+def _refusal(error: StoreError) -> str:
+    """What the operator asked for that the stored state refuses, in the CLI's one vocabulary."""
+    match error:
+        case MailboxNotFound():
+            return f"no such mailbox: {error}"
+        case MailboxExists():
+            return f"mailbox already exists: {error}"
+    return str(error)  # the app-password faults say what and which mailbox
+
+
+def _fail(status: int, message: str) -> int:
+    print(f"popdrop: {message}", file=sys.stderr)
+    return status
 
 
 def _dispatch(args: argparse.Namespace) -> int:

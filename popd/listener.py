@@ -42,6 +42,27 @@ STREAM_LIMIT = 65536
 SEND_BUFFER = 256 * 1024
 
 
+class ListenError(Exception):
+    """A port cannot be listened on (in use, not permitted, no such address): an operator's
+    problem, said in one line."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        super().__init__(f"cannot listen on {host}:{port}: {error.strerror or error}")
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (0: a free port), ready to listen; ListenError if not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ListenError(host, port, error) from error
+    return sock
+
+
 def is_trusted(address: str, networks: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -98,10 +119,7 @@ class Listener:
 
     async def start(self, host: str, port: int) -> int:
         """Bind and start accepting; returns the port (resolved when 0 was asked for)."""
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        listening = socket.socket(family, socket.SOCK_STREAM)
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind((host, port))
+        listening = bound_socket(host, port)
         listening.listen(socket.SOMAXCONN)
         listening.setblocking(False)
         self._socket = listening

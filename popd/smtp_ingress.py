@@ -19,6 +19,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 
+from popd.listener import bound_socket
 from popdrop.canonical import to_canonical
 from popdrop.events import ses_event
 from popdrop.faces.faults import StoreError
@@ -121,7 +122,5 @@ async def start_smtp(
             data_size_limit=max_size,
             enable_SMTPUTF8=True,
         ),
-        host,
-        port,
-        reuse_address=True,
+        sock=bound_socket(host, port),  # a port in use is a ListenError, like the daemon's
     )

@@ -160,14 +160,14 @@ def test_app_passwords_are_added_listed_used_and_revoked(store: Store) -> None:
     assert b"198.51.100.7" in listed.stdout
 
     again = popdrop(store, "mailbox", "app-password", "add", "j@example.test", "phone")
-    assert again.returncode == 1 and b"already has an app password" in again.stderr
+    assert again.returncode == 2 and b"already has an app password" in again.stderr
 
     revoked = popdrop(store, "mailbox", "app-password", "revoke", "j@example.test", "phone")
     assert revoked.returncode == 0, revoked.stderr
     mailbox = store.get_mailbox("j@example.test")
     assert mailbox is not None and mailbox.app_passwords == ()
     missing = popdrop(store, "mailbox", "app-password", "revoke", "j@example.test", "phone")
-    assert missing.returncode == 1
+    assert missing.returncode == 2
 
 
 def test_an_invalid_app_password_name_is_a_usage_error(store: Store) -> None:

@@ -46,7 +46,7 @@ def _send_queues(port: int) -> list[int]:
 
 
 def _state(sock: socket.socket) -> int:
-    return struct.unpack("B", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1))[0]
+    return int(struct.unpack("B", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1))[0])
 
 
 def _logged_in(port: int, mailbox: str) -> socket.socket:
