@@ -9,7 +9,6 @@ import base64
 import hashlib
 import http.server
 import json
-import shutil
 import socket
 import ssl
 import subprocess
@@ -27,7 +26,7 @@ from scramp import ScramClient
 from popdrop.auth.passwords import hash_password
 from popdrop.auth.scram import derive_keys
 from tests.integration.popd.conftest import ADDRESS, PASSWORD, Daemon, DaemonFactory
-from tests.support import deliver
+from tests.support import client_program, deliver
 
 ISSUER = "https://issuer.popdrop.test/pool"
 AUDIENCE = "popdrop-app-client"
@@ -84,7 +83,7 @@ def sasl_daemon(daemon_factory: DaemonFactory, jwks_url: str) -> Daemon:
 def curl(daemon: Daemon, *options: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [
-            "curl",
+            client_program("curl"),
             "--silent",
             "--show-error",
             "--max-time",
@@ -191,14 +190,13 @@ def mpop(
     )
     config.chmod(0o600)
     return subprocess.run(
-        ["mpop", f"--file={config}", "--debug"], capture_output=True, text=True, timeout=60
+        [client_program("mpop"), f"--file={config}", "--debug"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
-needs_mpop = pytest.mark.skipif(shutil.which("mpop") is None, reason="mpop is not installed")
-
-
-@needs_mpop
 @pytest.mark.parametrize(
     ("auth", "tls"), [("scram-sha-256", True), ("scram-sha-256", False), ("plain", True)]
 )
@@ -210,7 +208,6 @@ def test_mpop_authenticates_and_retrieves(
     assert b"hello" in (tmp_path / f"mbox-{auth}").read_bytes()
 
 
-@needs_mpop
 def test_mpop_oauthbearer(
     sasl_daemon: Daemon, signing_key: rsa.RSAPrivateKey, tmp_path: Path
 ) -> None:
@@ -218,7 +215,6 @@ def test_mpop_oauthbearer(
     assert result.returncode == 0, result.stderr
 
 
-@needs_mpop
 def test_mpop_scram_with_a_wrong_password_fails(sasl_daemon: Daemon, tmp_path: Path) -> None:
     result = mpop(sasl_daemon, tmp_path, "scram-sha-256", "wrong", tls=True)
     assert result.returncode != 0
@@ -305,7 +301,6 @@ def test_cram_md5_with_the_wrong_secret_fails(cram_daemon: Daemon) -> None:
     assert result.returncode != 0
 
 
-@needs_mpop
 def test_mpop_cram_md5(cram_daemon: Daemon, tmp_path: Path) -> None:
     result = mpop(cram_daemon, tmp_path, "cram-md5", SECRET, tls=False)
     assert result.returncode == 0, result.stdout[-2000:]

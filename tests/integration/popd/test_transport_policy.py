@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import getpass
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.integration.popd.conftest import ADDRESS, PASSWORD, DaemonFactory
-from tests.support import RawClient, deliver
+from tests.support import RawClient, client_program, deliver
 
 
 def test_without_tls_passwords_are_refused_with_a_pointer_to_stls_rfc2595(
@@ -32,7 +29,6 @@ def test_without_tls_passwords_are_refused_with_a_pointer_to_stls_rfc2595(
     client.close()
 
 
-@pytest.mark.skipif(shutil.which("fetchmail") is None, reason="fetchmail is not installed")
 def test_fetchmail_over_implicit_tls_rfc8314(daemon_factory: DaemonFactory, tmp_path: Path) -> None:
     daemon = daemon_factory(plaintext_auth="never", connection_rate=0)
     message = b"Subject: over POP3S\r\n\r\nhello\r\n"
@@ -52,7 +48,7 @@ def test_fetchmail_over_implicit_tls_rfc8314(daemon_factory: DaemonFactory, tmp_
     rc.chmod(0o600)
     result = subprocess.run(
         [
-            "fetchmail",
+            client_program("fetchmail"),
             "--fetchmailrc",
             str(rc),
             "--idfile",
