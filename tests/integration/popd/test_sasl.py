@@ -80,10 +80,16 @@ def sasl_daemon(daemon_factory: DaemonFactory, jwks_url: str) -> Daemon:
     return daemon
 
 
+DENIED = b"< -ERR [AUTH] Authentication failed.\r\n"
+CURLE_LOGIN_DENIED = 67
+
+
 def curl(daemon: Daemon, *options: str) -> subprocess.CompletedProcess[bytes]:
+    """curl's POP3 client; --verbose puts the dialogue on stderr ("> " sent, "< " received)."""
     return subprocess.run(
         [
             client_program("curl"),
+            "--verbose",
             "--silent",
             "--show-error",
             "--max-time",
@@ -144,7 +150,7 @@ def test_a_token_that_does_not_check_out_is_refused(
         "--login-options",
         "AUTH=OAUTHBEARER",
     )
-    assert result.returncode != 0
+    refused(result, b"> AUTH OAUTHBEARER")
 
 
 def test_a_token_signed_by_another_key_is_refused(sasl_daemon: Daemon) -> None:
@@ -158,7 +164,7 @@ def test_a_token_signed_by_another_key_is_refused(sasl_daemon: Daemon) -> None:
         "--login-options",
         "AUTH=OAUTHBEARER",
     )
-    assert result.returncode != 0
+    refused(result, b"> AUTH OAUTHBEARER")
 
 
 def test_a_cognito_access_token_matches_on_client_id(
@@ -169,6 +175,15 @@ def test_a_cognito_access_token_matches_on_client_id(
         sasl_daemon, "--user", ADDRESS, "--oauth2-bearer", access, "--login-options", "AUTH=XOAUTH2"
     )
     assert result.returncode == 0, result.stderr
+
+
+def refused(result: subprocess.CompletedProcess[bytes], asked: bytes) -> None:
+    """curl asked with `asked`, the server answered the RFC 3206 [AUTH] failure, and curl
+    received no message."""
+    assert result.returncode == CURLE_LOGIN_DENIED, result.stderr
+    assert asked in result.stderr
+    assert DENIED in result.stderr
+    assert result.stdout == b""
 
 
 def mpop(
@@ -205,7 +220,7 @@ def test_mpop_authenticates_and_retrieves(
 ) -> None:
     result = mpop(sasl_daemon, tmp_path, auth, PASSWORD, tls=tls)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert b"hello" in (tmp_path / f"mbox-{auth}").read_bytes()
+    assert (tmp_path / f"mbox-{auth}").read_bytes().endswith(b"\nSubject: sasl\n\nhello\n\n")
 
 
 def test_mpop_oauthbearer(
@@ -213,6 +228,9 @@ def test_mpop_oauthbearer(
 ) -> None:
     result = mpop(sasl_daemon, tmp_path, "oauthbearer", token(signing_key), tls=True)
     assert result.returncode == 0, result.stderr
+    assert "AUTH OAUTHBEARER" in result.stdout  # mpop --debug shows the dialogue
+    mbox = (tmp_path / "mbox-oauthbearer").read_bytes()  # mbox format: LF, a blank line after
+    assert mbox.endswith(b"\nSubject: sasl\n\nhello\n\n")
 
 
 def test_mpop_scram_with_a_wrong_password_fails(sasl_daemon: Daemon, tmp_path: Path) -> None:
@@ -298,17 +316,22 @@ def test_curl_cram_md5_with_the_shared_secret_rfc2195(cram_daemon: Daemon) -> No
 
 def test_cram_md5_with_the_wrong_secret_fails(cram_daemon: Daemon) -> None:
     result = curl(cram_daemon, "--user", f"{ADDRESS}:wrong", "--login-options", "AUTH=CRAM-MD5")
-    assert result.returncode != 0
+    refused(result, b"> AUTH CRAM-MD5\r\n")
 
 
 def test_mpop_cram_md5(cram_daemon: Daemon, tmp_path: Path) -> None:
     result = mpop(cram_daemon, tmp_path, "cram-md5", SECRET, tls=False)
     assert result.returncode == 0, result.stdout[-2000:]
+    assert "AUTH CRAM-MD5" in result.stdout
+    assert (tmp_path / "mbox-cram-md5").read_bytes().endswith(b"\nSubject: sasl\n\nhello\n\n")
 
 
 def test_cram_md5_is_off_unless_enabled(sasl_daemon: Daemon) -> None:
     result = curl(sasl_daemon, "--user", f"{ADDRESS}:{SECRET}", "--login-options", "AUTH=CRAM-MD5")
-    assert result.returncode != 0
+    assert result.returncode == CURLE_LOGIN_DENIED, result.stderr
+    [sasl] = [line for line in result.stderr.splitlines() if line.startswith(b"< SASL ")]
+    assert b"CRAM-MD5" not in sasl  # not announced (RFC 2449 §6.9), so curl never asks for it
+    assert b"> AUTH" not in result.stderr and result.stdout == b""
 
 
 def server_first(port: int, name: str, *, source: str = "127.0.0.1") -> dict[str, str]:
