@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any, TypeVar, cast
 
 from popd import sasl
-from popd.allocator import return_large_buffers
 from popd.authenticator import Authenticator
 from popd.certificates import (
     CertificateError,
@@ -26,7 +25,6 @@ from popd.certificates import (
 from popd.connection import Connection
 from popd.listener import Listener
 from popd.maildrops import Maildrops
-from popd.reader import MIN_CHUNK
 from popd.signals import StopSignals
 from popdrop.auth.apop import new_timestamp
 from popdrop.auth.penalty import ConnectionRate
@@ -356,8 +354,6 @@ async def serve_forever(
     """`popdrop serve`: run until SIGTERM/SIGINT, then drain open sessions (ECS sends SIGTERM and
     waits stopTimeout seconds before SIGKILL). The signal handlers are in place before any
     start-up work, so a stop during start-up (reading the certificate, binding) is honoured."""
-    # Every message chunk (at least MIN_CHUNK) goes back to the system once sent.
-    return_large_buffers(MIN_CHUNK)
     with StopSignals() as signals:
         daemon = Pop3Daemon(settings, store, secrets=secrets)
         signals.on_reload = daemon.reload_tls
