@@ -155,6 +155,9 @@ class Popdrop:
 LOAD_TEST = {
     "POPDROP_CONNECTION_RATE": "0",
     "POPDROP_MAX_SESSIONS_PER_ADDRESS": "100000",
+    # Held and greeted sessions are opened in bulk from this one address, and wait a long time.
+    "POPDROP_MAX_UNAUTHENTICATED_PER_ADDRESS": "100000",
+    "POPDROP_LOGIN_TIMEOUT": "3600",
     "POPDROP_AUTH_PENALTY_BASE": "0",
     "POPDROP_IDLE_TIMEOUT": "3600",
     "POPDROP_MAX_SESSION_SECONDS": "7200",

@@ -10,6 +10,7 @@ import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from popdrop.admin import mailboxes
 from popdrop.admin.errors import AdminError
@@ -18,6 +19,9 @@ from popdrop.faces.admin import AdminStore, MailboxAdmin
 from popdrop.faces.ingest import IngestStore
 from popdrop.logfmt import now_ms
 from popdrop.model import Address
+
+if TYPE_CHECKING:
+    from popdrop.ingest import IngestResult
 
 
 class UsageError(Exception):
@@ -96,18 +100,20 @@ def _iso(epoch: int) -> str:
 
 
 def deliver(store: IngestStore, recipients: Sequence[Address], files: Sequence[str]) -> int:
-    """Deliver each file as its own message through the ingest code path.
+    """Deliver each file as its own message through the ingest code path, and say where it went.
 
-    Every recipient must be an existing mailbox, checked before anything is stored, so a typo
-    leaves nothing half-delivered.
+    Every recipient must reach a mailbox as ingest resolves it (a mailbox, an alias, a
+    plus-address or the domain's catch-all), checked before anything is stored, so a typo leaves
+    nothing half-delivered.
     """
-    from popdrop.ingest import ingest, new_message_id  # noqa: PLC0415  (the other commands skip it)
+    # The pipeline only where mail is delivered: the other commands start without it.
+    from popdrop.ingest import ingest, new_message_id  # noqa: PLC0415
+    from popdrop.ingest.addressing import resolve  # noqa: PLC0415
 
     addresses = list(dict.fromkeys(recipients))
-    found = store.lookup(addresses).mailboxes
-    unknown = [a for a in addresses if a not in found]
+    unknown = resolve(store, addresses).unknown
     if unknown:
-        raise UsageError(f"no such mailbox: {', '.join(unknown)}")
+        raise UsageError(f"no such mailbox, alias or catch-all: {', '.join(unknown)}")
     if files.count("-") > 1:
         raise UsageError("standard input (-) can be delivered only once")
     messages = [(name, _read_message(name)) for name in files]
@@ -121,8 +127,19 @@ def deliver(store: IngestStore, recipients: Sequence[Address], files: Sequence[s
             recipients=addresses,
             arrived_at=now_ms(),
         )
-        print(f"{name}: {message_id} delivered to {', '.join(result.delivered) or 'nobody'}")
+        print(f"{name}: {message_id} {_filed(result)}")
     return 0
+
+
+def _filed(result: IngestResult) -> str:
+    """Where a message went, mailbox by mailbox: delivered, quarantined or dropped (and why)."""
+    why = dict(result.reasons)
+    said = [f"delivered to {', '.join(result.delivered)}"] if result.delivered else []
+    said += [f"quarantined in {mailbox} ({why.get(mailbox, '')})" for mailbox in result.quarantined]
+    said += [f"dropped for {mailbox} ({why.get(mailbox, '')})" for mailbox in result.dropped]
+    said += [f"already in {mailbox}" for mailbox in result.duplicate]
+    said += [f"not filed for {address}: no such mailbox now" for address in result.unknown]
+    return "; ".join(said)
 
 
 def collect_garbage(store: AdminStore, *, grace_seconds: float, dry_run: bool) -> int:

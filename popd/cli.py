@@ -27,17 +27,6 @@ from popdrop.model import (
 # ingest pipeline and cryptography cost about a second together, and `popdrop mailbox list` needs
 # none of them (tests/integration/cli/test_cli_imports.py holds every command to this).
 
-# The failures a command reports as one line: (module, type, exit status, what the line says
-# first). A module that was never imported cannot have raised its type, so looking it up in
-# sys.modules keeps the error path as lazy as the commands.
-_REPORTED_FAILURES = (
-    ("pydantic", "ValidationError", 2, "invalid configuration: "),
-    ("popd.admin", "UsageError", 2, ""),
-    ("popdrop.admin.errors", "AdminError", 2, ""),
-    ("popd.certificates", "CertificateError", 2, ""),
-    ("popdrop.faces.faults", "StoreError", 1, ""),
-)
-
 
 class _VersionAction(argparse.Action):
     """`--version`: the installed distribution's version, looked up only when asked for."""
@@ -73,8 +62,43 @@ def _route_address(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+# One exit-status scheme for every command (EXIT_STATUS is its `popdrop --help` text).
+EXIT_FAILED = 1
+EXIT_REFUSED = 2  # argparse's own status for a malformed command line
+EXIT_STATUS = """exit status:
+  0    done
+  1    failed: storage is unreachable or failing, or a port to listen on is in use or
+       not permitted; the same command may work once that is fixed
+  2    refused: invalid arguments or configuration, no such mailbox, alias or
+       message, or it exists already; nothing was changed
+  130  interrupted (Ctrl-C)
+errors are one line on standard error: "popdrop: WHAT: DETAIL"
+"""
+
+# The failures a command reports as one line, the first that matches: (module, type, exit status,
+# what the line says first). A module that was never imported cannot have raised its type, so
+# looking it up in sys.modules keeps the error path as lazy as the commands.
+_REPORTED_FAILURES = (
+    ("pydantic", "ValidationError", EXIT_REFUSED, "invalid configuration: "),
+    ("popd.admin", "UsageError", EXIT_REFUSED, ""),
+    ("popdrop.admin.errors", "AdminError", EXIT_REFUSED, ""),
+    ("popd.certificates", "CertificateError", EXIT_REFUSED, ""),
+    ("popdrop.faces.faults", "MailboxNotFound", EXIT_REFUSED, "no such mailbox: "),
+    ("popdrop.faces.faults", "MailboxExists", EXIT_REFUSED, "mailbox already exists: "),
+    ("popdrop.faces.faults", "AppPasswordConflict", EXIT_REFUSED, ""),
+    ("popdrop.faces.faults", "AppPasswordNotFound", EXIT_REFUSED, ""),
+    ("popdrop.faces.faults", "StoreError", EXIT_FAILED, ""),
+    ("popd.listener", "ListenError", EXIT_FAILED, ""),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="popdrop", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="popdrop",
+        description=__doc__,
+        epilog=EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -7,8 +7,11 @@ reports their outcomes back. Nothing here parses POP3.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import ssl
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +83,7 @@ class Connection:
         *,
         idle_timeout: float,
         max_session: float,
+        login_timeout: float,
         tls_context: Callable[[], ssl.SSLContext | None],
         sasl: Callable[[str, bool], sasl_mechanisms.Exchange | None],
         peer: str,
@@ -92,6 +96,7 @@ class Connection:
         self._storage = maildrops.session()  # this session's lease and reads
         self._idle_timeout = idle_timeout
         self._max_session = max_session
+        self._login_timeout = min(login_timeout, max_session)
         self._tls_context = tls_context
         self._sasl = sasl
         self._exchange: sasl_mechanisms.Exchange | None = None
@@ -138,7 +143,11 @@ class Connection:
                     continue
                 if data is None:
                     limit = self._session_deadline() <= self._waiting_since + self._idle_timeout
-                    self.stats.outcome = "session-limit" if limit else "idle-timeout"
+                    if not limit:
+                        self.stats.outcome = "idle-timeout"
+                    else:
+                        logged_in = self._session.logged_in
+                        self.stats.outcome = "session-limit" if logged_in else "login-timeout"
                     await self._perform(self._session.timed_out(session_limit=limit))
                     continue
                 if self.stats.bytes_received == 0 and looks_like_proxy_header(data):
@@ -150,6 +159,7 @@ class Connection:
                 self.stats.bytes_received += len(data)
                 self._session.receive_data(data)
         except (*PEER_GONE, _PeerGone):
+            _drop(self._writer)
             await self._perform_quietly(self._session.connection_lost())
         except asyncio.CancelledError:
             # The daemon is stopping: like a dropped connection, nothing is committed.
@@ -206,6 +216,8 @@ class Connection:
         """The client's next bytes (b"" at end of input), or None once it has been silent for the
         idle timeout or the session has lasted its limit (RFC 1939 §3 autologout)."""
         self._waiting_since = self._loop.time()
+        if self._waiting_since >= self._session_deadline():
+            return None  # the limit passed while the session was busy
         self._reading = True
         try:
             return await self._reader.read(READ_SIZE)
@@ -221,7 +233,10 @@ class Connection:
         return min(self._waiting_since + self._idle_timeout, self._session_deadline())
 
     def _session_deadline(self) -> float:
-        return self.stats.started + self._max_session
+        """The session's end: POPDROP_LOGIN_TIMEOUT after the start until the client logs in,
+        POPDROP_MAX_SESSION_SECONDS after it then."""
+        limit = self._max_session if self._session.logged_in else self._login_timeout
+        return self.stats.started + limit
 
     def _watch(self) -> None:
         """The limits on waiting for input, checked by one timer per connection that moves only
@@ -237,8 +252,14 @@ class Connection:
                 self._task.cancel()
                 return
         else:
-            # Busy (streaming a message, waiting on storage): the next read waits from later.
-            deadline = min(now + self._idle_timeout, self._session_deadline())
+            # Busy (streaming a message, waiting on storage): the next read waits from later. A
+            # limit passed meanwhile is met by `_read` itself; the timer must not fire at once.
+            session = self._session_deadline()
+            deadline = (
+                now + self._idle_timeout
+                if session <= now
+                else min(now + self._idle_timeout, session)
+            )
         self._watchdog = self._loop.call_at(deadline, self._watch)
 
     async def _perform_quietly(self, actions: Sequence[Action]) -> None:
@@ -365,6 +386,7 @@ class Connection:
             chunk = first
             while True:
                 self._write(stuffer.feed(chunk))
+                chunk = b""  # while the client takes the stuffed copy, hold no other
                 await self._drain()  # back-pressure: read the next chunk only when sent
                 if stuffer.done:
                     break
@@ -390,6 +412,20 @@ class Connection:
         _discard_buffered(self._reader)
         await self._writer.start_tls(context)
         await self._perform(self._session.tls_started())
+
+
+def _drop(writer: asyncio.StreamWriter) -> None:
+    """End a connection whose client is gone or stopped reading, and free what it never took.
+
+    Closing would keep the transport's buffer until the client reads it, and the kernel's send
+    queue (an orphaned socket) for minutes of zero-window probes: a stalled client never reads.
+    A zero linger time makes the close a reset, which discards both at once.
+    """
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 def _discard_buffered(reader: asyncio.StreamReader) -> None:

@@ -22,6 +22,7 @@ import uvicorn
 from moto.server import ThreadedMotoServer
 
 from popd.devstate import DevState
+from popd.listener import bound_socket
 from popd.server import Pop3Daemon
 from popd.signals import until_stop_signal
 from popd.smtp_ingress import start_smtp
@@ -54,24 +55,31 @@ class DevOptions:
 
 class _ApiThread:
     """uvicorn in its own thread and loop, so it neither installs signal handlers nor shares our
-    loop's fate; `stop` asks it to exit and waits."""
+    loop's fate; `stop` asks it to exit and waits. The port is bound here, before the thread
+    starts, so one in use is a ListenError like the other services'."""
 
     def __init__(self, host: str, port: int) -> None:
+        self._host, self._port = host, port
         config = uvicorn.Config(create_app(), host=host, port=port, log_level="warning")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="popdrop-api", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        sock = bound_socket(self._host, self._port)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="popdrop-api", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + API_START_TIMEOUT
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the REST API did not start (is its port free?)")
+                raise RuntimeError("the REST API did not start")
             time.sleep(0.02)
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
 
 def dev_environment(options: DevOptions, endpoint: str, cert: Path, key: Path) -> dict[str, str]:

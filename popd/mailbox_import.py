@@ -228,7 +228,7 @@ def _entry(number: int, fields: dict[str, str]) -> Entry:
         raise BadLine(f"{address}: give a password or a password_hash (one of them)")
     if password is not None:
         try:
-            check_password(password)
+            password = check_password(password)
         except InvalidPassword as error:
             raise BadLine(f"{address}: {error}") from None
     if password_hash is not None and not is_password_hash(password_hash):

@@ -9,10 +9,7 @@ the Authenticator, SCRAM proofs, token validation — off the event loop.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -22,9 +19,10 @@ from scramp import ScramException, ScramMechanism
 from popdrop.auth.apop import new_timestamp
 from popdrop.auth.authenticator import Authenticator
 from popdrop.auth.identity import resolve_login
+from popdrop.auth.scram import decoy_keys, decoy_name
 from popdrop.auth.tokens import TokenValidator
 from popdrop.faces.pop3 import MaildropStore
-from popdrop.model import Mailbox, ScramKeys
+from popdrop.model import Mailbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +63,8 @@ class Context:
     # RFC 5929 tls-server-end-point: the PEM of the certificate this connection's handshake used,
     # or None without TLS.
     server_certificate: str | None
+    # The deployment's key for the SCRAM verifiers of unknown names (POPDROP_DECOY_KEY).
+    decoy_key: bytes
 
 
 class Plain:
@@ -128,19 +128,22 @@ class Scram:
         mechanism = ScramMechanism("SCRAM-SHA-256-PLUS" if plus else "SCRAM-SHA-256")
         self._server = mechanism.make_server(self._keys, channel_binding=binding)
         self._mailbox: Mailbox | None = None
+        self._account = ""  # whom a failure counts against: the name the client gave
         self._round = 0
 
     def _keys(self, username: str) -> tuple[bytes, bytes, bytes, int]:
         """scramp's lookup (runs in a thread). An unknown mailbox, or one without a verifier,
-        gets a stable made-up verifier, so the exchange looks the same until the proof fails."""
+        gets a decoy verifier of the same shape, stable per name across replicas and restarts
+        (`decoy_keys`), so the exchange looks the same until the proof fails."""
         address = resolve_login(username, self._context.default_domain)
+        self._account = address or decoy_name(username)
         found = self._context.store.credentials(address) if address else None
         mailbox = None if found is None else found.mailbox
         if mailbox is not None and mailbox.scram is not None:
             self._mailbox = mailbox
             keys = mailbox.scram
         else:
-            keys = _decoy_keys(username)
+            keys = decoy_keys(self._context.decoy_key, self._account)
         return keys.salt, keys.stored_key, keys.server_key, keys.iterations
 
     async def step(self, response: bytes | None) -> Step:
@@ -156,7 +159,7 @@ class Scram:
                 try:
                     self._server.set_client_final(response.decode("utf-8"))
                 except ScramException:
-                    await _fail_slowly(self._context)
+                    await _fail_slowly(self._context, self._account)
                     return Refused()
                 if self._mailbox is None:
                     return Refused()
@@ -168,20 +171,10 @@ class Scram:
         return Refused()
 
 
-async def _fail_slowly(context: Context) -> None:
-    """A wrong SCRAM proof counts as a failed authentication, with its penalty."""
-    await context.authenticator.penalize(context.client, "scram")
-
-
-_DECOY_SECRET: Final = secrets.token_bytes(32)
-
-
-def _decoy_keys(username: str) -> ScramKeys:
-    seed = hmac.new(_DECOY_SECRET, username.encode("utf-8", "surrogateescape"), hashlib.sha256)
-    digest = seed.digest()
-    return ScramKeys(
-        salt=digest[:16], iterations=50_000, stored_key=digest, server_key=digest[::-1]
-    )
+async def _fail_slowly(context: Context, account: str) -> None:
+    """A wrong SCRAM proof or bearer token is a failed authentication of the mailbox it names,
+    counted with USER/PASS's failures of that mailbox, with its penalty."""
+    await context.authenticator.penalize(context.client, account)
 
 
 class CramMd5:
@@ -243,7 +236,7 @@ class Bearer:
             found = await asyncio.to_thread(self._context.store.credentials, address)
             if found is not None:
                 return Granted(found.mailbox)
-        await _fail_slowly(self._context)
+        await _fail_slowly(self._context, claimed or decoy_name(user) or address or "")
         self._failed = True
         return Challenge(json.dumps(_ERROR, separators=(",", ":")).encode())
 

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import secrets as random_secrets
 import ssl
 import threading
-from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +50,9 @@ HOSTNAME = "popdrop"
 # The reply to a connection over the per-address limit, before any greeting (RFC 3206 §4: a
 # temporary condition; the client may try again once its other sessions end).
 TOO_MANY_SESSIONS = replies.err("Too many sessions from your address.", ResponseCode.SYS_TEMP)
+TOO_MANY_LOGGING_IN = replies.err(
+    "Too many connections logging in from your address.", ResponseCode.SYS_TEMP
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class Pop3Daemon:
             login_delay=settings.login_delay,
         )
         self._tokens = _token_validator(settings)
+        self._decoy_key = _decoy_key(settings)
         self._mechanisms = sasl.enabled_mechanisms(
             tokens=self._tokens is not None, cram_md5=settings.cram_md5
         )
@@ -98,7 +102,7 @@ class Pop3Daemon:
         self._connections = ConnectionRate(settings.connection_rate, settings.connection_burst)
         self._listeners: list[Listener] = []
         self._sessions: set[asyncio.Task[None]] = set()
-        self._per_address: Counter[str] = Counter()  # open sessions per client address
+        self._per_address: dict[str, set[Session]] = {}  # open sessions per client address
         self._cutting = False  # the drain is over: stop() cancels the sessions left
 
     async def refresh_tls(self) -> None:
@@ -195,6 +199,7 @@ class Pop3Daemon:
             default_domain=self._settings.default_domain,
             tokens=self._tokens,
             server_certificate=self._certificate if tls else None,
+            decoy_key=self._decoy_key,
         )
 
     def _plaintext_allowed(self, peer: str) -> bool:
@@ -223,19 +228,28 @@ class Pop3Daemon:
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
-        if self._per_address[peer] >= self._settings.max_sessions_per_address:
-            await _refuse(writer, peer)
+        settings = self._settings
+        sessions = self._per_address.get(peer) or set()
+        if len(sessions) >= settings.max_sessions_per_address:
+            await _refuse(writer, peer, TOO_MANY_SESSIONS, "too-many-sessions")
             return
+        logging_in = sum(1 for session in sessions if not session.logged_in)
+        if logging_in >= settings.max_unauthenticated_per_address:
+            await _refuse(writer, peer, TOO_MANY_LOGGING_IN, "too-many-logging-in")
+            return
+        session = Session(self._session_config(peer, tls_active=tls_active))
         self._sessions.add(task)
-        self._per_address[peer] += 1
+        self._per_address[peer] = sessions
+        sessions.add(session)
         try:
             connection = Connection(
                 reader,
                 writer,
-                Session(self._session_config(peer, tls_active=tls_active)),
+                session,
                 self._maildrops,
-                idle_timeout=self._settings.idle_timeout,
-                max_session=self._settings.max_session_seconds,
+                idle_timeout=settings.idle_timeout,
+                max_session=settings.max_session_seconds,
+                login_timeout=settings.login_timeout,
                 tls_context=lambda: self._tls,
                 sasl=lambda mechanism, tls: sasl.start(mechanism, self._sasl_context(peer, tls)),
                 peer=peer,
@@ -251,8 +265,8 @@ class Pop3Daemon:
                 task.uncancel()
         finally:
             self._sessions.discard(task)
-            self._per_address[peer] -= 1
-            if not self._per_address[peer]:
+            sessions.discard(session)
+            if not sessions:
                 del self._per_address[peer]
 
     def _session_config(self, peer: str, *, tls_active: bool) -> SessionConfig:
@@ -270,10 +284,10 @@ class Pop3Daemon:
         )
 
 
-async def _refuse(writer: asyncio.StreamWriter, peer: str) -> None:
-    """Turn away a connection over the per-address limit: one -ERR line, then close."""
-    log_event(logger, "pop3.refused", logging.WARNING, peer=peer, reason="too-many-sessions")
-    writer.write(TOO_MANY_SESSIONS)
+async def _refuse(writer: asyncio.StreamWriter, peer: str, reply: bytes, reason: str) -> None:
+    """Turn away a connection over a per-address limit: one -ERR line, then close."""
+    log_event(logger, "pop3.refused", logging.WARNING, peer=peer, reason=reason)
+    writer.write(reply)
     with contextlib.suppress(ConnectionError, ssl.SSLError):
         await writer.drain()
     writer.close()
@@ -305,6 +319,21 @@ async def _in_daemon_thread(call: Callable[[], T]) -> T:
 
     threading.Thread(target=run, name="popd-tls", daemon=True).start()
     return await done
+
+
+def _decoy_key(settings: Settings) -> bytes:
+    """POPDROP_DECOY_KEY, or a random key for this process, with a warning: a name's decoy salt
+    then differs between replicas and restarts, which a prober comparing them could notice."""
+    configured = settings.decoy_key.get_secret_value()
+    if configured:
+        return configured.encode("utf-8")
+    log_event(
+        logger,
+        "auth.decoy_key_random",
+        logging.WARNING,
+        reason="POPDROP_DECOY_KEY is not set: unknown names' SCRAM salts are per process",
+    )
+    return random_secrets.token_bytes(32)
 
 
 def _token_validator(settings: Settings) -> TokenValidator | None:

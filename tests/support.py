@@ -4,9 +4,12 @@ S3-shaped events, and reading or deleting stored messages the way production doe
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -26,6 +29,29 @@ from popdrop.model import Address, MessageEntry
 from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
 from popdrop.store.secrets import Secrets
+
+# A real client missing from this machine fails the tests that drive it, naming the command that
+# installs it (issue 15: nine tests used to skip and pytest exited 0). Only this variable, set on
+# purpose outside CI, turns that into a skip.
+ALLOW_MISSING_CLIENTS = "POPDROP_TESTS_ALLOW_MISSING_CLIENTS"
+INSTALL_COMMANDS = {
+    "curl": "apt-get install curl",
+    "fetchmail": "apt-get install fetchmail",
+    "mpop": "apt-get install mpop",
+    "getmail": "make install (getmail6 is in requirements.lock)",
+}
+
+
+def client_program(name: str) -> str:
+    """The path of a real client program (on PATH, or beside this Python for a PyPI one such as
+    getmail6); if it is missing, fail saying how to install it, or skip when asked to."""
+    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if path is not None:
+        return path
+    missing = f"{name} is not installed: run `{INSTALL_COMMANDS[name]}` (.ci/run installs them all)"
+    if os.environ.get(ALLOW_MISSING_CLIENTS) == "1" and os.environ.get("CI") != "true":
+        pytest.skip(missing)
+    pytest.fail(f"{missing}, or set {ALLOW_MISSING_CLIENTS}=1 outside CI to skip what needs it")
 
 
 def free_port() -> int:
@@ -140,7 +166,7 @@ def curl_retr(port: int, user: str, password: str, number: int) -> bytes:
     """RETR message `number` with curl's POP3 client (it undoes dot-stuffing, keeps CRLF)."""
     result = subprocess.run(
         [
-            "curl",
+            client_program("curl"),
             "--silent",
             "--show-error",
             "--max-time",
@@ -158,8 +184,10 @@ def curl_retr(port: int, user: str, password: str, number: int) -> bytes:
 
 def logout_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
     """The one `pop3.logout` line's fields; the daemon logs it in its own thread just after
-    closing the socket, so wait for it (a bounded wait, not a timing assertion)."""
-    for _ in range(200):
+    closing the socket, so wait for it, with a deadline generous for a loaded machine (a bounded
+    wait on the event, not a timing assertion)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         lines = [r for r in caplog.records if r.getMessage() == "pop3.logout"]
         if lines:
             [record] = lines

@@ -16,15 +16,22 @@ import re
 from dataclasses import dataclass, field
 from typing import Final, NewType
 
+from popdrop import precis
+
 # RFC 1939 §7 (UIDL): a unique id is 1 to 70 characters in the range 0x21 to 0x7E.
 _UID_RE = re.compile(r"[\x21-\x7e]{1,70}")
 # An app password's name says which device it is for: short, and safe in a log line.
 _APP_PASSWORD_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
-# A deliberately plain address check: local@domain, no spaces or controls, bounded lengths
-# (RFC 5321 §4.5.3.1).
-_ADDRESS_RE = re.compile(
-    r"[^\s@\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?"
-)
+# A deliberately plain address check: local@domain, no spaces or controls, an ASCII (or
+# punycode) domain; lengths are checked in octets below (RFC 5321 §4.5.3.1).
+_ADDRESS_RE = re.compile(r"[^\s@\x00-\x1f\x7f]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+# RFC 5321 §4.5.3.1.1: a local part is at most 64 octets.
+_MAX_LOCAL_OCTETS: Final = 64
+# Every login method must carry every address and password: RFC 2449 §4 bounds a command line at
+# 255 octets with its CRLF. APOP's line is the tightest for a name ("APOP " name " " and a 32-digit
+# digest, then CRLF: 215 octets left), PASS's for a password ("PASS " password CRLF: 248).
+MAX_ADDRESS_OCTETS: Final = 255 - len("APOP  \r\n") - 32
+MAX_PASSWORD_OCTETS: Final = 255 - len("PASS \r\n")
 
 
 Address = NewType("Address", str)
@@ -34,15 +41,50 @@ class InvalidAddress(ValueError):
     """The text is not a mailbox address popdrop can serve."""
 
 
-def normalize_address(text: str) -> Address:
-    """The canonical (lower-case, trimmed) form of a mailbox address, or raise InvalidAddress.
+class InvalidPassword(ValueError):
+    """The text cannot be a password: every login method could not carry it, or it holds
+    characters nobody can see or type reliably."""
 
-    Addresses are case-insensitive throughout popdrop, so one mailbox has one spelling in storage.
+
+def normalize_address(text: str) -> Address:
+    """The canonical form of a mailbox address, or raise InvalidAddress saying why.
+
+    Trimmed, lower-case (addresses are case-insensitive throughout popdrop) and NFC, so one mailbox
+    has one spelling in storage; no control or invisible character; at most MAX_ADDRESS_OCTETS in
+    UTF-8; and a local part of one script, since a mixed one is the mark of a look-alike
+    ("p\\u0430ypal", with a Cyrillic "a"; docs/security.md).
     """
-    address = text.strip().lower()
+    address = precis.nfc(text.strip().lower())
+    if hidden := precis.invisible(address):
+        raise InvalidAddress(f"an address holds no control or invisible character ({hidden})")
     if not _ADDRESS_RE.fullmatch(address) or ".." in address.split("@", 1)[1]:
         raise InvalidAddress(f"not a mailbox address: {text!r}")
+    local = address.rpartition("@")[0]
+    if len(local.encode()) > _MAX_LOCAL_OCTETS or len(address.encode()) > MAX_ADDRESS_OCTETS:
+        raise InvalidAddress(
+            f"an address is at most {MAX_ADDRESS_OCTETS} octets in UTF-8, its local part at most"
+            f" {_MAX_LOCAL_OCTETS}: {text!r}"
+        )
+    if precis.mixed_script(local):
+        raise InvalidAddress(f"the local part mixes scripts, as a look-alike does: {text!r}")
     return Address(address)
+
+
+def normalize_password(text: str) -> str:
+    """A password in its one form (RFC 8265 §4.2 OpaqueString): non-ASCII spaces mapped to
+    U+0020, NFC, not empty, no control or invisible character, at most MAX_PASSWORD_OCTETS in
+    UTF-8. Applied where a password is set and where one is offered at login."""
+    password = precis.nfc(precis.spaces_to_ascii(text))
+    if not password:
+        raise InvalidPassword("the password is empty")
+    if hidden := precis.invisible(password):
+        raise InvalidPassword(f"the password holds a control or invisible character ({hidden})")
+    if len(password.encode()) > MAX_PASSWORD_OCTETS:
+        raise InvalidPassword(
+            f"the password is longer than {MAX_PASSWORD_OCTETS} octets in UTF-8, the most a PASS"
+            " line carries (RFC 2449 §4)"
+        )
+    return password
 
 
 def normalize_route_address(text: str) -> str:

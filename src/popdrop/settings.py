@@ -12,8 +12,11 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# 32 random characters from a 62-letter alphabet carry 190 bits: beyond guessing.
+DECOY_KEY_MIN_LENGTH = 32
 
 
 class PlaintextAuth(enum.StrEnum):
@@ -61,6 +64,12 @@ class Settings(BaseSettings):
     connection_rate: float = Field(default=2.0, ge=0.0)
     connection_burst: int = Field(default=20, ge=1)
 
+    # The key from which the SCRAM salts of unknown names are derived, so that they look like a
+    # mailbox's: at least 32 characters, the same in every replica (docs/security.md, "No user
+    # enumeration"). Unset: a random key per process, as safe, but an unknown name's salt then
+    # changes between replicas and restarts where a mailbox's does not. The stack sets it.
+    decoy_key: SecretStr = SecretStr("")
+
     # Failed logins one connection may make before it is closed.
     max_auth_failures: int = Field(default=3, ge=1)
     # OAUTHBEARER / XOAUTH2: JWTs from this OIDC issuer (e.g. a Cognito user pool,
@@ -83,6 +92,12 @@ class Settings(BaseSettings):
     max_session_seconds: float = Field(default=3600.0, ge=1.0)
     # Concurrent sessions from one client address; the next is refused with [SYS/TEMP].
     max_sessions_per_address: int = Field(default=20, ge=1)
+    # Of those, how many may be logging in at once (not yet authenticated): with the failure
+    # penalty, this bounds the guess rate per address (docs/security.md, "Guessing").
+    max_unauthenticated_per_address: int = Field(default=3, ge=1)
+    # The longest a connection may stay unauthenticated, however busy (Dovecot closes such
+    # clients after about a minute); a login ends this limit.
+    login_timeout: float = Field(default=60.0, ge=1.0)
     # RFC 1939 §7 APOP: off by default, because it needs a plaintext-equivalent secret per mailbox.
     apop: bool = False
     # RFC 2195 CRAM-MD5 in AUTH: off by default; it uses the same shared secret as APOP.
@@ -140,6 +155,14 @@ class Settings(BaseSettings):
         if self.api_token_secret and self.api_token:
             raise ValueError("set POPDROP_API_TOKEN_SECRET or POPDROP_API_TOKEN, not both")
         return self
+
+    @field_validator("decoy_key")
+    @classmethod
+    def _decoy_key_is_long(cls, value: SecretStr) -> SecretStr:
+        length = len(value.get_secret_value())
+        if 0 < length < DECOY_KEY_MIN_LENGTH:
+            raise ValueError(f"POPDROP_DECOY_KEY needs at least {DECOY_KEY_MIN_LENGTH} characters")
+        return value
 
     @field_validator("incoming_prefix")
     @classmethod

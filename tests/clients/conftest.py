@@ -3,14 +3,12 @@
 Every client test runs the same three rounds (`exercise`): a keeping run retrieves the whole
 corpus, the 10 MiB message included; a second keeping run retrieves nothing (UIDL); then, after a
 second delivery of the small corpus, a deleting run retrieves only the new messages and deletes
-them (and, for some clients, the earlier ones too). A client's program missing here skips its
-test with the reason; CI installs them all.
+them (and, for some clients, the earlier ones too). A client's program missing here fails its
+test naming the install command (`tests.support.client_program`); CI installs them all.
 """
 
 from __future__ import annotations
 
-import shutil
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,15 +59,6 @@ def server(store: Store, ca: trustme.CA, tmp_path: Path) -> Iterator[Server]:
     store.create_mailbox(ADDRESS, hash_password(PASSWORD))
     with running_daemon(settings, store) as endpoints:
         yield Server(endpoints, store, tmp_path / "ca.pem")
-
-
-def program(name: str) -> str:
-    """The path of a client program (on PATH, or beside this Python for a PyPI one such as
-    getmail6), or skip the test saying which one is missing."""
-    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if path is None:
-        pytest.skip(f"{name} is not installed (CI installs it: see .ci/run)")
-    return path
 
 
 def messages(store: Store) -> list[bytes]:

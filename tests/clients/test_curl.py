@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.clients.conftest import Server, exercise, program
+from tests.clients.conftest import Server, exercise
+from tests.support import client_program
 
 
 def test_curl_retrieves_the_corpus_byte_exact_keeping_and_deleting(server: Server) -> None:
-    curl = program("curl")
+    curl = client_program("curl")
     base = f"pop3://127.0.0.1:{server.endpoints.pop3_port}/"
 
     def call(*args: str) -> bytes:

@@ -8,7 +8,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.clients.conftest import Server, exercise, program
+from tests.clients.conftest import Server, exercise
+from tests.support import client_program
 
 # fetchmail 6.4 (with an MDA and `no stripcr`) cuts a line after each 8191 octets and inserts
 # NUL, one more octet that varies from run to run (stale buffer memory), CR, LF.
@@ -36,7 +37,7 @@ def unsplit(message: bytes) -> bytes:
 def test_fetchmail_retrieves_the_corpus_byte_exact_keeping_and_deleting(
     server: Server, tmp_path: Path
 ) -> None:
-    fetchmail = program("fetchmail")
+    fetchmail = client_program("fetchmail")
     home = tmp_path / "home"
     inbox = tmp_path / "inbox"
     home.mkdir()

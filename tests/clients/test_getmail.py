@@ -13,7 +13,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.clients.conftest import Server, exercise, program
+from tests.clients.conftest import Server, exercise
+from tests.support import client_program
 
 RETURN_PATH = b"Return-Path: <unknown>\n"
 
@@ -27,7 +28,7 @@ def undo(delivered: bytes) -> bytes:
 def test_getmail6_retrieves_the_corpus_byte_exact_keeping_and_deleting(
     server: Server, tmp_path: Path
 ) -> None:
-    getmail = program("getmail")
+    getmail = client_program("getmail")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     state = tmp_path / "getmail"

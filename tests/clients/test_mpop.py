@@ -11,13 +11,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.clients.conftest import Server, exercise, program
+from tests.clients.conftest import Server, exercise
+from tests.support import client_program
 
 
 def test_mpop_retrieves_the_corpus_byte_exact_keeping_and_deleting(
     server: Server, tmp_path: Path
 ) -> None:
-    mpop = program("mpop")
+    mpop = client_program("mpop")
     maildir = tmp_path / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -45,9 +46,10 @@ def parse_exports(text: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    state = tmp_path_factory.mktemp("dev-state")
+@contextmanager
+def running_dev_stack(state: Path) -> Iterator[DevStack]:
+    """`popdrop dev` on fresh ports and `state`, until it has written its exports; stopped with
+    SIGINT afterwards unless the test stopped it."""
     env_file = state / "env.sh"
     ports = {name: free_port() for name in ("pop3", "pop3s", "smtp", "api")}
     clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POPDROP_"))}
@@ -87,6 +89,12 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    with running_dev_stack(tmp_path_factory.mktemp("dev-state")) as stack:
+        yield stack
 
 
 def send_mail(stack: DevStack, body: str) -> bytes:
@@ -183,6 +191,11 @@ def test_the_dev_stack_serves_the_console_and_the_api_docs(dev_stack: DevStack) 
         assert response.status_code == 200 and marker in response.text, page
 
 
-def test_sigint_returns_to_the_prompt_cleanly(dev_stack: DevStack) -> None:
-    dev_stack.process.send_signal(signal.SIGINT)
-    assert dev_stack.process.wait(timeout=30) == 0
+def test_sigint_returns_to_the_prompt_cleanly(tmp_path: Path) -> None:
+    """Its own stack: stopping the module's would fail every test that runs after it (issue 15:
+    this test passed only because it ran last)."""
+    with running_dev_stack(tmp_path) as stack:
+        stack.process.send_signal(signal.SIGINT)
+        assert stack.process.wait(timeout=30) == 0
+        output = stack.process.stdout.read() if stack.process.stdout else ""
+        assert "popdrop dev: stopping" in output and "Traceback" not in output

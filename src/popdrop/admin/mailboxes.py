@@ -8,26 +8,25 @@ import secrets
 import time
 from typing import Final
 
+from popdrop import model
 from popdrop.admin.errors import InvalidName, InvalidPassword
 from popdrop.auth import app_passwords
 from popdrop.auth.passwords import hash_password
 from popdrop.faces.admin import MailboxAdmin
 from popdrop.faces.faults import MailboxNotFound
-from popdrop.model import Address, AppPassword, Mailbox, ScramKeys
+from popdrop.model import Address, AppPassword, Mailbox, ScramKeys, normalize_password
 
-# A password longer than this is almost certainly a pasted file, not a password.
-MAX_PASSWORD_LENGTH: Final = 1024
 # A generated password: 144 random bits in 24 URL-safe characters, easy to paste into a client.
 _GENERATED_BYTES: Final = 18
 
 
 def check_password(password: str) -> str:
-    """The password, when popdrop accepts it: not empty, at most MAX_PASSWORD_LENGTH characters."""
-    if not password:
-        raise InvalidPassword("the password is empty")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidPassword(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
-    return password
+    """The password in its one form (`popdrop.model.normalize_password`), when popdrop accepts
+    it; `InvalidPassword` says why not."""
+    try:
+        return normalize_password(password)
+    except model.InvalidPassword as error:
+        raise InvalidPassword(str(error)) from None
 
 
 def generate_password() -> str:
@@ -36,13 +35,13 @@ def generate_password() -> str:
 
 def create_mailbox(store: MailboxAdmin, address: Address, password: str) -> Mailbox:
     """Raises `InvalidPassword`, `MailboxExists`."""
-    check_password(password)
+    password = check_password(password)
     return store.create_mailbox(address, hash_password(password), _scram_keys(password))
 
 
 def set_password(store: MailboxAdmin, address: Address, password: str) -> None:
     """Replace the password and its SCRAM verifier; `InvalidPassword`, `MailboxNotFound`."""
-    check_password(password)
+    password = check_password(password)
     store.set_password(address, hash_password(password), _scram_keys(password))
 
 

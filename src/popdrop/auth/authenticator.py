@@ -25,7 +25,7 @@ from popdrop.auth.penalty import Penalties, PenaltyPolicy
 from popdrop.faces.credentials import CredentialStore
 from popdrop.faces.faults import StoreError
 from popdrop.logfmt import log_event
-from popdrop.model import Mailbox
+from popdrop.model import InvalidPassword, Mailbox, normalize_password
 from popdrop.settings import Settings
 
 logger = logging.getLogger("popd.auth")
@@ -79,6 +79,7 @@ class Authenticator:
         Raises StoreError when storage fails (the caller answers [SYS/TEMP]).
         """
         address = resolve_login(username, self._default_domain)
+        password = _login_form(password)
         found = await asyncio.to_thread(self._store.credentials, address) if address else None
         mailbox = None if found is None else found.mailbox
         if mailbox is not None and await self._password_matches(mailbox, password, client):
@@ -121,7 +122,7 @@ class Authenticator:
     async def penalize(self, client: str, account: str) -> None:
         """Record a failed authentication and wait out its penalty before the reply."""
         delay = self._penalties.failed(client, account)
-        log_event(logger, "auth.failed", client=client, delay=delay)
+        log_event(logger, "auth.failed", client=client, account=account, delay=delay)
         await asyncio.sleep(delay)
 
     async def _password_matches(self, mailbox: Mailbox, password: str, client: str) -> bool:
@@ -144,3 +145,13 @@ class Authenticator:
             self._cache.remember(mailbox.address, password, mailbox.password_hash)
             return True
         return False
+
+
+def _login_form(password: str) -> str:
+    """The password in the form it was set in (`normalize_password`: NFC, ASCII spaces), so an
+    NFD keyboard opens an NFC password; one no password can have is checked as typed, and fails
+    after the same work as any wrong one."""
+    try:
+        return normalize_password(password)
+    except InvalidPassword:
+        return password

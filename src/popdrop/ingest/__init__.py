@@ -17,6 +17,8 @@ from popdrop.ingest.headers import (
 )
 from popdrop.ingest.pipeline import (
     MAX_MESSAGE_SIZE,
+    MAX_STORED_SIZE,
+    TRACE_ALLOWANCE,
     IngestResult,
     ingest,
     ingest_event,
@@ -29,7 +31,9 @@ __all__ = [
     "HEADER_LIMIT",
     "HEAD_READ",
     "MAX_MESSAGE_SIZE",
+    "MAX_STORED_SIZE",
     "SUMMARY_LIMIT",
+    "TRACE_ALLOWANCE",
     "IngestResult",
     "header_block_size",
     "ingest",

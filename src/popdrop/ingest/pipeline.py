@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from popdrop.canonical import has_bare_lf, to_canonical
@@ -39,9 +39,15 @@ from popdrop.model import Disposition, MessageEntry, Quarantined, Verdicts
 
 logger = logging.getLogger("popdrop.ingest")
 
-# SES accepts messages up to 40 MB including headers (SES developer guide, receiving quotas). A
-# larger object (only another writer can put one under the incoming prefix) is quarantined.
+# SES accepts messages up to "40 MB" including headers (SES developer guide, receiving quotas):
+# popdrop reads that as 40 MiB, 41,943,040 octets, the limit the SMTP stand-in advertises too.
 MAX_MESSAGE_SIZE: Final = 40 * 1024 * 1024
+# What SES (or the stand-in) prepends after accepting a message at that limit: its trace and
+# verdict headers, a few KiB. A stored message may be this much larger than what SMTP counted.
+TRACE_ALLOWANCE: Final = 64 * 1024
+# The largest stored object ingest delivers, so that whatever SMTP accepted is deliverable; a
+# larger one (only another writer can put one under the incoming prefix) is quarantined.
+MAX_STORED_SIZE: Final = MAX_MESSAGE_SIZE + TRACE_ALLOWANCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +61,18 @@ class IngestResult:
     duplicate: tuple[str, ...] = ()  # filed there before: a replayed or concurrent event
     unknown: tuple[str, ...] = ()  # no such mailbox (or not an address at all)
     quarantined: tuple[str, ...] = ()  # kept out of the maildrop, with a reason
-    dropped: tuple[str, ...] = ()  # the mailbox's policy dropped it (the reason is logged)
+    dropped: tuple[str, ...] = ()  # the mailbox's policy dropped it
+    # Why each quarantined or dropped mailbox got it ("spam=FAIL", "over quota: 5 messages"):
+    # what a report says, not what tells two results apart.
+    reasons: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @classmethod
     def of(
-        cls, message_id: str, object_key: str, where: Mapping[Outcome, Sequence[str]]
+        cls,
+        message_id: str,
+        object_key: str,
+        where: Mapping[Outcome, Sequence[str]],
+        reasons: Mapping[str, str] | None = None,
     ) -> IngestResult:
         def found(outcome: Outcome) -> tuple[str, ...]:
             return tuple(where.get(outcome, ()))
@@ -72,6 +85,7 @@ class IngestResult:
             unknown=found(Outcome.UNKNOWN),
             quarantined=found(Outcome.QUARANTINED),
             dropped=found(Outcome.DROPPED),
+            reasons=tuple((reasons or {}).items()),
         )
 
     def mailboxes(self, outcome: Outcome) -> tuple[str, ...]:
@@ -205,7 +219,7 @@ def _canonical_head(store: IngestStore, key: str, *, trust_body: bool) -> _Head:
         tail = head[-2:] if whole else store.read_tail(key, 2)
         canonical = tail == b"\r\n"
     rewritten = False
-    if not canonical and size <= MAX_MESSAGE_SIZE:
+    if not canonical and size <= MAX_STORED_SIZE:
         data = head if whole else store.read_whole(key)  # the first read may be all of it
         fixed = to_canonical(data)
         if fixed != data:
@@ -254,8 +268,8 @@ def _file(store: IngestStore, run: _Run, head: _Head, verdicts: Verdicts | None)
     counts = {outcome: len(mailboxes) for outcome, mailboxes in where.items()}
     store.finish_ingest(message_id, object_key, now_ms(), counts)
     where[Outcome.UNKNOWN][:0] = resolution.unknown
-    result = IngestResult.of(message_id, object_key, where)
-    _log(result, verdicts, head, reasons)
+    result = IngestResult.of(message_id, object_key, where, reasons)
+    _log(result, verdicts, head)
     return result
 
 
@@ -265,7 +279,7 @@ def _file_one(
     """File into one mailbox as its policy says; (outcome, reason)."""
     policy = resolution.directory.policy(entry.mailbox)
     disposition, reason = policy.disposition(entry.verdicts)
-    if entry.size > MAX_MESSAGE_SIZE and disposition is Disposition.DELIVER:
+    if entry.size > MAX_STORED_SIZE and disposition is Disposition.DELIVER:
         disposition, reason = Disposition.QUARANTINE, f"too large: {entry.size} octets"
     try:
         if disposition is Disposition.DROP:
@@ -319,10 +333,12 @@ def _duplicate(run: _Run) -> IngestResult:
     return result
 
 
-def _log(result: IngestResult, verdicts: Verdicts, head: _Head, reasons: dict[str, str]) -> None:
+def _log(result: IngestResult, verdicts: Verdicts, head: _Head) -> None:
     """One structured line per message, the SES message id as its correlation id."""
     fields: dict[str, Any] = {
-        name: list(v) for name, v in asdict(result).items() if isinstance(v, tuple) and v
+        outcome.value: list(result.mailboxes(outcome))
+        for outcome in Outcome
+        if result.mailboxes(outcome)
     }
     log_event(
         logger,
@@ -333,6 +349,6 @@ def _log(result: IngestResult, verdicts: Verdicts, head: _Head, reasons: dict[st
         header_size=head.header_size,
         rewritten=head.rewritten,
         verdicts={kind: value for kind, value in asdict(verdicts).items() if value},
-        reasons=reasons,
+        reasons=dict(result.reasons),
         **fields,
     )

@@ -45,10 +45,12 @@ class ConnectionState:
             and (self.plaintext_permitted() or name not in SECRET_CARRYING)
         ]
 
-    def capabilities(self, *, before_login: bool) -> list[str]:
-        """RFC 2449 §5: the same list in both states (§6.7 and §6.8 values included), except that
-        USER shows only where plaintext login is allowed on this connection, and STLS only before
-        login, when a certificate is configured and TLS is not yet active."""
+    def capabilities(self) -> list[str]:
+        """RFC 2449 §5: the same list in both states, since "capabilities available in the
+        AUTHORIZATION state MUST be announced in both states" (§6.7 and §6.8 values included).
+        USER and the secret-carrying SASL mechanisms show only where plaintext login is allowed
+        on this connection; STLS where a certificate is configured and TLS is not yet active,
+        after login too, though it is then refused (RFC 2595 §4)."""
         config = self.config
         expire = "NEVER" if config.expire_days is None else str(config.expire_days)
         capabilities = [
@@ -66,7 +68,7 @@ class ConnectionState:
             capabilities.append("USER")
         if mechanisms := self.offered_mechanisms():
             capabilities.append("SASL " + " ".join(mechanisms))
-        if before_login and config.stls_available and not self.tls_active:
+        if config.stls_available and not self.tls_active:
             capabilities.append("STLS")
         capabilities.append("IMPLEMENTATION popdrop")
         return capabilities

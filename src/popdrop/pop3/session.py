@@ -37,7 +37,15 @@ from popdrop.pop3.config import SessionConfig
 from popdrop.pop3.connection_state import SECRET_CARRYING, ConnectionState, language
 from popdrop.pop3.lines import LineSplitter, LineTooLong
 from popdrop.pop3.replies import ResponseCode
-from popdrop.pop3.states import REFUSALS, TRANSITIONS, Event, State, Trigger, next_state
+from popdrop.pop3.states import (
+    BEFORE_LOGIN,
+    REFUSALS,
+    TRANSITIONS,
+    Event,
+    State,
+    Trigger,
+    next_state,
+)
 from popdrop.pop3.transaction import NO_SUCH_MESSAGE, Transaction
 
 _PLAINTEXT_REFUSED = "Plaintext authentication disallowed on non-secure connections"
@@ -66,6 +74,11 @@ class Session:
     @property
     def closed(self) -> bool:
         return self._state is State.CLOSED
+
+    @property
+    def logged_in(self) -> bool:
+        """The client has authenticated (and the session has not closed)."""
+        return self._state not in BEFORE_LOGIN and self._state is not State.CLOSED
 
     @property
     def tls_active(self) -> bool:
@@ -190,7 +203,8 @@ class Session:
 
     def timed_out(self, *, session_limit: bool = False) -> list[Action]:
         """The idle timer expired (RFC 1939 §3 autologout), or with `session_limit` the session
-        reached its maximum length: no UPDATE, nothing committed.
+        reached its maximum length (before login: the time a login may take): no UPDATE, nothing
+        committed.
 
         RFC 1939 §3 suggests closing without a reply; like Dovecot we say why in an -ERR line,
         which a waiting client can show. The line is left out while a message or a TLS handshake
@@ -201,7 +215,9 @@ class Session:
             return self._end(Event.TIMEOUT)
         if state in (State.SENDING, State.STARTING_TLS):
             return self._close(Event.TIMEOUT, None)
-        if session_limit:
+        if session_limit and state in BEFORE_LOGIN:
+            reply = replies.err("Too long without logging in.")
+        elif session_limit:
             reply = replies.err("Session time limit reached.", ResponseCode.SYS_TEMP)
         else:
             reply = replies.err("Autologout; idle for too long.")
@@ -310,7 +326,7 @@ class Session:
                 return [Send(replies.ok("UTF-8 mode enabled."))]
             case c.Capa():
                 status = replies.ok("Capability list follows.")
-                listed = self._connection.capabilities(before_login=transaction is None)
+                listed = self._connection.capabilities()
                 return [Send(replies.multiline(status, listed))]
             case c.Lang(tag):
                 return [Send(language(tag))]

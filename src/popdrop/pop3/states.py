@@ -42,6 +42,19 @@ class State(enum.Enum):
     __hash__ = object.__hash__
 
 
+# The states of a session that has not logged in (RFC 1939 §4 AUTHORIZATION and the steps of a
+# login or STLS within it): the daemon bounds how many such sessions an address has, and how long.
+BEFORE_LOGIN: frozenset[State] = frozenset(
+    {
+        State.AUTHORIZATION,
+        State.AUTHENTICATING,
+        State.SASL_STEP,
+        State.SASL_RESPONSE,
+        State.STARTING_TLS,
+    }
+)
+
+
 class Event(enum.Enum):
     """What moves the session besides the commands themselves."""
 

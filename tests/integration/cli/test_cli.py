@@ -160,14 +160,14 @@ def test_app_passwords_are_added_listed_used_and_revoked(store: Store) -> None:
     assert b"198.51.100.7" in listed.stdout
 
     again = popdrop(store, "mailbox", "app-password", "add", "j@example.test", "phone")
-    assert again.returncode == 1 and b"already has an app password" in again.stderr
+    assert again.returncode == 2 and b"already has an app password" in again.stderr
 
     revoked = popdrop(store, "mailbox", "app-password", "revoke", "j@example.test", "phone")
     assert revoked.returncode == 0, revoked.stderr
     mailbox = store.get_mailbox("j@example.test")
     assert mailbox is not None and mailbox.app_passwords == ()
     missing = popdrop(store, "mailbox", "app-password", "revoke", "j@example.test", "phone")
-    assert missing.returncode == 1
+    assert missing.returncode == 2
 
 
 def test_an_invalid_app_password_name_is_a_usage_error(store: Store) -> None:
@@ -218,3 +218,23 @@ def test_without_a_region_the_cli_says_which_variable_to_set(moto: str, tmp_path
         "popdrop: no AWS region is configured: set AWS_DEFAULT_REGION (and AWS_REGION) to the "
         "stack's region, or a region in your AWS profile"
     )
+
+
+def test_an_address_with_an_invisible_character_is_refused_everywhere(store: Store) -> None:
+    """Issue 15: a name holding a zero-width space was created, yet no login could name it."""
+    result = popdrop(
+        store, "mailbox", "add", "ali\u200bce@example.test", "--password-stdin", stdin="x\n"
+    )
+    assert result.returncode == 2
+    assert "invisible character (U+200B)" in result.stderr.decode()
+    assert store.list_mailboxes() == []
+
+
+def test_a_password_no_pass_line_can_carry_is_refused_rfc2449_s4(store: Store) -> None:
+    """Issue 15: a 300-character password was accepted though a PASS line holds 248 octets."""
+    result = popdrop(
+        store, "mailbox", "add", "e@example.test", "--password-stdin", stdin="p" * 249 + "\n"
+    )
+    assert result.returncode == 2
+    assert "longer than 248 octets" in result.stderr.decode()
+    assert store.get_mailbox("e@example.test") is None

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from popdrop.events import ses_event
 from popdrop.ingest import ingest_ses_event
 from popdrop.model import Disposition, Policy, Route, Verdicts
@@ -73,3 +75,36 @@ def test_routes_made_by_the_cli_are_what_ingest_uses(store: Store) -> None:
     popdrop(store, "alias", "add", "team@example.test", BOB)
 
     assert store.list_routes() == [Route("team@example.test", (BOB,))]
+
+
+def test_deliver_resolves_plus_addresses_aliases_and_catch_alls_as_ingest_does(
+    store: Store, tmp_path: Path
+) -> None:
+    """Issue 15: SMTP accepted `alice+news@...` while `popdrop deliver` said "no such mailbox"."""
+    mailboxes(store)
+    store.put_route(Route("team@example.test", (BOB,)))
+    store.put_route(Route("@catch.test", (BOB,)))
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"Subject: x\r\n\r\nbody\r\n")
+    for recipient in ("alice+news@example.test", "team@example.test", "anyone@catch.test"):
+        ran = popdrop(store, "deliver", "--to", recipient, str(message))
+        assert ran.returncode == 0, ran.stderr
+    [alice] = store.list_messages(ALICE)
+    assert alice.tag == "news"
+    assert len(store.list_messages(BOB)) == 2
+
+
+def test_deliver_reports_a_quarantine_as_such(store: Store, tmp_path: Path) -> None:
+    """Issue 15: a quarantined delivery was reported as "delivered to nobody"."""
+    mailboxes(store)
+    store.put_policy(ALICE, Policy(max_messages=1))
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"Subject: x\r\n\r\nbody\r\n")
+    assert popdrop(store, "deliver", "--to", ALICE, str(message)).returncode == 0
+    ran = popdrop(store, "deliver", "--to", ALICE, "--to", BOB, str(message))
+    assert ran.returncode == 0, ran.stderr
+    out = ran.stdout.decode()
+    assert f"delivered to {BOB}" in out
+    assert f"quarantined in {ALICE} (over quota: 1 messages)" in out
+    assert "nobody" not in out
+    assert len(store.list_quarantined(ALICE)) == 1

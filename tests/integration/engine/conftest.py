@@ -34,7 +34,9 @@ def daemon_settings(**overrides: Any) -> Settings:
         "pop3_port": 0,
         "plaintext_auth": PlaintextAuth.LOOPBACK,
         "idle_timeout": 30,
-        "connection_rate": 0,  # these tests open many sessions from one address on purpose
+        # These tests open many sessions from one address on purpose, many logging in at once.
+        "connection_rate": 0,
+        "max_unauthenticated_per_address": 1000,
     }
     return Settings(**{**defaults, **overrides})
 
@@ -70,6 +72,7 @@ def replica(store: Store, **settings: str) -> Iterator[tuple[subprocess.Popen[by
         "POPDROP_POP3_PORT": str(port),
         "POPDROP_PLAINTEXT_AUTH": "loopback",
         "POPDROP_CONNECTION_RATE": "0",
+        "POPDROP_MAX_UNAUTHENTICATED_PER_ADDRESS": "1000",
         **{f"POPDROP_{name.upper()}": value for name, value in settings.items()},
     }
     process = subprocess.Popen(

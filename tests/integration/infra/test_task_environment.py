@@ -53,7 +53,13 @@ def task_environment(values: dict[str, str], conditions: dict[str, bool]) -> dic
             return resolve(yes if conditions[condition] else no)
         raise AssertionError(f"unresolved {value}")
 
-    return {item["Name"]: resolve(item["Value"]) for item in popd["Environment"]}
+    environment = {item["Name"]: resolve(item["Value"]) for item in popd["Environment"]}
+    # The container's Secrets, which ECS reads from Secrets Manager and sets at start.
+    secrets = boto3.client("secretsmanager")
+    for item in popd.get("Secrets", []):
+        value = secrets.get_secret_value(SecretId=resolve(item["ValueFrom"]))
+        environment[item["Name"]] = value["SecretString"]
+    return environment
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +100,9 @@ def test_popdrop_serve_starts_from_the_runtime_lock_with_the_task_definitions_en
         "MailBucket": store.bucket,
         "IncomingPrefix": "incoming/",  # the parameter's default
         "CertificateSecretArn": secret["ARN"],
+        "DecoyKeySecret": boto3.client("secretsmanager").create_secret(
+            Name="popd-decoy-key", SecretString="d" * 48
+        )["ARN"],
         "VpcCidr": VPC_CIDR,
     }
     task = task_environment(values, {"UseNlb": True})
@@ -135,6 +144,7 @@ def test_popdrop_serve_starts_from_the_runtime_lock_with_the_task_definitions_en
             assert line, f"popdrop serve exited: {process.wait(10)}"
             event = json.loads(line)
             assert event["level"] not in {"error", "critical"}, event
+            assert event["event"] != "auth.decoy_key_random", "the task's decoy key was not set"
             if event["event"] == "popd.listening":
                 listening = event
             assert time.monotonic() < deadline

@@ -15,7 +15,7 @@ from popdrop.model import Summary
 from popdrop.store import Store
 from tests.conftest import AwsCall
 from tests.integration.ingest.conftest import Crash, CrashAt
-from tests.support import delete_messages
+from tests.support import delete_messages, stored_object
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
 MESSAGE = (
@@ -92,6 +92,25 @@ def test_every_recipient_gets_an_entry_for_the_one_object(
     for address in (ALICE, BOB):
         [entry] = store.list_messages(address)
         assert entry.object_key == "incoming/msg-1"
+
+
+def test_the_ses_path_shows_no_recipient_the_others_envelopes_name(
+    store: Store, mailboxes: list[str]
+) -> None:
+    """Issue 15: a message for Alice (by a plus-address) and Bob (Bcc: in no header) is filed
+    as SES stored it, byte for byte: ingest adds no header naming envelope recipients, and each
+    entry carries only its own mailbox's tag."""
+    [result] = ingest_ses_event(
+        store, _event(store, "msg-1", MESSAGE, "alice+news@example.test", BOB)
+    )
+
+    assert result.delivered == (ALICE, BOB)
+    [alice] = store.list_messages(ALICE)
+    [bob] = store.list_messages(BOB)
+    assert (alice.tag, bob.tag) == ("news", "")
+    assert alice.summary.to == bob.summary.to == ALICE  # the To header the sender wrote
+    assert stored_object(store, alice.object_key) == MESSAGE
+    assert BOB.encode() not in stored_object(store, alice.object_key)
 
 
 def test_recipients_are_normalised_and_deduplicated(store: Store, mailboxes: list[str]) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from popdrop.canonical import to_canonical
 from popdrop.events import ses_event
-from popdrop.ingest import HEAD_READ, MAX_MESSAGE_SIZE, IngestResult, ingest_event
+from popdrop.ingest import HEAD_READ, MAX_STORED_SIZE, IngestResult, ingest_event
 from popdrop.store import Store
 from tests.conftest import AwsCall
 from tests.support import s3_event, stored_object
@@ -89,9 +89,10 @@ def test_an_s3_written_object_missing_its_final_crlf_beyond_the_first_read_is_fi
 def test_a_message_over_the_ses_size_limit_is_quarantined_with_the_reason(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """SES refuses more than 40 MB; only another writer can put such an object."""
+    """SES refuses more than 40 MiB, and adds only its trace headers after that: only another
+    writer can put an object over MAX_STORED_SIZE."""
     caplog.set_level(logging.INFO, logger="popdrop.ingest")
-    data = b"Subject: huge\r\n\r\n" + b"x" * (MAX_MESSAGE_SIZE - 17) + b"\r\n"
+    data = b"Subject: huge\r\n\r\n" + b"x" * (MAX_STORED_SIZE - 17) + b"\r\n"
 
     result = send(store, data)
 

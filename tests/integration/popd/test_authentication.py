@@ -7,10 +7,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from popd.authenticator import HASH_THREADS
 from popdrop.auth import app_passwords
+from popdrop.auth.authenticator import HASH_THREADS
 from popdrop.auth.passwords import hash_password
-from popdrop.model import AppPassword
+from popdrop.model import (
+    MAX_ADDRESS_OCTETS,
+    MAX_PASSWORD_OCTETS,
+    AppPassword,
+    normalize_address,
+    normalize_password,
+)
 from tests.integration.popd.conftest import ADDRESS, PASSWORD, Daemon, DaemonFactory
 from tests.support import RawClient
 
@@ -122,7 +128,7 @@ def test_too_many_connections_from_one_address_are_refused_sys_temp(
 def test_password_hashes_run_in_a_few_threads_of_their_own(daemon_factory: DaemonFactory) -> None:
     """Each scrypt hash holds 16 MiB while it runs, so concurrent logins hash in at most
     `HASH_THREADS` threads, never in the 64 storage threads (docs/performance.md)."""
-    daemon = daemon_factory()
+    daemon = daemon_factory(max_unauthenticated_per_address=10)
     addresses = [f"hash{number}@example.test" for number in range(6)]
     for address in addresses:
         daemon.store.create_mailbox(address, hash_password(PASSWORD))
@@ -133,3 +139,24 @@ def test_password_hashes_run_in_a_few_threads_of_their_own(daemon_factory: Daemo
         client.close()
     hashing = [thread for thread in threading.enumerate() if thread.name.startswith("popd-hash")]
     assert 1 <= len(hashing) <= HASH_THREADS
+
+
+def test_the_longest_password_and_address_log_in_with_pass_rfc2449_s4(daemon: Daemon) -> None:
+    """Issue 15: what `popdrop mailbox add` accepts, a PASS line can carry: a password of
+    MAX_PASSWORD_OCTETS for an address of MAX_ADDRESS_OCTETS."""
+    local = "l" * 64
+    address = f"{local}@{'d' * (MAX_ADDRESS_OCTETS - len(local) - 1 - 5)}.test"
+    password = "pw " * (MAX_PASSWORD_OCTETS // 3) + "x" * (MAX_PASSWORD_OCTETS % 3)
+    daemon.store.create_mailbox(normalize_address(address), hash_password(password))
+    client, reply = login(daemon, address, password)
+    assert reply == b"+OK Logged in.\r\n"
+    client.close()
+
+
+def test_a_password_typed_in_another_normal_form_logs_in_rfc8265_s4_2(daemon: Daemon) -> None:
+    """Issue 15: a password is set and checked in one form (NFC, ASCII spaces), so a keyboard
+    that sends "e" + U+0301 opens the password set as "é", and a no-break space is a space."""
+    daemon.store.set_password(ADDRESS, hash_password(normalize_password("café au lait")))
+    client, reply = login(daemon, ADDRESS, "cafe\u0301\u00a0au lait")
+    assert reply == b"+OK Logged in.\r\n"
+    client.close()

@@ -57,8 +57,11 @@ def loadgen(
 
 @pytest.fixture
 def daemon(daemon_factory: DaemonFactory) -> Daemon:
-    # The load generator connects faster than the default per-address rate allows.
-    running = daemon_factory(connection_rate=0, auth_penalty_base=0)
+    # The load generator connects faster, and holds more sessions logging in at once, than the
+    # per-address defaults allow (as bench/popdrop_instance.py's LOAD_TEST configures popd).
+    running = daemon_factory(
+        connection_rate=0, auth_penalty_base=0, max_unauthenticated_per_address=1000
+    )
     for number in range(3):
         deliver(running.store, b"Subject: %d\r\n\r\nbody\r\n" % number, ADDRESS)
     hashed = hash_password(PASSWORD)

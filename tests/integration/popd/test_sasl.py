@@ -9,7 +9,6 @@ import base64
 import hashlib
 import http.server
 import json
-import shutil
 import socket
 import ssl
 import subprocess
@@ -27,7 +26,7 @@ from scramp import ScramClient
 from popdrop.auth.passwords import hash_password
 from popdrop.auth.scram import derive_keys
 from tests.integration.popd.conftest import ADDRESS, PASSWORD, Daemon, DaemonFactory
-from tests.support import deliver
+from tests.support import client_program, deliver
 
 ISSUER = "https://issuer.popdrop.test/pool"
 AUDIENCE = "popdrop-app-client"
@@ -81,10 +80,16 @@ def sasl_daemon(daemon_factory: DaemonFactory, jwks_url: str) -> Daemon:
     return daemon
 
 
+DENIED = b"< -ERR [AUTH] Authentication failed.\r\n"
+CURLE_LOGIN_DENIED = 67
+
+
 def curl(daemon: Daemon, *options: str) -> subprocess.CompletedProcess[bytes]:
+    """curl's POP3 client; --verbose puts the dialogue on stderr ("> " sent, "< " received)."""
     return subprocess.run(
         [
-            "curl",
+            client_program("curl"),
+            "--verbose",
             "--silent",
             "--show-error",
             "--max-time",
@@ -145,7 +150,7 @@ def test_a_token_that_does_not_check_out_is_refused(
         "--login-options",
         "AUTH=OAUTHBEARER",
     )
-    assert result.returncode != 0
+    refused(result, b"> AUTH OAUTHBEARER")
 
 
 def test_a_token_signed_by_another_key_is_refused(sasl_daemon: Daemon) -> None:
@@ -159,7 +164,7 @@ def test_a_token_signed_by_another_key_is_refused(sasl_daemon: Daemon) -> None:
         "--login-options",
         "AUTH=OAUTHBEARER",
     )
-    assert result.returncode != 0
+    refused(result, b"> AUTH OAUTHBEARER")
 
 
 def test_a_cognito_access_token_matches_on_client_id(
@@ -170,6 +175,15 @@ def test_a_cognito_access_token_matches_on_client_id(
         sasl_daemon, "--user", ADDRESS, "--oauth2-bearer", access, "--login-options", "AUTH=XOAUTH2"
     )
     assert result.returncode == 0, result.stderr
+
+
+def refused(result: subprocess.CompletedProcess[bytes], asked: bytes) -> None:
+    """curl asked with `asked`, the server answered the RFC 3206 [AUTH] failure, and curl
+    received no message."""
+    assert result.returncode == CURLE_LOGIN_DENIED, result.stderr
+    assert asked in result.stderr
+    assert DENIED in result.stderr
+    assert result.stdout == b""
 
 
 def mpop(
@@ -191,14 +205,13 @@ def mpop(
     )
     config.chmod(0o600)
     return subprocess.run(
-        ["mpop", f"--file={config}", "--debug"], capture_output=True, text=True, timeout=60
+        [client_program("mpop"), f"--file={config}", "--debug"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
-needs_mpop = pytest.mark.skipif(shutil.which("mpop") is None, reason="mpop is not installed")
-
-
-@needs_mpop
 @pytest.mark.parametrize(
     ("auth", "tls"), [("scram-sha-256", True), ("scram-sha-256", False), ("plain", True)]
 )
@@ -207,18 +220,19 @@ def test_mpop_authenticates_and_retrieves(
 ) -> None:
     result = mpop(sasl_daemon, tmp_path, auth, PASSWORD, tls=tls)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert b"hello" in (tmp_path / f"mbox-{auth}").read_bytes()
+    assert (tmp_path / f"mbox-{auth}").read_bytes().endswith(b"\nSubject: sasl\n\nhello\n\n")
 
 
-@needs_mpop
 def test_mpop_oauthbearer(
     sasl_daemon: Daemon, signing_key: rsa.RSAPrivateKey, tmp_path: Path
 ) -> None:
     result = mpop(sasl_daemon, tmp_path, "oauthbearer", token(signing_key), tls=True)
     assert result.returncode == 0, result.stderr
+    assert "AUTH OAUTHBEARER" in result.stdout  # mpop --debug shows the dialogue
+    mbox = (tmp_path / "mbox-oauthbearer").read_bytes()  # mbox format: LF, a blank line after
+    assert mbox.endswith(b"\nSubject: sasl\n\nhello\n\n")
 
 
-@needs_mpop
 def test_mpop_scram_with_a_wrong_password_fails(sasl_daemon: Daemon, tmp_path: Path) -> None:
     result = mpop(sasl_daemon, tmp_path, "scram-sha-256", "wrong", tls=True)
     assert result.returncode != 0
@@ -302,15 +316,108 @@ def test_curl_cram_md5_with_the_shared_secret_rfc2195(cram_daemon: Daemon) -> No
 
 def test_cram_md5_with_the_wrong_secret_fails(cram_daemon: Daemon) -> None:
     result = curl(cram_daemon, "--user", f"{ADDRESS}:wrong", "--login-options", "AUTH=CRAM-MD5")
-    assert result.returncode != 0
+    refused(result, b"> AUTH CRAM-MD5\r\n")
 
 
-@needs_mpop
 def test_mpop_cram_md5(cram_daemon: Daemon, tmp_path: Path) -> None:
     result = mpop(cram_daemon, tmp_path, "cram-md5", SECRET, tls=False)
     assert result.returncode == 0, result.stdout[-2000:]
+    assert "AUTH CRAM-MD5" in result.stdout
+    assert (tmp_path / "mbox-cram-md5").read_bytes().endswith(b"\nSubject: sasl\n\nhello\n\n")
 
 
 def test_cram_md5_is_off_unless_enabled(sasl_daemon: Daemon) -> None:
     result = curl(sasl_daemon, "--user", f"{ADDRESS}:{SECRET}", "--login-options", "AUTH=CRAM-MD5")
-    assert result.returncode != 0
+    assert result.returncode == CURLE_LOGIN_DENIED, result.stderr
+    [sasl] = [line for line in result.stderr.splitlines() if line.startswith(b"< SASL ")]
+    assert b"CRAM-MD5" not in sasl  # not announced (RFC 2449 §6.9), so curl never asks for it
+    assert b"> AUTH" not in result.stderr and result.stdout == b""
+
+
+def server_first(port: int, name: str, *, source: str = "127.0.0.1") -> dict[str, str]:
+    """Start a SCRAM-SHA-256 exchange for `name` on the plain port and cancel it after the
+    server-first message (RFC 5802 §5.1); that message's attributes (r, s, i)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    with sock, sock.makefile("rwb") as stream:
+        stream.readline()
+        first = f"n,,n={name},r=clientnonce".encode()
+        stream.write(b"AUTH SCRAM-SHA-256 " + base64.b64encode(first) + b"\r\n")
+        stream.flush()
+        challenge = stream.readline()
+        assert challenge.startswith(b"+ "), challenge
+        stream.write(b"*\r\n")
+        stream.flush()
+        assert stream.readline() == b"-ERR Authentication cancelled.\r\n"
+    text = base64.b64decode(challenge[2:].strip()).decode()
+    return dict(attribute.split("=", 1) for attribute in text.split(","))
+
+
+def test_scram_salts_and_counts_do_not_tell_unknown_names_from_mailboxes(
+    daemon_factory: DaemonFactory,
+) -> None:
+    """Issue 15: an unknown name's salt has a real one's length and iteration count, depends only
+    on the normalised name, and is the same in every replica sharing POPDROP_DECOY_KEY."""
+    key = "k" * 40
+    first = daemon_factory(decoy_key=key)
+    first.store.set_password(ADDRESS, hash_password(PASSWORD), derive_keys(PASSWORD))
+    port = first.endpoints.pop3_port
+    real = server_first(port, ADDRESS)
+    unknown = server_first(port, "nobody@example.test")
+    assert len(base64.b64decode(unknown["s"])) == len(base64.b64decode(real["s"])) == 32
+    assert unknown["i"] == real["i"] == "50000"
+    assert server_first(port, "Nobody@Example.TEST")["s"] == unknown["s"]
+    assert server_first(port, "someone@example.test")["s"] != unknown["s"]
+    replica = daemon_factory(decoy_key=key).endpoints.pop3_port
+    assert server_first(replica, "nobody@example.test")["s"] == unknown["s"]
+    assert server_first(replica, ADDRESS)["s"] == real["s"]
+
+
+def test_scram_failures_count_against_the_mailbox_named(
+    daemon_factory: DaemonFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: a wrong SCRAM proof is a failed login on the account it names, shared with
+    USER/PASS, not on one account for every SCRAM exchange."""
+    daemon = daemon_factory(auth_penalty_base=0.05)
+    daemon.store.set_password(ADDRESS, hash_password(PASSWORD), derive_keys(PASSWORD))
+    bob = "bob@example.test"
+    daemon.store.create_mailbox(bob, hash_password(PASSWORD), derive_keys(PASSWORD))
+    port = daemon.endpoints.pop3_port
+
+    def scram_fail(user: str, source: str) -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+        with sock, sock.makefile("rwb") as stream:
+            stream.readline()
+            client = ScramClient(["SCRAM-SHA-256"], user, "wrong")
+            stream.write(
+                b"AUTH SCRAM-SHA-256 "
+                + base64.b64encode(client.get_client_first().encode())
+                + b"\r\n"
+            )
+            stream.flush()
+            client.set_server_first(base64.b64decode(stream.readline()[2:].strip()).decode())
+            stream.write(base64.b64encode(client.get_client_final().encode()) + b"\r\n")
+            stream.flush()
+            assert stream.readline() == b"-ERR [AUTH] Authentication failed.\r\n"
+
+    caplog.set_level("INFO", logger="popd.auth")
+    scram_fail(ADDRESS, "127.0.0.2")
+    scram_fail(bob, "127.0.0.3")
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=10, source_address=("127.0.0.4", 0)
+    ) as sock:
+        stream = sock.makefile("rwb")
+        stream.readline()
+        stream.write(f"USER {ADDRESS}\r\nPASS wrong\r\n".encode())
+        stream.flush()
+        assert stream.readline() == b"+OK Send PASS.\r\n"
+        assert stream.readline() == b"-ERR [AUTH] Authentication failed.\r\n"
+    failures = [
+        record.fields  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.getMessage() == "auth.failed"
+    ]
+    assert [(f["account"], f["client"], f["delay"]) for f in failures] == [
+        (ADDRESS, "127.0.0.2", 0.05),
+        (bob, "127.0.0.3", 0.05),  # a fresh address and a fresh account: the first delay
+        (ADDRESS, "127.0.0.4", 0.1),  # Alice's second failure, whatever the mechanism
+    ]

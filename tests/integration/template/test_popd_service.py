@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from popdrop.settings import Settings
+from popdrop.settings import DECOY_KEY_MIN_LENGTH, Settings
 
 Resources = dict[str, dict[str, Any]]
 FARGATE_MAX_STOP_TIMEOUT = 120
@@ -39,6 +39,16 @@ def test_the_task_environment_names_only_real_settings(deployed: Resources) -> N
     prefix = Settings.model_config.get("env_prefix", "")
     assert {name.removeprefix(prefix).lower() for name in names} <= set(Settings.model_fields)
     assert environment(deployed)["POPDROP_TLS_SECRET"] == {"Ref": "CertificateSecretArn"}
+
+
+def test_every_task_gets_one_generated_decoy_key_from_secrets_manager(deployed: Resources) -> None:
+    """Issue 15: unknown names' SCRAM salts are stable across replicas and restarts only if every
+    task has the same POPDROP_DECOY_KEY; ECS hands it over from a secret the stack generates."""
+    secrets = {item["Name"]: item["ValueFrom"] for item in container(deployed)["Secrets"]}
+    assert secrets == {"POPDROP_DECOY_KEY": {"Ref": "DecoyKeySecret"}}
+    generated = props(deployed, "DecoyKeySecret")["GenerateSecretString"]
+    assert generated["PasswordLength"] >= DECOY_KEY_MIN_LENGTH
+    assert "POPDROP_DECOY_KEY" not in environment(deployed)
 
 
 def test_two_tcp_listeners_forward_110_and_995_to_ip_target_groups(deployed: Resources) -> None:

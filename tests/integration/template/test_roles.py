@@ -89,6 +89,7 @@ EXPECTED: dict[str, set[Grant]] = {
     ),
     "PopdExecutionRole": logs("PopdLogGroup")
     | on("*", "ecr:GetAuthorizationToken")
+    | on({"Ref": "DecoyKeySecret"}, "secretsmanager:GetSecretValue")
     | on(
         {
             "Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"

@@ -132,9 +132,15 @@ def test_capa_offers_user_where_plaintext_login_is_allowed_rfc2449_s5() -> None:
     assert Client(PLAINTEXT).say("CAPA") == OK_CAPA + BASE_CAPA + b"USER\r\n" + IMPLEMENTATION
 
 
-def test_capa_after_login_lists_no_stls_rfc2595_s4() -> None:
-    config = SessionConfig(stls_available=True, plaintext_allowed=True)
-    assert Client(config).login().say("CAPA") == OK_CAPA + BASE_CAPA + b"USER\r\n" + IMPLEMENTATION
+def test_capa_after_login_announces_what_authorization_offers_stls_included_rfc2449_s5() -> None:
+    """RFC 2449 §5: "Capabilities available in the AUTHORIZATION state MUST be announced in both
+    states", STLS among them, though STLS itself is refused after login (RFC 2595 §4)."""
+    config = SessionConfig(stls_available=True, plaintext_allowed=True, sasl_mechanisms=("PLAIN",))
+    client = Client(config)
+    before = client.say("CAPA")
+    assert before == OK_CAPA + BASE_CAPA + b"USER\r\nSASL PLAIN\r\nSTLS\r\n" + IMPLEMENTATION
+    assert client.login().say("CAPA") == before
+    assert client.say("STLS") == b"-ERR Not allowed after login.\r\n"
 
 
 # STLS (RFC 2595 §4)
@@ -465,6 +471,25 @@ def test_autologout_sends_an_error_releases_and_closes_without_commit_rfc1939_s3
         Close(),
     ]
     assert client.session.timed_out() == []
+
+
+def test_the_session_limit_before_login_says_so_and_after_login_is_sys_temp() -> None:
+    """Issue 15: the caller ends an unauthenticated session at its login limit, a logged-in one
+    at the session's maximum length; each is told which."""
+    waiting = Client()
+    assert not waiting.session.logged_in
+    assert waiting.session.timed_out(session_limit=True) == [
+        Send(b"-ERR Too long without logging in.\r\n"),
+        Close(),
+    ]
+    client = Client().login()
+    assert client.session.logged_in
+    assert client.session.timed_out(session_limit=True) == [
+        Send(b"-ERR [SYS/TEMP] Session time limit reached.\r\n"),
+        Release(MAILBOX),
+        Close(),
+    ]
+    assert not client.session.logged_in  # closed
 
 
 def test_autologout_while_a_message_is_streamed_sends_no_line_into_it() -> None:
