@@ -20,7 +20,7 @@ FAULT_KINDS = [
     for _, kind in inspect.getmembers(face_faults, inspect.isclass)
     if issubclass(kind, StoreError)
 ]
-MOMENTS = [State.AUTHENTICATING, State.SASL_STEP, State.SENDING, State.UPDATE]
+MOMENTS = [State.AUTHENTICATING, State.SASL_STEP, State.SENDING, State.LOADING, State.UPDATE]
 
 
 def test_the_mapping_covers_the_moments_that_meet_storage() -> None:
@@ -56,6 +56,8 @@ def test_a_refused_login_has_its_response_code_rfc2449_s8_rfc3206_s5(
         LoginRefused.DENIED: ResponseCode.AUTH,
         LoginRefused.IN_USE: ResponseCode.IN_USE,
         LoginRefused.LOGIN_DELAY: ResponseCode.LOGIN_DELAY,
+        # docs/pop4.md: a `user+folder` login whose folder is not there, credentials right.
+        LoginRefused.NO_SUCH_FOLDER: ResponseCode.SYS_PERM,
     }[refusal]
     assert failure.code is code
     assert failure.counted is (refusal is LoginRefused.DENIED)
