@@ -131,11 +131,13 @@ def empty_listing(version: int = 0) -> FolderListing:
 class DirectoryPlan:
     """The user's folders as they must be after a change: every folder with its final name (those
     made by the change have ids starting with NEW_PREFIX), the folders to delete once the change's
-    messages are moved out of them, and the directory version the change was made against."""
+    messages are moved out of them, and the directory version the change was made against.
+    `reshaped`: a folder was made, renamed or moved (not only deleted)."""
 
     folders: tuple[tuple[FolderId, str], ...]
     deleted: tuple[tuple[FolderId, str], ...]
     version: int
+    reshaped: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +247,12 @@ class FolderTree:
         return folder
 
     def plan(self) -> DirectoryPlan:
+        kept = {id_: name for id_, name in self._original.items() if id_ not in self._deleted}
         return DirectoryPlan(
-            tuple(self.folders()), tuple(sorted(self._deleted.items())), self._version
+            tuple(self.folders()),
+            tuple(sorted(self._deleted.items())),
+            self._version,
+            reshaped=self._names != kept,
         )
 
     def _user_folder(self, name: str) -> FolderId:

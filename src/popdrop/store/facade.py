@@ -36,14 +36,14 @@ from popdrop.model import (
     Route,
     ScramKeys,
 )
-from popdrop.store import gc, incoming, resources
+from popdrop.store import changes, gc, incoming, resources
 from popdrop.store.app_passwords import AppPasswords
-from popdrop.store.aws import aws_errors, batched
+from popdrop.store.aws import aws_errors
 from popdrop.store.intake import Intake
 from popdrop.store.lease import Leases
 from popdrop.store.logins import Logins
 from popdrop.store.mailboxes import Mailboxes
-from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
+from popdrop.store.messages import Messages
 from popdrop.store.objects import ObjectBody, Objects
 from popdrop.store.quarantine import Quarantine
 from popdrop.store.references import release_unreferenced, unreferenced
@@ -322,10 +322,9 @@ class Store:
         unique = list({entry.uid: entry for entry in entries}.values())
         if any(entry.mailbox != address for entry in unique):
             raise ValueError(f"entries of another mailbox given for {address}")
-        deleted = 0
-        for batch in batched(unique, ENTRIES_PER_TRANSACTION):
-            guard = None if lease is None else self._leases.guard(lease, now_ms=_now_ms())
-            deleted += len(self._messages.delete(address, batch, guard))
+        guard = None if lease is None else lambda: self._leases.guard(lease, now_ms=_now_ms())
+        units = [changes.Delete(entry) for entry in unique]
+        deleted = len(changes.apply(self._dynamodb, self.table, address, units, guard))
         # Every given entry's object, not only this run's: an interrupted run may have dereferenced
         # objects without deleting them.
         try:

@@ -1,7 +1,7 @@
 """Reading many items: the paginated Query and BatchGetItem, each written once.
 
 - `partition`: the items of one partition whose sort key has a prefix (a mailbox's messages, its
-  quarantine), in sort-key order, strongly consistent;
+  quarantine, a folder's), or lies in a range, in sort-key order, strongly consistent;
 - `directory`: the items the sparse `directory` index lists under one kind (mailboxes, routes);
 - `batch_get`: items by key, 100 per request, asking again for the keys DynamoDB hands back
   unprocessed under load, a bounded number of times.
@@ -30,20 +30,37 @@ _BATCH_GET_BACKOFF: Final = 0.02  # seconds
 
 
 def partition(
-    dynamodb: DynamoDBClient, table: str, pk: str, sk_prefix: str
+    dynamodb: DynamoDBClient,
+    table: str,
+    pk: str,
+    sk_prefix: str,
+    *,
+    until: str | None = None,
+    attributes: tuple[str, ...] = (),
 ) -> Iterator[codec.Item]:
-    """Items of partition `pk` whose sort key starts with `sk_prefix`, in sort-key order.
+    """Items of partition `pk` whose sort key starts with `sk_prefix` (or, with `until`, lies
+    between the two, both included), in sort-key order; only `attributes` of each when given.
 
     Strongly consistent, because a session that logs in right after another one's QUIT must not
     list the entries that QUIT deleted (their objects may be gone).
     """
+    sk = "begins_with(#sk, :prefix)" if until is None else "#sk BETWEEN :prefix AND :until"
+    names = {"#pk": schema.PK, "#sk": schema.SK}
+    values = {":pk": codec.s(pk), ":prefix": codec.s(sk_prefix)}
+    request: dict[str, Any] = {}
+    if until is not None:
+        values[":until"] = codec.s(until)
+    if attributes:
+        names |= {f"#a{i}": name for i, name in enumerate(attributes)}
+        request["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
     return _query(
         dynamodb,
         TableName=table,
-        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
-        ExpressionAttributeNames={"#pk": schema.PK, "#sk": schema.SK},
-        ExpressionAttributeValues={":pk": codec.s(pk), ":prefix": codec.s(sk_prefix)},
+        KeyConditionExpression=f"#pk = :pk AND {sk}",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
         ConsistentRead=True,
+        **request,
     )
 
 
