@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEV_ARGS ?=
 PYTEST_ARGS ?=
+# Parallel test workers: most tests wait on sockets and subprocesses, so more workers than the
+# CI machine's 2 cores pay off (0 runs the suite in one process).
+PYTEST_WORKERS ?= 3
 
 .PHONY: install dev test lint lock clean bench sam-build
 
@@ -22,7 +25,7 @@ dev: $(STAMP)
 	$(BIN)/popdrop dev $(DEV_ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

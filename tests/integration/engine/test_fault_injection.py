@@ -90,6 +90,8 @@ def in_process_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
+# CPU-bound in-process moto: about 100 s on a loaded 2-core machine, more beside other test workers.
+@pytest.mark.timeout(600)
 def test_1000_randomized_sessions_and_ingests_lose_and_duplicate_nothing(
     in_process_aws: None,
 ) -> None:
