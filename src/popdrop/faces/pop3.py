@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from popdrop.model import Address, Mailbox, MessageEntry
+from popdrop.folders import FolderChanges, FolderListing
+from popdrop.mime.ranges import MimeStructure
+from popdrop.model import Address, FolderId, Mailbox, MessageEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,4 +96,26 @@ class MaildropStore(Protocol):
         """The UPDATE state (RFC 1939 §6): delete these entries of the lease's mailbox, and every
         object left unreferenced, under the lease (`LeaseLost` when it no longer holds: nothing
         was deleted). `CleanupPending` when only the objects' deletion failed."""
+        ...
+
+    # POP4 (docs/pop4.md): folders and partial retrieval.
+
+    def list_folders(self, address: Address) -> FolderListing:
+        """LFLD: every folder with its messages and octets, from two Queries."""
+        ...
+
+    def list_folder(self, address: Address, folder: FolderId) -> tuple[MessageEntry, ...]:
+        """SFLD: a folder's snapshot, as `list_messages` lists INBOX."""
+        ...
+
+    def mime_structure(self, entry: MessageEntry) -> MimeStructure:
+        """MIME and PART: the message's parts and their byte ranges (computed once per object)."""
+        ...
+
+    def commit_changes(
+        self, lease: Lease, deletions: Sequence[MessageEntry], folders: FolderChanges | None
+    ) -> None:
+        """`commit_deletions` with a POP4 session's folder changes, under the same lease and
+        fencing, re-runnable the same way (`DirectoryChanged` when the folders changed since the
+        session read them: nothing was written)."""
         ...

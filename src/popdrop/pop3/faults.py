@@ -23,7 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
-from popdrop.faces.faults import CleanupPending, LeaseLost, StorageUnavailable, StoreError
+from popdrop.faces.faults import (
+    CleanupPending,
+    DirectoryChanged,
+    LeaseLost,
+    StorageUnavailable,
+    StoreError,
+)
 from popdrop.pop3.actions import LoginRefused
 from popdrop.pop3.replies import ResponseCode
 from popdrop.pop3.states import State
@@ -76,6 +82,10 @@ _COMMIT_REPLIES: Mapping[Cause, Failure | None] = {
     CleanupPending: None,
     # The lease ran out (or was taken over): nothing was deleted; log in again and retry.
     LeaseLost: Failure(_NOT_COMMITTED, ResponseCode.SYS_TEMP, close=True),
+    # POP4: another client changed the folders during the session; nothing was written.
+    DirectoryChanged: Failure(
+        "Folders changed meanwhile; nothing committed.", ResponseCode.SYS_TEMP, close=True
+    ),
     StorageUnavailable: Failure(_NOT_COMMITTED, ResponseCode.SYS_TEMP, close=True),
     StoreError: Failure(_NOT_COMMITTED, ResponseCode.SYS_PERM, close=True),
 }

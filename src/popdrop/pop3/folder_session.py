@@ -28,7 +28,7 @@ from popdrop.folders import (
     FolderTree,
     Refusal,
 )
-from popdrop.mime import MimeStructure
+from popdrop.mime.ranges import MimeStructure
 from popdrop.model import INBOX_ID, QUARANTINE_ID, FolderId, MessageEntry, Snapshot
 from popdrop.pop3 import commands as c
 from popdrop.pop3 import faults, replies

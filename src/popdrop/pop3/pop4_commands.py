@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from popdrop.folders import SEPARATOR, FolderError, folder_name
-from popdrop.mime import is_part_id
+from popdrop.mime.ranges import is_part_id
 from popdrop.pop3.arguments import (
     MESSAGE_NUMBER,
     MISSING_NUMBER,

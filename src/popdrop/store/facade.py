@@ -9,7 +9,7 @@ thread-safe. Addresses arrive canonical (`model.Address`): they are normalised w
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 import boto3
@@ -26,9 +26,12 @@ from popdrop.faces.ingest import (
     Outcome,
 )
 from popdrop.faces.pop3 import Credentials, Lease
+from popdrop.folders import FolderChanges, FolderListing
+from popdrop.mime.ranges import MimeStructure
 from popdrop.model import (
     Address,
     AppPassword,
+    FolderId,
     Mailbox,
     MessageEntry,
     Policy,
@@ -36,7 +39,7 @@ from popdrop.model import (
     Route,
     ScramKeys,
 )
-from popdrop.store import changes, gc, incoming, resources
+from popdrop.store import changes, folder_directory, gc, incoming, resources, structures
 from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.aws import aws_errors
 from popdrop.store.intake import Intake
@@ -51,6 +54,7 @@ from popdrop.store.routes import Routes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
     from mypy_boto3_s3 import S3Client
 
     from popdrop.settings import Settings
@@ -165,8 +169,31 @@ class Store:
         """Safe to re-run with the same entries after a failure part-way: what was done is skipped
         and the rest is finished. The lease is first renewed, so it outlasts the commit, and every
         transaction that deletes entries checks it still holds."""
+        self.commit_changes(lease, entries, None)
+
+    def commit_changes(
+        self, lease: Lease, deletions: Sequence[MessageEntry], folders: FolderChanges | None
+    ) -> None:
+        """`commit_deletions` with a POP4 session's folder changes: the directory's new shape, the
+        moves and the copies (docs/pop4.md, "Commit"). Safe to re-run the same way: the change's
+        id is the lease's, so new folders and copies get the same ids again."""
         lease = self._leases.renew(lease, now_ms=_now_ms())
-        self._delete_entries(lease.mailbox, entries, lease)
+        self._change(
+            lease.mailbox,
+            deletions,
+            folders,
+            f"{lease.owner}.{lease.token}",
+            lambda: self._leases.guard(lease, now_ms=_now_ms()),
+        )
+
+    def list_folders(self, address: Address) -> FolderListing:
+        return folder_directory.listing(self._dynamodb, self.table, address)
+
+    def list_folder(self, address: Address, folder: FolderId) -> tuple[MessageEntry, ...]:
+        return self._messages.listing(address, now=int(time.time()), folder=folder)
+
+    def mime_structure(self, entry: MessageEntry) -> MimeStructure:
+        return structures.structure(self._dynamodb, self.table, self._objects, entry.object_key)
 
     # The REST API's reads (`popdrop.faces.api.ApiStore`), besides the ones above.
 
@@ -319,19 +346,49 @@ class Store:
     def _delete_entries(
         self, address: Address, entries: Sequence[MessageEntry], lease: Lease | None = None
     ) -> int:
-        unique = list({entry.uid: entry for entry in entries}.values())
-        if any(entry.mailbox != address for entry in unique):
-            raise ValueError(f"entries of another mailbox given for {address}")
         guard = None if lease is None else lambda: self._leases.guard(lease, now_ms=_now_ms())
-        units = [changes.Delete(entry) for entry in unique]
-        deleted = len(changes.apply(self._dynamodb, self.table, address, units, guard))
-        # Every given entry's object, not only this run's: an interrupted run may have dereferenced
-        # objects without deleting them.
+        return self._change(address, entries, None, "", guard)
+
+    def _change(
+        self,
+        address: Address,
+        deletions: Sequence[MessageEntry],
+        folders: FolderChanges | None,
+        change: str,
+        guard: Callable[[], TransactWriteItemTypeDef] | None,
+    ) -> int:
+        """Write one change of a mailbox (docs/pop4.md, "Commit"): the directory's new shape, the
+        messages' copies, moves and deletions, then the deleted folders' removal and the objects
+        left unreferenced. The number of entries this run deleted."""
+        unique = list({entry.uid: entry for entry in deletions}.values())
+        units: list[changes.Unit] = [changes.Delete(entry) for entry in unique]
+        plan = None if folders is None else folders.directory
+        if plan is not None:
+            folder_directory.reshape(
+                self._dynamodb,
+                self.table,
+                address,
+                plan,
+                change=change,
+                guard=None if guard is None else guard(),
+            )
+        if folders is not None:
+            ids = {} if plan is None else folder_directory.folder_ids(plan, change)
+            units += [changes.Move(entry, ids.get(to, to)) for entry, to in folders.moves]
+            units += [
+                changes.copy_of(entry, ids.get(to, to), f"{change}.{index}")
+                for index, (entry, to) in enumerate(folders.copies)
+            ]
+        written = changes.apply(self._dynamodb, self.table, address, units, guard)
+        if plan is not None:
+            folder_directory.finish(self._dynamodb, self.table, address, plan, change)
+        # Every deleted entry's object, not only this run's: an interrupted run may have
+        # dereferenced objects without deleting them.
         try:
             self._delete_unreferenced(sorted({entry.object_key for entry in unique}))
         except StoreError as error:
             raise CleanupPending(str(error)) from error
-        return deleted
+        return sum(isinstance(unit, changes.Delete) for unit in written)
 
     def _delete_unreferenced(self, keys: Sequence[str]) -> None:
         """Delete those of these objects that nothing references: the object goes before its

@@ -15,7 +15,7 @@ import pytest
 
 from popdrop.faces.faults import StorageUnavailable
 from popdrop.folders import Folder, FolderListing, empty_listing
-from popdrop.mime import MimePart, MimeStructure
+from popdrop.mime.ranges import MimePart, MimeStructure
 from popdrop.model import FolderId
 from popdrop.pop3 import commands as c
 from popdrop.pop3 import session as session_module
