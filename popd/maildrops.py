@@ -23,20 +23,23 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from popd.authenticator import Authenticator
 from popd.reader import READ_AHEAD_MESSAGES, MessageReader, StreamBudget
 from popdrop.faces.faults import LeaseLost, StoreError
 from popdrop.faces.pop3 import Lease, MaildropStore
+from popdrop.folders import FolderChanges, FolderListing
 from popdrop.logfmt import log_event
-from popdrop.model import Address, Mailbox, MessageEntry, Snapshot
+from popdrop.mime.ranges import MimeStructure
+from popdrop.model import Address, FolderId, Mailbox, MessageEntry, Snapshot
 from popdrop.pop3.actions import LoginRefused, LoginResult
 
 logger = logging.getLogger("popd.maildrops")
 
+T = TypeVar("T")
 _LEASE_POLL: Final = 0.1  # seconds between attempts while waiting for a held maildrop
 
 
@@ -92,7 +95,9 @@ class MaildropSession:
         self._authenticator = authenticator
         self._policy = policy
         self._hold: _Hold | None = None
-        self._listing: tuple[MessageEntry, ...] = ()  # the snapshot, to know what comes next
+        # Each folder's snapshot (INBOX's from login, a POP4 folder's from SFLD), to know what
+        # a client reading in order asks for next.
+        self._listings: dict[FolderId, tuple[MessageEntry, ...]] = {}
         self.reader = MessageReader(store, budget, read_ahead_bytes=policy.read_ahead_bytes)
 
     async def login(self, username: str, password: str, client: str) -> LoginResult:
@@ -129,7 +134,7 @@ class MaildropSession:
         lease, snapshot = opened
         hold = self._hold = _Hold(lease)
         hold.renewal = asyncio.create_task(self._renew(hold), name=f"lease {lease.mailbox}")
-        self._listing = snapshot.messages
+        self._listings = {snapshot.folder: snapshot.messages}
         return snapshot
 
     def _open(self, address: Address, owner: str) -> tuple[Lease, Snapshot] | LoginRefused:
@@ -147,10 +152,28 @@ class MaildropSession:
             self._give_back(lease)
             raise
 
-    def read_ahead_from(self, number: int) -> None:
-        """RETR `number` is starting: fetch the start of the messages after it, for a client that
-        downloads in order (RFC 1939 §7 numbers from 1, so they are listing[number:])."""
-        self.reader.read_ahead(self._listing[number : number + READ_AHEAD_MESSAGES])
+    def read_ahead_from(self, entry: MessageEntry, number: int) -> None:
+        """RETR `number` (`entry`) is starting: fetch the start of the messages after it in its
+        folder, for a client that downloads in order (RFC 1939 §7 numbers from 1, so they are
+        listing[number:])."""
+        listing = self._listings.get(entry.folder, ())
+        self.reader.read_ahead(listing[number : number + READ_AHEAD_MESSAGES])
+
+    # POP4's reads (docs/pop4.md): each the result, or the fault for the session to answer.
+
+    async def list_folders(self, mailbox: Address) -> FolderListing | StoreError:
+        return await _attempt(self._store.list_folders, mailbox)
+
+    async def list_folder(
+        self, mailbox: Address, folder: FolderId
+    ) -> tuple[MessageEntry, ...] | StoreError:
+        listed = await _attempt(self._store.list_folder, mailbox, folder)
+        if not isinstance(listed, StoreError):
+            self._listings[folder] = listed
+        return listed
+
+    async def mime_structure(self, entry: MessageEntry) -> MimeStructure | StoreError:
+        return await _attempt(self._store.mime_structure, entry)
 
     def _acquire(self, address: Address, owner: str) -> Lease | None:
         """The lease, waiting up to `lease_wait_seconds` for a holder that is just finishing."""
@@ -182,17 +205,23 @@ class MaildropSession:
         log_event(logger, "lease.lost", logging.WARNING, mailbox=hold.lease.mailbox)
 
     async def commit(
-        self, mailbox: Address, deletions: Sequence[MessageEntry]
+        self,
+        mailbox: Address,
+        deletions: Sequence[MessageEntry],
+        folders: FolderChanges | None = None,
     ) -> StoreError | None:
-        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted, under the lease;
-        the fault that stopped it, if any."""
-        if not deletions:
+        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted and, in a POP4
+        session, make its folder changes, under the lease; the fault that stopped it, if any."""
+        if not deletions and not folders:
             return None
         hold = self._hold
         try:
             if hold is None or hold.lost or hold.lease.mailbox != mailbox:
                 raise LeaseLost(mailbox)
-            await asyncio.to_thread(self._store.commit_deletions, hold.lease, deletions)
+            if folders:
+                await asyncio.to_thread(self._store.commit_changes, hold.lease, deletions, folders)
+            else:
+                await asyncio.to_thread(self._store.commit_deletions, hold.lease, deletions)
         except StoreError as fault:
             log_event(
                 logger,
@@ -229,6 +258,15 @@ class MaildropSession:
                 mailbox=lease.mailbox,
                 error=type(error).__name__,
             )
+
+
+async def _attempt(call: Callable[..., T], *args: object) -> T | StoreError:
+    """`call(*args)` in the thread pool; the fault it raised, logged, instead of raising it."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except StoreError as fault:
+        log_event(logger, "pop4.read_failed", logging.WARNING, error=type(fault).__name__)
+        return fault
 
 
 def _login_failed(fault: StoreError) -> StoreError:

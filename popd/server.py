@@ -265,6 +265,7 @@ class Pop3Daemon:
             max_auth_failures=settings.max_auth_failures,
             apop_timestamp=new_timestamp(HOSTNAME) if settings.apop else None,
             login_delay=settings.login_delay,
+            pop4=settings.pop4,
         )
 
 
