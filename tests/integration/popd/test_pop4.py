@@ -146,6 +146,6 @@ def test_poplib_sees_plain_pop3_with_pop4_on(daemon_factory: DaemonFactory) -> N
     pop.pass_(PASSWORD)
     assert pop.stat() == (1, len(PLAIN))
     assert b"\r\n".join(pop.retr(1)[1]) + b"\r\n" == PLAIN
-    _, folders, _ = pop._longcmd("LFLD")  # noqa: SLF001 - poplib has no LFLD
+    _, folders, _ = pop._longcmd("LFLD")  # poplib has no LFLD
     assert folders == [f"INBOX 1 {len(PLAIN)}".encode(), b"Quarantine 0 0"]
     pop.quit()

@@ -9,7 +9,13 @@ import inspect
 import pytest
 
 from popdrop.faces import faults as face_faults
-from popdrop.faces.faults import CleanupPending, LeaseLost, StorageUnavailable, StoreError
+from popdrop.faces.faults import (
+    CleanupPending,
+    DirectoryChanged,
+    LeaseLost,
+    StorageUnavailable,
+    StoreError,
+)
 from popdrop.pop3 import faults
 from popdrop.pop3.actions import LoginRefused
 from popdrop.pop3.replies import ResponseCode
@@ -37,9 +43,10 @@ def test_every_fault_kind_has_one_reply_by_rfc3206s_rule(
         assert failure is None  # the messages are deleted: QUIT is +OK
         return
     assert failure is not None
-    # A lost lease (met only by a commit) means: log in again and the commit may succeed.
+    # A lost lease or folders changed meanwhile (met only by a commit) mean: log in again and
+    # the commit may succeed.
     transient = issubclass(kind, StorageUnavailable) or (
-        kind is LeaseLost and state is State.UPDATE
+        kind in (LeaseLost, DirectoryChanged) and state is State.UPDATE
     )
     assert failure.code is (ResponseCode.SYS_TEMP if transient else ResponseCode.SYS_PERM)
     assert failure.close is (state is State.UPDATE)  # QUIT ends the session (RFC 1939 §6)
