@@ -149,3 +149,39 @@ def test_poplib_sees_plain_pop3_with_pop4_on(daemon_factory: DaemonFactory) -> N
     _, folders, _ = pop._longcmd("LFLD")  # poplib has no LFLD
     assert folders == [f"INBOX 1 {len(PLAIN)}".encode(), b"Quarantine 0 0"]
     pop.quit()
+
+
+def test_request_counts_per_folder_command(
+    daemon_factory: DaemonFactory, aws_calls: list[AwsCall]
+) -> None:
+    """Cost (DESIGN): LFLD is two Queries (directory with counters, and the quarantine's sizes),
+    once per session; SFLD one more Query per folder; CFLD, MOVE and COPY nothing until QUIT; MIME one GetItem, and the first time
+    the object's one GET and the cache's UpdateItem; QUIT with a new folder, a move and a copy: the
+    lease's renewal, the directory's transaction, one transaction for the messages, the release."""
+    daemon = daemon_factory(pop4=True)
+    deliver(daemon.store, PLAIN, ADDRESS)
+    deliver(daemon.store, MULTIPART, ADDRESS)
+    client, _ = login(daemon)
+
+    def costs(command: str, *, multiline: bool = False) -> Counter[str]:
+        aws_calls.clear()
+        assert client.command(command).startswith(b"+OK")
+        if multiline:
+            client.multiline()
+        return Counter(call.operation for call in aws_calls)
+
+    assert costs("LFLD", multiline=True) == Counter(Query=2)
+    assert costs("CFLD news") == Counter()
+    assert costs("MOVE 1 news") == Counter()
+    assert costs("COPY 2 news") == Counter()
+    assert costs("MIME 2", multiline=True) == Counter(GetItem=1, GetObject=1, UpdateItem=1)
+    assert costs("SFLD INBOX") == Counter()  # INBOX's snapshot is the login's
+    assert costs("SFLD news") == Counter()  # made in this session: empty until QUIT
+    assert costs("QUIT") == Counter(UpdateItem=2, TransactWriteItems=2)
+    client.close()
+
+    client, _ = login(daemon)
+    assert costs("SFLD news") == Counter(Query=3)  # the folders (LFLD's two), then news's
+    assert costs("LFLD", multiline=True) == Counter()  # read once per session
+    assert costs("MIME 2", multiline=True) == Counter(GetItem=1)  # the copy's cached structure
+    client.close()
