@@ -155,9 +155,10 @@ def test_request_counts_per_folder_command(
     daemon_factory: DaemonFactory, aws_calls: list[AwsCall]
 ) -> None:
     """Cost (DESIGN): LFLD is two Queries (directory with counters, and the quarantine's sizes),
-    once per session; SFLD one more Query per folder; CFLD, MOVE and COPY nothing until QUIT; MIME one GetItem, and the first time
-    the object's one GET and the cache's UpdateItem; QUIT with a new folder, a move and a copy: the
-    lease's renewal, the directory's transaction, one transaction for the messages, the release."""
+    once per session; SFLD one more Query per folder; CFLD, MOVE and COPY nothing until QUIT; MIME
+    one GetItem, and the first time the object's one GET and the cache's UpdateItem; QUIT with a
+    new folder, a move and a copy: the lease's renewal, the directory's transaction, one
+    transaction for the messages, the release."""
     daemon = daemon_factory(pop4=True)
     deliver(daemon.store, PLAIN, ADDRESS)
     deliver(daemon.store, MULTIPART, ADDRESS)
