@@ -17,7 +17,7 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
-from popd import admin, ingest_admin
+from popd import admin, folder_admin, ingest_admin
 from popd.certificates import CertificateError
 from popd.server import serve_forever
 from popdrop.api.app import create_app
@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("--to", action="append", required=True, metavar="ADDRESS", type=_address)
     deliver.add_argument("files", nargs="+", metavar="FILE", help="message files, or - for stdin")
     _add_ingest_commands(commands, actions)
+    folder_admin.add_parser(commands, _address)
 
     gc = commands.add_parser("gc", help="delete stored messages that no mailbox references")
     gc.add_argument(
@@ -252,6 +253,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return ingest_admin.alias(
                 store, args.action, getattr(args, "address", None), getattr(args, "targets", ())
             )
+        case "folder":
+            return folder_admin.run(store, args)
         case "quarantine":
             return ingest_admin.quarantine(
                 store, args.action, args.address, getattr(args, "uid", None)

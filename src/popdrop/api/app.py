@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from popdrop.api.deps import require_admin
-from popdrop.api.routers import health, mailboxes, quarantine
+from popdrop.api.routers import folders, health, mailboxes, quarantine
 from popdrop.api.schemas import Error
 from popdrop.faces.faults import ObjectNotFound, StorageUnavailable, StoreError
 from popdrop.logfmt import log_event
@@ -51,6 +51,7 @@ def create_app() -> FastAPI:
     # Every /v1 route is for the operator, for now: the guard sits here so no route can miss it.
     app.include_router(mailboxes.router, prefix="/v1", dependencies=[Depends(require_admin)])
     app.include_router(quarantine.router, prefix="/v1", dependencies=[Depends(require_admin)])
+    app.include_router(folders.router, prefix="/v1", dependencies=[Depends(require_admin)])
     for error, (status_code, detail) in STORE_ERROR_REPLIES.items():
         app.add_exception_handler(error, _replying(status_code, detail))
     return app

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from popdrop.faces.admin import MailboxDirectory, QuarantineAdmin
+from popdrop.faces.admin import FolderAdmin, MailboxDirectory, QuarantineAdmin
 from popdrop.model import Address, MessageEntry
 
 
-class ApiStore(MailboxDirectory, QuarantineAdmin, Protocol):
+class ApiStore(MailboxDirectory, QuarantineAdmin, FolderAdmin, Protocol):
     """The REST API's storage face."""
 
     def list_messages(self, address: Address) -> tuple[MessageEntry, ...]:

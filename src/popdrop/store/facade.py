@@ -8,6 +8,7 @@ thread-safe. Addresses arrive canonical (`model.Address`): they are normalised w
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
@@ -199,6 +200,14 @@ class Store:
 
     def get_message(self, address: Address, uid: str) -> MessageEntry | None:
         return self._messages.get(address, uid, now=int(time.time()))
+
+    # Folders, for the CLI and the API (`popdrop.faces.admin.FolderAdmin`).
+
+    def find_message(self, address: Address, uid: str) -> MessageEntry | None:
+        return self._messages.get(address, uid, now=int(time.time()), quarantined=True)
+
+    def change_folders(self, address: Address, changes: FolderChanges) -> None:
+        self._change(address, (), changes, secrets.token_hex(16), None)
 
     def iter_object(self, key: str, *, chunk_size: int = 65536) -> Iterator[bytes]:
         return self._objects.stream(key, chunk_size=chunk_size)
