@@ -264,6 +264,9 @@ class Store:
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
         return self._intake.deliver(entry, policy)
 
+    def folder_for_tag(self, address: Address, tag: str) -> FolderId:
+        return self._intake.folder_for_tag(address, tag)
+
     def quarantine(self, quarantined: Quarantined) -> Filed:
         return self._intake.quarantine(quarantined)
 

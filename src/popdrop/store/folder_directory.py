@@ -28,7 +28,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 from popdrop.faces.faults import DirectoryChanged, LeaseLost, MailboxNotFound
-from popdrop.folders import NEW_PREFIX, DirectoryPlan, Folder, FolderListing, empty_listing
+from popdrop.folders import (
+    NEW_PREFIX,
+    DirectoryPlan,
+    Folder,
+    FolderListing,
+    empty_listing,
+    folder_key,
+)
 from popdrop.model import INBOX_ID, QUARANTINE_ID, Address, FolderId
 from popdrop.store import codec, queries, schema, transactions
 from popdrop.store.aws import aws_errors
@@ -77,6 +84,16 @@ def listing(dynamodb: DynamoDBClient, table: str, address: Address) -> FolderLis
         tuple(sorted(folders, key=lambda folder: folder.name.casefold())),
         _version(directory),
     )
+
+
+def folder_named(dynamodb: DynamoDBClient, table: str, address: Address, name: str) -> FolderId:
+    """The user's folder called `name` (case-insensitively), INBOX when there is none: where a
+    message to `user+name@` is filed. One GetItem of the directory."""
+    wanted = folder_key(name)
+    for id_, known in _names(_get(dynamodb, table, codec.folders_key(address))).items():
+        if folder_key(known) == wanted:
+            return id_
+    return INBOX_ID
 
 
 def folder_ids(plan: DirectoryPlan, change: str) -> dict[FolderId, FolderId]:
