@@ -56,6 +56,7 @@ class _Policy:
     lease_wait_seconds: float
     read_ahead_bytes: int
     login_delay: int  # RFC 2449 §6.8 LOGIN-DELAY, seconds; 0 = not enforced
+    folder_logins: bool  # POP4's `user+folder` logins (docs/pop4.md)
 
 
 class Maildrops:
@@ -71,10 +72,13 @@ class Maildrops:
         read_ahead_bytes: int = 65536,
         stream_buffer_bytes: int = 64 * 1024 * 1024,
         login_delay: int = 0,
+        folder_logins: bool = False,
     ) -> None:
         self._store = store
         self._authenticator = authenticator
-        self._policy = _Policy(lease_seconds, lease_wait_seconds, read_ahead_bytes, login_delay)
+        self._policy = _Policy(
+            lease_seconds, lease_wait_seconds, read_ahead_bytes, login_delay, folder_logins
+        )
         self._budget = StreamBudget(stream_buffer_bytes)
 
     def session(self) -> MaildropSession:
@@ -101,32 +105,45 @@ class MaildropSession:
         self.reader = MessageReader(store, budget, read_ahead_bytes=policy.read_ahead_bytes)
 
     async def login(self, username: str, password: str, client: str) -> LoginResult:
-        """Check the credentials, then `open` the maildrop."""
+        """Check the credentials, then `open` the maildrop (with POP4 on, `user+folder@domain`
+        opens that folder of user@domain's mailbox instead: docs/pop4.md, "Folder logins")."""
+        username, folder = self._folder_login(username)
         try:
             mailbox = await self._authenticator.authenticate(username, password, client)
         except StoreError as fault:
             return _login_failed(fault)
-        return LoginRefused.DENIED if mailbox is None else await self.open(mailbox)
+        return LoginRefused.DENIED if mailbox is None else await self.open(mailbox, folder)
 
     async def login_apop(
         self, username: str, timestamp: str, digest: str, client: str
     ) -> LoginResult:
-        """RFC 1939 §7 APOP: check the digest against the mailbox's APOP secret, then `open`."""
+        """RFC 1939 §7 APOP: check the digest against the mailbox's APOP secret, then `open`
+        (a `user+folder` name as in `login`)."""
+        username, folder = self._folder_login(username)
         try:
             mailbox = await self._authenticator.authenticate_apop(
                 username, timestamp, digest, client
             )
         except StoreError as fault:
             return _login_failed(fault)
-        return LoginRefused.DENIED if mailbox is None else await self.open(mailbox)
+        return LoginRefused.DENIED if mailbox is None else await self.open(mailbox, folder)
 
-    async def open(self, mailbox: Mailbox) -> LoginResult:
+    def _folder_login(self, username: str) -> tuple[str, str]:
+        """(the login name without its folder, the folder): Cyrus-style `user+folder` logins,
+        read only with POP4 on; ("", "") folder means the maildrop (INBOX)."""
+        local, at, domain = username.rpartition("@")
+        if not self._policy.folder_logins or not at:
+            return username, ""
+        base, plus, folder = local.partition("+")
+        return (f"{base}@{domain}", folder) if plus and base and folder else (username, "")
+
+    async def open(self, mailbox: Mailbox, folder: str = "") -> LoginResult:
         """Take the authenticated mailbox's lease and snapshot its maildrop (RFC 1939 §8: the
         listing is fixed at login), unless it logged in less than LOGIN-DELAY ago (RFC 2449
         §6.8)."""
         owner = secrets.token_hex(16)
         try:
-            opened = await asyncio.to_thread(self._open, mailbox.address, owner)
+            opened = await asyncio.to_thread(self._open, mailbox.address, owner, folder)
         except StoreError as fault:
             return _login_failed(fault)
         if isinstance(opened, LoginRefused):
@@ -137,7 +154,9 @@ class MaildropSession:
         self._listings = {snapshot.folder: snapshot.messages}
         return snapshot
 
-    def _open(self, address: Address, owner: str) -> tuple[Lease, Snapshot] | LoginRefused:
+    def _open(
+        self, address: Address, owner: str, folder: str
+    ) -> tuple[Lease, Snapshot] | LoginRefused:
         lease = self._acquire(address, owner)
         if lease is None:
             return LoginRefused.IN_USE
@@ -147,7 +166,13 @@ class MaildropSession:
             if delay and not self._store.record_login(address, int(time.time()), delay):
                 self._give_back(lease)
                 return LoginRefused.LOGIN_DELAY
-            return lease, Snapshot(address, self._store.list_messages(address))
+            if not folder:
+                return lease, Snapshot(address, self._store.list_messages(address))
+            found = self._store.list_folders(address).find(folder)
+            if found is None:
+                self._give_back(lease)
+                return LoginRefused.NO_SUCH_FOLDER
+            return lease, Snapshot(address, self._store.list_folder(address, found.id), found.id)
         except BaseException:
             self._give_back(lease)
             raise

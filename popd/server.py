@@ -85,6 +85,7 @@ class Pop3Daemon:
             read_ahead_bytes=settings.read_ahead_bytes,
             stream_buffer_bytes=settings.stream_buffer_bytes,
             login_delay=settings.login_delay,
+            folder_logins=settings.pop4,
         )
         self._tokens = _token_validator(settings)
         self._mechanisms = sasl.enabled_mechanisms(

@@ -186,3 +186,56 @@ def test_request_counts_per_folder_command(
     assert costs("LFLD", multiline=True) == Counter()  # read once per session
     assert costs("MIME 2", multiline=True) == Counter(GetItem=1)  # the copy's cached structure
     client.close()
+
+
+def test_a_plain_client_reads_a_folder_by_logging_in_as_user_plus_folder(
+    daemon_factory: DaemonFactory,
+) -> None:
+    """Cyrus-style `user+folder` logins (docs/pop4.md): poplib, knowing nothing of POP4, reads
+    and deletes in the folder with alice's own password; INBOX is untouched."""
+    daemon = daemon_factory(pop4=True)
+    deliver(daemon.store, PLAIN, ADDRESS)
+    client, _ = login(daemon)
+    for command in ("CFLD News", "MOVE 1 News", "QUIT"):
+        assert client.command(command).startswith(b"+OK")
+    client.close()
+    deliver(daemon.store, MULTIPART, ADDRESS)
+
+    user, _, domain = ADDRESS.partition("@")
+    pop = poplib.POP3("127.0.0.1", daemon.endpoints.pop3_port, timeout=10)
+    pop.user(f"{user}+news@{domain}")
+    pop.pass_(PASSWORD)
+    assert pop.stat() == (1, len(PLAIN))
+    assert b"\r\n".join(pop.retr(1)[1]) + b"\r\n" == PLAIN
+    pop.dele(1)
+    pop.quit()
+
+    assert [(f.name, f.messages) for f in daemon.store.list_folders(ADDRESS)] == [
+        ("INBOX", 1),
+        ("Quarantine", 0),
+        ("News", 0),
+    ]
+
+
+def test_a_folder_login_to_no_such_folder_is_refused_after_the_password(
+    daemon_factory: DaemonFactory,
+) -> None:
+    daemon = daemon_factory(pop4=True)
+    user, _, domain = ADDRESS.partition("@")
+    client = RawClient(daemon.endpoints.pop3_port)
+    client.line()
+    client.command(f"USER {user}+missing@{domain}")
+    assert client.command(f"PASS {PASSWORD}") == b"-ERR [SYS/PERM] No such folder.\r\n"
+    client.command(f"USER {user}+missing@{domain}")
+    assert client.command("PASS wrong").startswith(b"-ERR [AUTH]")  # no folder probing
+    client.close()
+
+
+def test_with_pop4_off_a_plus_login_names_another_user(daemon_factory: DaemonFactory) -> None:
+    daemon = daemon_factory()
+    user, _, domain = ADDRESS.partition("@")
+    client = RawClient(daemon.endpoints.pop3_port)
+    client.line()
+    client.command(f"USER {user}+news@{domain}")
+    assert client.command(f"PASS {PASSWORD}").startswith(b"-ERR [AUTH]")
+    client.close()
