@@ -219,13 +219,19 @@ class FolderSession:
             or any(target == folder for _, target in self._copies)
         )
 
-    def _mime(self, number: int) -> Outcome:
+    def _structure(self, number: int) -> tuple[MessageEntry, MimeStructure] | Outcome:
+        """Message `number` and its structure, or what to answer or read first."""
         entry = self.current.message(number)
         if entry is None:
             return NO_SUCH_MESSAGE
         structure = self._structures.get(entry)
-        if structure is None:
-            return ReadStructure(entry)
+        return ReadStructure(entry) if structure is None else (entry, structure)
+
+    def _mime(self, number: int) -> Outcome:
+        found = self._structure(number)
+        if not isinstance(found, tuple):
+            return found
+        _, structure = found
         lines = [
             " ".join(filter(None, (part.id, part.content_type, str(part.octets), part.filename)))
             for part in structure.parts
@@ -234,12 +240,10 @@ class FolderSession:
         return replies.multiline_text(replies.ok(f"{len(lines)} parts{more}"), lines)
 
     def _part(self, number: int, part_id: str, octets: int | None) -> Outcome:
-        entry = self.current.message(number)
-        if entry is None:
-            return NO_SUCH_MESSAGE
-        structure = self._structures.get(entry)
-        if structure is None:
-            return ReadStructure(entry)
+        found = self._structure(number)
+        if not isinstance(found, tuple):
+            return found
+        entry, structure = found
         part = structure.part(part_id)
         if part is None:
             return replies.err("No such part.")

@@ -17,7 +17,6 @@ import boto3
 from botocore.config import Config
 
 from popdrop.faces.admin import GcReport
-from popdrop.faces.faults import CleanupPending, StoreError
 from popdrop.faces.ingest import (
     Directory,
     Filed,
@@ -40,7 +39,7 @@ from popdrop.model import (
     Route,
     ScramKeys,
 )
-from popdrop.store import changes, folder_directory, gc, incoming, resources, structures
+from popdrop.store import commits, folder_directory, gc, incoming, resources, structures
 from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.aws import aws_errors
 from popdrop.store.intake import Intake
@@ -50,7 +49,6 @@ from popdrop.store.mailboxes import Mailboxes
 from popdrop.store.messages import Messages
 from popdrop.store.objects import ObjectBody, Objects
 from popdrop.store.quarantine import Quarantine
-from popdrop.store.references import release_unreferenced, unreferenced
 from popdrop.store.routes import Routes
 
 if TYPE_CHECKING:
@@ -369,46 +367,16 @@ class Store:
         change: str,
         guard: Callable[[], TransactWriteItemTypeDef] | None,
     ) -> int:
-        """Write one change of a mailbox (docs/pop4.md, "Commit"): the directory's new shape, the
-        messages' copies, moves and deletions, then the deleted folders' removal and the objects
-        left unreferenced. The number of entries this run deleted."""
-        unique = list({entry.uid: entry for entry in deletions}.values())
-        units: list[changes.Unit] = [changes.Delete(entry) for entry in unique]
-        plan = None if folders is None else folders.directory
-        if plan is not None:
-            folder_directory.reshape(
-                self._dynamodb,
-                self.table,
-                address,
-                plan,
-                change=change,
-                guard=None if guard is None else guard(),
-            )
-        if folders is not None:
-            ids = {} if plan is None else folder_directory.folder_ids(plan, change)
-            units += [changes.Move(entry, ids.get(to, to)) for entry, to in folders.moves]
-            units += [
-                changes.copy_of(entry, ids.get(to, to), f"{change}.{index}")
-                for index, (entry, to) in enumerate(folders.copies)
-            ]
-        written = changes.apply(self._dynamodb, self.table, address, units, guard)
-        if plan is not None:
-            folder_directory.finish(self._dynamodb, self.table, address, plan, change)
-        # Every deleted entry's object, not only this run's: an interrupted run may have
-        # dereferenced objects without deleting them.
-        try:
-            self._delete_unreferenced(sorted({entry.object_key for entry in unique}))
-        except StoreError as error:
-            raise CleanupPending(str(error)) from error
-        return sum(isinstance(unit, changes.Delete) for unit in written)
+        return commits.commit(
+            commits.Target(self._dynamodb, self.table, self._objects, address),
+            deletions,
+            folders,
+            change=change,
+            guard=guard,
+        )
 
     def _delete_unreferenced(self, keys: Sequence[str]) -> None:
-        """Delete those of these objects that nothing references: the object goes before its
-        zero-count reference item, so a crash in between leaves the item for `popdrop gc` to
-        find (never an object nobody points at)."""
-        garbage = unreferenced(self._dynamodb, self.table, keys)
-        self._objects.delete(garbage)
-        release_unreferenced(self._dynamodb, self.table, garbage)
+        commits.delete_unreferenced(self._dynamodb, self.table, self._objects, keys)
 
 
 def _now_ms(now: float | None = None) -> int:
