@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 import boto3
@@ -29,6 +30,7 @@ from popdrop.faces.pop3 import Credentials, Lease
 from popdrop.folders import FolderChanges, FolderListing
 from popdrop.mime.ranges import MimeStructure
 from popdrop.model import (
+    INBOX_ID,
     Address,
     AppPassword,
     FolderId,
@@ -330,7 +332,7 @@ class Store:
         held = self._quarantine.get(address, uid)
         if held is None or not self._quarantine.release(held):
             return None
-        return held.entry
+        return replace(held.entry, folder=INBOX_ID)  # where it is now
 
     def discard_quarantined(self, address: Address, uid: str) -> bool:
         """An authorised deletion (DESIGN invariant 2)."""
