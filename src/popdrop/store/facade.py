@@ -300,11 +300,14 @@ class Store:
 
     def remove_mailbox(self, address: Address) -> int:
         """Closing the profile first shuts out deliveries, so the Query that follows sees every
-        entry there will ever be. Re-running an interrupted removal finishes it."""
+        entry there will ever be (INBOX's and every POP4 folder's). Re-running an interrupted
+        removal finishes it."""
         self._mailboxes.close(address)
-        removed = self._delete_entries(address, self._messages.listing(address, now=None))
+        entries = self._messages.listing(address, now=None) + self._messages.in_folders(address)
+        removed = self._delete_entries(address, entries)
         for held in self._quarantine.listing(address):
             self.discard_quarantined(address, held.entry.uid)
+        folder_directory.forget(self._dynamodb, self.table, address)
         self._routes.delete_policy(address)
         self._mailboxes.delete(address)
         return removed

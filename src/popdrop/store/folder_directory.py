@@ -86,6 +86,20 @@ def listing(dynamodb: DynamoDBClient, table: str, address: Address) -> FolderLis
     )
 
 
+def forget(dynamodb: DynamoDBClient, table: str, address: Address) -> None:
+    """Delete the directory and every folder's counters (a mailbox's removal, once its entries
+    are gone), so a mailbox made again at that address starts with no folders."""
+    low, high = schema.PROFILE_RANGE
+    items = queries.partition(
+        dynamodb, table, schema.mailbox_pk(address), low, until=high, attributes=(schema.SK,)
+    )
+    for item in items:
+        sk = item[schema.SK]["S"]
+        if sk == schema.FOLDERS_SK or sk.startswith(schema.FOLDER_COUNTS_PREFIX):
+            with aws_errors():
+                dynamodb.delete_item(TableName=table, Key=codec.key(schema.mailbox_pk(address), sk))
+
+
 def folder_named(dynamodb: DynamoDBClient, table: str, address: Address, name: str) -> FolderId:
     """The user's folder called `name` (case-insensitively), INBOX when there is none: where a
     message to `user+name@` is filed. One GetItem of the directory."""

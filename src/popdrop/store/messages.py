@@ -33,6 +33,14 @@ class Messages:
             if now is None or not codec.is_expired(item, now)
         )
 
+    def in_folders(self, address: Address) -> tuple[MessageEntry, ...]:
+        """Every entry of every POP4 folder, expired ones included (a mailbox's removal), from
+        one paginated Query (`begins_with(sk, "FMSG#")`)."""
+        items = queries.partition(
+            self._db, self._table, schema.mailbox_pk(address), schema.FOLDER_MESSAGE_PREFIX
+        )
+        return tuple(codec.entry_from_item(address, item) for item in items)
+
     def get(
         self, address: Address, uid: str, *, now: int, quarantined: bool = False
     ) -> MessageEntry | None:

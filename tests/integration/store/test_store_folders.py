@@ -190,3 +190,17 @@ def test_the_mime_structure_is_read_once_then_cached_on_the_object(
     ]
     pdf = first.parts[1]
     assert MULTIPART[pdf.start : pdf.end].startswith(b"PDFDATA")
+
+
+def test_removing_a_mailbox_removes_its_folders_messages_and_objects_design_invariant_8(
+    store: Store, alice: str, file_message: FileMessage
+) -> None:
+    m1, m2 = file_message(alice, "m1"), file_message(alice, "m2")
+    store.commit_changes(_lease(store, alice), [], _news_change(store, alice, m1, m2))
+
+    assert store.remove_mailbox(alice) == 3  # m2 in INBOX, m1 and the copy in news
+
+    for entry in (m1, m2):
+        assert not object_exists(store, entry.object_key)
+    store.create_mailbox(alice, "hash-again")
+    assert [folder.name for folder in store.list_folders(alice)] == ["INBOX", "Quarantine"]
