@@ -72,3 +72,17 @@ def test_a_plus_addressed_delivery_costs_one_more_getitem(
     send(store, "alice+news@example.test", "m2")
     tagged = Counter(call.operation for call in aws_calls)
     assert tagged - plain == Counter(GetItem=1)
+
+
+def test_moving_a_quarantined_message_to_inbox_releases_it(store: Store) -> None:
+    store.create_mailbox(ALICE, "hash")
+    store.put_policy(ALICE, Policy(max_messages=0, max_octets=1))
+    send(store, "alice@example.test")
+    store.put_policy(ALICE, Policy())
+    folder_admin.move_messages(store, ALICE, ["m1"], "INBOX")
+    assert _counts(store) == {"INBOX": 1, "Quarantine": 0}
+    assert store.list_quarantined(ALICE) == []
+    [entry] = store.list_messages(ALICE)
+    assert entry.uid == "m1" and store.get_message(ALICE, "m1") == entry
+    mailbox = store.get_mailbox(ALICE)
+    assert mailbox is not None and mailbox.message_count == 1
