@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from popd import folder_admin
 from popdrop.faces.admin import GC_GRACE_SECONDS
 from popdrop.model import (
     Address,
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("--to", action="append", required=True, metavar="ADDRESS", type=_address)
     deliver.add_argument("files", nargs="+", metavar="FILE", help="message files, or - for stdin")
     _add_ingest_commands(commands, actions)
+    folder_admin.add_parser(commands, _address)
 
     gc = commands.add_parser("gc", help="delete stored messages that no mailbox references")
     gc.add_argument(
@@ -356,6 +358,8 @@ def _operator_command(args: argparse.Namespace) -> int:
             return ingest_admin.alias(
                 store, args.action, getattr(args, "address", None), getattr(args, "targets", ())
             )
+        case "folder":
+            return folder_admin.run(store, args)
         case "quarantine":
             from popd import ingest_admin
 

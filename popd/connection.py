@@ -30,8 +30,11 @@ from popdrop.pop3.actions import (
     AuthenticateApop,
     Close,
     Commit,
+    ListFolders,
     LoginRefused,
     LoginResult,
+    OpenFolder,
+    ReadStructure,
     Release,
     SaslStep,
     Send,
@@ -63,6 +66,7 @@ class SessionStats:
     commands: int = 0
     retr: int = 0
     top: int = 0
+    parts: int = 0  # POP4 PART
     deleted: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -180,6 +184,7 @@ class Connection:
                 commands=self.stats.commands,
                 retr=self.stats.retr,
                 top=self.stats.top,
+                parts=self.stats.parts,
                 deleted=self.stats.deleted,
                 bytes_sent=self.stats.bytes_sent,
                 seconds=round(time.monotonic() - self.stats.started, 3),
@@ -284,8 +289,17 @@ class Connection:
                     await self._sasl_step(mechanism, response, first=first)
                 case SendMessage():
                     await self._send_message(action)
-                case Commit(mailbox, deletions):
-                    fault = await self._storage.commit(mailbox, deletions)
+                case ListFolders(mailbox):
+                    listing = await self._storage.list_folders(mailbox)
+                    await self._perform(self._session.loaded(listing))
+                case OpenFolder(mailbox, folder):
+                    listed = await self._storage.list_folder(mailbox, folder)
+                    await self._perform(self._session.loaded(listed))
+                case ReadStructure(entry):
+                    structure = await self._storage.mime_structure(entry)
+                    await self._perform(self._session.loaded(structure))
+                case Commit(mailbox, deletions, folders):
+                    fault = await self._storage.commit(mailbox, deletions, folders)
                     committed = faults.committed(fault)
                     self.stats.deleted = len(deletions) if committed else 0
                     self.stats.outcome = "quit" if committed else "commit-failed"
@@ -369,16 +383,18 @@ class Connection:
         """Stream one message (RFC 1939 §7 RETR/TOP), writing the +OK line only once the first
         chunk is in hand, so a storage fault can still be answered with -ERR."""
         stuffer = Stuffer(action.top_lines)
-        chunks = self._storage.reader.chunks(action.message, action.top_lines)
+        chunks = self._storage.reader.chunks(action.message, action.top_lines, action.part)
         try:
             first = await anext(chunks, b"")
         except StoreError as fault:
             await self._perform(self._session.storage_failed(fault))
             return
         self._write(action.status)
-        if action.top_lines is None:
+        if action.part is not None:
+            self.stats.parts += 1
+        elif action.top_lines is None:
             # This message's first bytes are in hand: fetch the next ones' while it streams.
-            self._storage.read_ahead_from(action.number)
+            self._storage.read_ahead_from(action.message, action.number)
             self.stats.retr += 1
         else:
             self.stats.top += 1

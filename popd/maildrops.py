@@ -24,21 +24,24 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from popd.heartbeat import Beat, DaemonHeartbeat
 from popd.reader import READ_AHEAD_MESSAGES, MessageReader, StreamBudget
 from popdrop.auth.authenticator import Authenticator
 from popdrop.faces.faults import LeaseLost, StoreError
 from popdrop.faces.pop3 import Heartbeat, Lease, MaildropStore
+from popdrop.folders import FolderChanges, FolderListing
 from popdrop.logfmt import log_event
-from popdrop.model import Address, Mailbox, MessageEntry, Snapshot
+from popdrop.mime.ranges import MimeStructure
+from popdrop.model import Address, FolderId, Mailbox, MessageEntry, Snapshot
 from popdrop.pop3.actions import LoginRefused, LoginResult
 
 logger = logging.getLogger("popd.maildrops")
 
+T = TypeVar("T")
 _LEASE_POLL: Final = 0.1  # seconds between attempts while waiting for a held maildrop
 
 
@@ -53,6 +56,7 @@ class _Policy:
     lease_wait_seconds: float
     read_ahead_bytes: int
     login_delay: int  # RFC 2449 §6.8 LOGIN-DELAY, seconds; 0 = not enforced
+    folder_logins: bool  # POP4's `user+folder` logins (docs/pop4.md)
 
 
 class Maildrops:
@@ -68,10 +72,11 @@ class Maildrops:
         read_ahead_bytes: int = 65536,
         stream_buffer_bytes: int = 64 * 1024 * 1024,
         login_delay: int = 0,
+        folder_logins: bool = False,
     ) -> None:
         self._store = store
         self._authenticator = authenticator
-        self._policy = _Policy(lease_wait_seconds, read_ahead_bytes, login_delay)
+        self._policy = _Policy(lease_wait_seconds, read_ahead_bytes, login_delay, folder_logins)
         self._budget = StreamBudget(stream_buffer_bytes)
         self._heartbeat = DaemonHeartbeat(store, seconds=lease_seconds)
 
@@ -104,48 +109,65 @@ class MaildropSession:
         self._heartbeat = heartbeat
         self._policy = policy
         self._hold: _Hold | None = None
-        self._listing: tuple[MessageEntry, ...] = ()  # the snapshot, to know what comes next
+        # Each folder's snapshot (INBOX's from login, a POP4 folder's from SFLD), to know what
+        # a client reading in order asks for next.
+        self._listings: dict[FolderId, tuple[MessageEntry, ...]] = {}
         self.reader = MessageReader(store, budget, read_ahead_bytes=policy.read_ahead_bytes)
 
     async def login(self, username: str, password: str, client: str) -> LoginResult:
-        """Check the credentials, then `open` the maildrop."""
+        """Check the credentials, then `open` the maildrop (with POP4 on, `user+folder@domain`
+        opens that folder of user@domain's mailbox instead: docs/pop4.md, "Folder logins")."""
+        username, folder = self._folder_login(username)
         try:
             mailbox = await self._authenticator.authenticate(username, password, client)
         except StoreError as fault:
             return _login_failed(fault)
-        return LoginRefused.DENIED if mailbox is None else await self.open(mailbox)
+        return LoginRefused.DENIED if mailbox is None else await self.open(mailbox, folder)
 
     async def login_apop(
         self, username: str, timestamp: str, digest: str, client: str
     ) -> LoginResult:
-        """RFC 1939 §7 APOP: check the digest against the mailbox's APOP secret, then `open`."""
+        """RFC 1939 §7 APOP: check the digest against the mailbox's APOP secret, then `open`
+        (a `user+folder` name as in `login`)."""
+        username, folder = self._folder_login(username)
         try:
             mailbox = await self._authenticator.authenticate_apop(
                 username, timestamp, digest, client
             )
         except StoreError as fault:
             return _login_failed(fault)
-        return LoginRefused.DENIED if mailbox is None else await self.open(mailbox)
+        return LoginRefused.DENIED if mailbox is None else await self.open(mailbox, folder)
 
-    async def open(self, mailbox: Mailbox) -> LoginResult:
+    def _folder_login(self, username: str) -> tuple[str, str]:
+        """(the login name without its folder, the folder): Cyrus-style `user+folder` logins,
+        read only with POP4 on; ("", "") folder means the maildrop (INBOX)."""
+        local, at, domain = username.rpartition("@")
+        if not self._policy.folder_logins or not at:
+            return username, ""
+        base, plus, folder = local.partition("+")
+        return (f"{base}@{domain}", folder) if plus and base and folder else (username, "")
+
+    async def open(self, mailbox: Mailbox, folder: str = "") -> LoginResult:
         """Take the authenticated mailbox's lease and snapshot its maildrop (RFC 1939 §8: the
         listing is fixed at login), unless it logged in less than LOGIN-DELAY ago (RFC 2449
         §6.8)."""
         owner = secrets.token_hex(16)
         try:
             beat = await self._heartbeat.current()
-            opened = await asyncio.to_thread(self._open, mailbox.address, owner, beat.heartbeat)
+            opened = await asyncio.to_thread(
+                self._open, mailbox.address, owner, beat.heartbeat, folder
+            )
         except StoreError as fault:
             return _login_failed(fault)
         if isinstance(opened, LoginRefused):
             return opened
         lease, snapshot = opened
         self._hold = _Hold(lease, beat)
-        self._listing = snapshot.messages
+        self._listings = {snapshot.folder: snapshot.messages}
         return snapshot
 
     def _open(
-        self, address: Address, owner: str, heartbeat: Heartbeat
+        self, address: Address, owner: str, heartbeat: Heartbeat, folder: str
     ) -> tuple[Lease, Snapshot] | LoginRefused:
         lease = self._acquire(address, owner, heartbeat)
         if lease is None:
@@ -156,15 +178,39 @@ class MaildropSession:
             if delay and not self._store.record_login(address, int(time.time()), delay):
                 self._heartbeat.release(lease)
                 return LoginRefused.LOGIN_DELAY
-            return lease, Snapshot(address, self._store.list_messages(address))
+            if not folder:
+                return lease, Snapshot(address, self._store.list_messages(address))
+            found = self._store.list_folders(address).find(folder)
+            if found is None:
+                self._heartbeat.release(lease)
+                return LoginRefused.NO_SUCH_FOLDER
+            return lease, Snapshot(address, self._store.list_folder(address, found.id), found.id)
         except BaseException:
             self._heartbeat.release(lease)
             raise
 
-    def read_ahead_from(self, number: int) -> None:
-        """RETR `number` is starting: fetch the start of the messages after it, for a client that
-        downloads in order (RFC 1939 §7 numbers from 1, so they are listing[number:])."""
-        self.reader.read_ahead(self._listing[number : number + READ_AHEAD_MESSAGES])
+    def read_ahead_from(self, entry: MessageEntry, number: int) -> None:
+        """RETR `number` (`entry`) is starting: fetch the start of the messages after it in its
+        folder, for a client that downloads in order (RFC 1939 §7 numbers from 1, so they are
+        listing[number:])."""
+        listing = self._listings.get(entry.folder, ())
+        self.reader.read_ahead(listing[number : number + READ_AHEAD_MESSAGES])
+
+    # POP4's reads (docs/pop4.md): each the result, or the fault for the session to answer.
+
+    async def list_folders(self, mailbox: Address) -> FolderListing | StoreError:
+        return await _attempt(self._store.list_folders, mailbox)
+
+    async def list_folder(
+        self, mailbox: Address, folder: FolderId
+    ) -> tuple[MessageEntry, ...] | StoreError:
+        listed = await _attempt(self._store.list_folder, mailbox, folder)
+        if not isinstance(listed, StoreError):
+            self._listings[folder] = listed
+        return listed
+
+    async def mime_structure(self, entry: MessageEntry) -> MimeStructure | StoreError:
+        return await _attempt(self._store.mime_structure, entry)
 
     def _acquire(self, address: Address, owner: str, heartbeat: Heartbeat) -> Lease | None:
         """The lease, waiting up to `lease_wait_seconds` for a holder that is just finishing."""
@@ -177,17 +223,23 @@ class MaildropSession:
         return lease
 
     async def commit(
-        self, mailbox: Address, deletions: Sequence[MessageEntry]
+        self,
+        mailbox: Address,
+        deletions: Sequence[MessageEntry],
+        folders: FolderChanges | None = None,
     ) -> StoreError | None:
-        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted, under the lease;
-        the fault that stopped it, if any."""
-        if not deletions:
+        """The UPDATE state (RFC 1939 §6): remove the messages marked deleted and, in a POP4
+        session, make its folder changes, under the lease; the fault that stopped it, if any."""
+        if not deletions and not folders:
             return None
         hold = self._hold
         try:
             if hold is None or hold.beat.lost or hold.lease.mailbox != mailbox:
                 raise LeaseLost(mailbox)
-            await asyncio.to_thread(self._store.commit_deletions, hold.lease, deletions)
+            if folders:
+                await asyncio.to_thread(self._store.commit_changes, hold.lease, deletions, folders)
+            else:
+                await asyncio.to_thread(self._store.commit_deletions, hold.lease, deletions)
         except StoreError as fault:
             log_event(
                 logger,
@@ -207,6 +259,15 @@ class MaildropSession:
         hold, self._hold = self._hold, None
         if hold is not None:
             await asyncio.to_thread(self._heartbeat.release, hold.lease)
+
+
+async def _attempt(call: Callable[..., T], *args: object) -> T | StoreError:
+    """`call(*args)` in the thread pool; the fault it raised, logged, instead of raising it."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except StoreError as fault:
+        log_event(logger, "pop4.read_failed", logging.WARNING, error=type(fault).__name__)
+        return fault
 
 
 def _login_failed(fault: StoreError) -> StoreError:

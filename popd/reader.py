@@ -1,4 +1,4 @@
-"""One session's message reads: RETR streaming with read-ahead, TOP by byte range.
+"""One session's message reads: RETR streaming with read-ahead, TOP and POP4's PART by byte range.
 
 Every storage call runs in the thread pool, one chunk per hop, and the caller asks for the next
 chunk only after writing the last one (back-pressure), so a session holds at most one chunk of the
@@ -89,16 +89,25 @@ class MessageReader:
         self._prefetches: dict[MessageEntry, _Prefetch] = {}
 
     async def chunks(
-        self, entry: MessageEntry, top_lines: int | None = None
+        self,
+        entry: MessageEntry,
+        top_lines: int | None = None,
+        part: tuple[int, int] | None = None,
     ) -> AsyncGenerator[bytes, None]:
-        """The stored message (RETR), or enough of it for `top_lines` body lines (TOP), in chunks.
+        """The stored message (RETR), or enough of it for `top_lines` body lines (TOP), or octets
+        [start, end) of it from one ranged GET (POP4 PART, docs/pop4.md), in chunks.
 
         The first chunk arrives before anything is sent, so an error then can still be answered
         with -ERR; the body is closed however the caller stops iterating. The stream counts in
         the daemon's budget until then.
         """
         with self._budget.stream():
-            pieces = self._retr(entry) if top_lines is None else self._top(entry, top_lines)
+            if part is not None:
+                pieces = self._range(entry, *part)
+            elif top_lines is None:
+                pieces = self._retr(entry)
+            else:
+                pieces = self._top(entry, top_lines)
             async with contextlib.aclosing(pieces):
                 async for chunk in pieces:
                     yield chunk
@@ -179,17 +188,25 @@ class MessageReader:
             self._store.open_object, entry.object_key, start=start, end=end
         )
 
+    async def _range(
+        self, entry: MessageEntry, start: int, end: int
+    ) -> AsyncGenerator[bytes, None]:
+        """Octets [start, end) of the message, from one ranged GET."""
+        body = await self._open(entry, start, end)
+        try:
+            while chunk := await self._read(body):
+                yield chunk
+        finally:
+            await asyncio.to_thread(_close, body)
+
     async def _top(self, entry: MessageEntry, lines: int) -> AsyncGenerator[bytes, None]:
         """TOP (RFC 1939 §7): ranged GETs, the first sized to the header block plus an estimate of
         `lines` body lines; the caller stops iterating once the lines are out."""
         start, end = 0, min(entry.size, entry.header_size + (lines + 1) * TOP_LINE_ESTIMATE)
         while start < entry.size:
-            body = await self._open(entry, start, end)
-            try:
-                while chunk := await self._read(body):
+            async with contextlib.aclosing(self._range(entry, start, end)) as pieces:
+                async for chunk in pieces:
                     yield chunk
-            finally:
-                await asyncio.to_thread(_close, body)
             start, end = end, min(entry.size, end + 2 * end)
 
 

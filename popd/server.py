@@ -88,6 +88,7 @@ class Pop3Daemon:
             read_ahead_bytes=settings.read_ahead_bytes,
             stream_buffer_bytes=settings.stream_buffer_bytes,
             login_delay=settings.login_delay,
+            folder_logins=settings.pop4,
         )
         self._tokens = _token_validator(settings)
         self._decoy_key = _decoy_key(settings)
@@ -281,6 +282,7 @@ class Pop3Daemon:
             max_auth_failures=settings.max_auth_failures,
             apop_timestamp=new_timestamp(HOSTNAME) if settings.apop else None,
             login_delay=settings.login_delay,
+            pop4=settings.pop4,
         )
 
 

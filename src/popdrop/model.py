@@ -36,6 +36,13 @@ MAX_PASSWORD_OCTETS: Final = 255 - len("PASS \r\n")
 
 Address = NewType("Address", str)
 
+# Where a message lives in its mailbox (POP4 folders, `popdrop.folders`): the maildrop POP3 serves
+# (INBOX, the placement every entry had before folders existed), the quarantine, or a folder the
+# user created, by its id.
+FolderId = NewType("FolderId", str)
+INBOX_ID: Final = FolderId("")
+QUARANTINE_ID: Final = FolderId("~quarantine")
+
 
 class InvalidAddress(ValueError):
     """The text is not a mailbox address popdrop can serve."""
@@ -190,6 +197,7 @@ class MessageEntry:
     summary: Summary = field(default_factory=Summary)
     tag: str = ""  # the plus-address tag the message was sent to (user+tag@domain), if any
     verdicts: Verdicts = field(default_factory=Verdicts)
+    folder: FolderId = INBOX_ID  # where it lives: the maildrop, the quarantine, or a folder
 
     def __post_init__(self) -> None:
         if not is_valid_uid(self.uid):
@@ -201,10 +209,12 @@ class MessageEntry:
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """A mailbox's maildrop as a POP3 session sees it: listed once at login and fixed from then on
-    (RFC 1939 §8 exclusive access; mail arriving meanwhile shows at the next login)."""
+    (RFC 1939 §8 exclusive access; mail arriving meanwhile shows at the next login). `folder` is
+    the folder listed: INBOX, unless a POP4 login named another (`user+folder`)."""
 
     mailbox: Address
     messages: tuple[MessageEntry, ...]
+    folder: FolderId = INBOX_ID
 
 
 class Disposition(enum.StrEnum):

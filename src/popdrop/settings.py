@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     cram_md5: bool = False
     # RFC 2449 §6.8 LOGIN-DELAY: seconds a mailbox must wait between logins; 0 disables it.
     login_delay: int = Field(default=0, ge=0, le=86400)
+    # The POP4 extension (docs/pop4.md): server-side folders and partial retrieval. Off by
+    # default: then no client sees any sign of it.
+    pop4: bool = False
 
     # RFC 1939 §8 exclusive access across replicas: the daemon's heartbeat period, which keeps
     # every maildrop lease its sessions hold (renewed every third of this, once per daemon). It

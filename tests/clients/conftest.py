@@ -51,11 +51,14 @@ class Server:
         return self.endpoints.pop3s_port
 
 
-@pytest.fixture
-def server(store: Store, ca: trustme.CA, tmp_path: Path) -> Iterator[Server]:
-    """The daemon (STLS, POP3S with a trustme CA, plaintext allowed from loopback) and a mailbox."""
+@pytest.fixture(params=[False, True], ids=["pop4-off", "pop4-on"])
+def server(
+    store: Store, ca: trustme.CA, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    """The daemon (STLS, POP3S with a trustme CA, plaintext allowed from loopback) and a mailbox;
+    every client runs with the POP4 extension off and on, and must see the same (docs/pop4.md)."""
     # curl opens a connection per command: no per-address connection rate for these tests.
-    settings = daemon_settings(ca, tmp_path, idle_timeout=60, connection_rate=0)
+    settings = daemon_settings(ca, tmp_path, idle_timeout=60, connection_rate=0, pop4=request.param)
     store.create_mailbox(ADDRESS, hash_password(PASSWORD))
     with running_daemon(settings, store) as endpoints:
         yield Server(endpoints, store, tmp_path / "ca.pem")

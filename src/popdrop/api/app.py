@@ -26,6 +26,7 @@ from popdrop.api.middleware import RoutePathAsSent, SecurityHeaders
 from popdrop.api.routers import (
     content,
     delivery,
+    folders,
     health,
     leases,
     mailboxes,
@@ -79,6 +80,7 @@ def create_app(*, buffered: bool = False) -> FastAPI:
         content.router,
         quarantine.router,
         leases.router,
+        folders.router,
         delivery.policies,
         delivery.aliases,
     ):

@@ -65,6 +65,12 @@ MessageUid = Annotated[
 PartId = Annotated[
     str, Path(pattern=PART_PATTERN, max_length=200, description="an IMAP-style part id"), Decoded
 ]
+# A POP4 folder name (`popdrop.folders.folder_name` checks the rest: levels, depth, octets).
+FolderName = Annotated[
+    str,
+    Path(pattern=r"^[^\s\x00-\x1f\x7f]{1,200}$", description='a folder name, levels split by "/"'),
+    Decoded,
+]
 AppPasswordName = Annotated[
     str, Path(pattern=NAME_PATTERN, description="the app password's name"), Decoded
 ]

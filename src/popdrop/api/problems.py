@@ -85,6 +85,12 @@ METHOD_NOT_ALLOWED: Final = Kind(
     "method-not-allowed", status.HTTP_405_METHOD_NOT_ALLOWED, "Method not allowed"
 )
 MAILDROP_IN_USE: Final = Kind("maildrop-in-use", status.HTTP_409_CONFLICT, "Maildrop in use")
+FOLDER_CONFLICT: Final = Kind(
+    "folder-conflict", status.HTTP_409_CONFLICT, "The folders' state refuses it"
+)
+FOLDER_REFUSED: Final = Kind(
+    "folder-refused", status.HTTP_422_UNPROCESSABLE_CONTENT, "Invalid folder request"
+)
 MAILBOX_EXISTS: Final = Kind("mailbox-exists", status.HTTP_409_CONFLICT, "Mailbox exists")
 APP_PASSWORD_CONFLICT: Final = Kind(
     "app-password-conflict", status.HTTP_409_CONFLICT, "App password not added"

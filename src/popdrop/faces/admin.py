@@ -10,6 +10,7 @@ from typing import Final, Protocol
 
 from popdrop import model
 from popdrop.faces.lease import LeaseState
+from popdrop.folders import FolderChanges, FolderListing
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,23 @@ class QuarantineAdmin(Protocol):
         ...
 
 
+class FolderAdmin(Protocol):
+    """POP4 folders (docs/pop4.md), as the CLI and the API manage them (`popdrop.folder_admin`)."""
+
+    def list_folders(self, address: model.Address) -> FolderListing:
+        """Every folder with its messages and octets."""
+        ...
+
+    def find_message(self, address: model.Address, uid: str) -> model.MessageEntry | None:
+        """The message with this uid in any folder, Quarantine included; None when there is none."""
+        ...
+
+    def change_folders(self, address: model.Address, changes: FolderChanges) -> None:
+        """Write the change (folders reshaped, messages moved) as a POP4 QUIT does, without the
+        maildrop's lease; `DirectoryChanged` when the folders changed since they were read."""
+        ...
+
+
 # Unfiled objects younger than this are left alone by `collect_garbage` (`popdrop gc
 # --grace-seconds`, the daily GcFunction): Lambda retries an SES event for up to six hours, and an
 # operator who redrives the failure queue is expected to within two days (docs/engine.md).
@@ -125,7 +143,7 @@ class LeaseAdmin(Protocol):
         ...
 
 
-class AdminStore(MailboxAdmin, RoutingAdmin, QuarantineAdmin, LeaseAdmin, Protocol):
+class AdminStore(MailboxAdmin, RoutingAdmin, QuarantineAdmin, LeaseAdmin, FolderAdmin, Protocol):
     """Administration's storage face."""
 
     def collect_garbage(self, *, grace_seconds: float, dry_run: bool = False) -> GcReport:

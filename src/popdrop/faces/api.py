@@ -8,13 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from popdrop.faces.admin import MailboxDirectory, QuarantineAdmin
+from popdrop.faces.admin import FolderAdmin, MailboxDirectory, QuarantineAdmin
 from popdrop.faces.credentials import CredentialStore
 from popdrop.faces.lease import MaildropLease
 from popdrop.model import Address, MessageEntry
 
 
-class ApiStore(MailboxDirectory, QuarantineAdmin, CredentialStore, MaildropLease, Protocol):
+class ApiStore(
+    MailboxDirectory, QuarantineAdmin, FolderAdmin, CredentialStore, MaildropLease, Protocol
+):
     """The REST API's storage face."""
 
     def check_ready(self) -> None:

@@ -37,6 +37,11 @@ class LeaseLost(StoreError):
     it must not commit (RFC 1939 §8 exclusive access)."""
 
 
+class DirectoryChanged(StoreError):
+    """POP4: the mailbox's folders changed since the change was made (another session, the API):
+    nothing was written; make the change again against the folders as they are now."""
+
+
 class CleanupPending(StorageUnavailable):
     """Deleted entries' objects could not be deleted yet. The deletion itself is done (the entries
     are gone); their reference items stay at zero and the next commit or `popdrop gc` finishes."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from popdrop.model import Address, MessageEntry, Policy, Quarantined, Route
+from popdrop.model import Address, FolderId, MessageEntry, Policy, Quarantined, Route
 
 
 class Outcome(enum.StrEnum):
@@ -146,4 +146,9 @@ class IngestStore(Protocol):
 
     def quarantine(self, quarantined: Quarantined) -> Filed:
         """File the entry into its mailbox's quarantine; raises `MailboxNotFound`."""
+        ...
+
+    def folder_for_tag(self, address: Address, tag: str) -> FolderId:
+        """The POP4 folder a message to `user+tag@` is filed in (docs/pop4.md): the user's folder
+        named `tag` (case-insensitively), or INBOX when there is none."""
         ...

@@ -10,11 +10,14 @@ the lease with the commit it guards (`faces.lease`) are pieces the REST API shar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from popdrop.faces.credentials import Credentials, CredentialStore
 from popdrop.faces.lease import Heartbeat, Lease, MaildropLease
-from popdrop.model import Address, MessageEntry
+from popdrop.folders import FolderChanges, FolderListing
+from popdrop.mime.ranges import MimeStructure
+from popdrop.model import Address, FolderId, MessageEntry
 
 __all__ = ["Credentials", "Heartbeat", "Lease", "MaildropStore", "ObjectBody"]
 
@@ -53,4 +56,26 @@ class MaildropStore(CredentialStore, MaildropLease, Protocol):
     def open_object(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectBody:
         """GetObject of octets [start, end) (to the end when `end` is None), now; raises
         `ObjectNotFound` when the object is gone."""
+        ...
+
+    # POP4 (docs/pop4.md): folders and partial retrieval.
+
+    def list_folders(self, address: Address) -> FolderListing:
+        """LFLD: every folder with its messages and octets, from two Queries."""
+        ...
+
+    def list_folder(self, address: Address, folder: FolderId) -> tuple[MessageEntry, ...]:
+        """SFLD: a folder's snapshot, as `list_messages` lists INBOX."""
+        ...
+
+    def mime_structure(self, entry: MessageEntry) -> MimeStructure:
+        """MIME and PART: the message's parts and their byte ranges (computed once per object)."""
+        ...
+
+    def commit_changes(
+        self, lease: Lease, deletions: Sequence[MessageEntry], folders: FolderChanges | None
+    ) -> None:
+        """`commit_deletions` with a POP4 session's folder changes, under the same lease and
+        fencing, re-runnable the same way (`DirectoryChanged` when the folders changed since the
+        session read them: nothing was written)."""
         ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final
 
 from popdrop.canonical import has_bare_lf, to_canonical
@@ -285,6 +285,8 @@ def _file_one(
         if disposition is Disposition.DROP:
             return Outcome.DROPPED, reason
         if disposition is Disposition.DELIVER:
+            if entry.tag:  # user+tag@: into the folder named tag, when there is one
+                entry = replace(entry, folder=store.folder_for_tag(entry.mailbox, entry.tag))
             filed = store.deliver(entry, policy)
             if filed is Filed.OVER_MESSAGES:
                 reason = f"over quota: {policy.max_messages} messages"

@@ -11,7 +11,8 @@ import enum
 from dataclasses import dataclass, field
 
 from popdrop.faces.faults import StoreError
-from popdrop.model import Address, MessageEntry, Snapshot
+from popdrop.folders import FolderChanges
+from popdrop.model import Address, FolderId, MessageEntry, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +78,44 @@ class SendMessage:
     message: MessageEntry
     status: bytes
     top_lines: int | None = None
+    # POP4 PART: octets [start, end) of the object instead (one ranged GET), not read ahead.
+    part: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListFolders:
+    """POP4: list `mailbox`'s folders (`MaildropStore.list_folders`); report the listing or the
+    fault with `Session.folders_listed`."""
+
+    mailbox: Address
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFolder:
+    """POP4 SFLD: list the messages of `mailbox`'s `folder` (`MaildropStore.list_folder`), its
+    snapshot for the rest of the session; report them or the fault with `Session.folder_opened`."""
+
+    mailbox: Address
+    folder: FolderId
+
+
+@dataclass(frozen=True, slots=True)
+class ReadStructure:
+    """POP4 MIME and PART: the message's MIME structure (`MaildropStore.mime_structure`); report
+    it or the fault with `Session.structure_read`."""
+
+    message: MessageEntry
 
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """Enter the UPDATE state: delete these messages of `mailbox` (RFC 1939 §6), release the
-    maildrop, then report `commit_result`."""
+    """Enter the UPDATE state: delete these messages of `mailbox` (RFC 1939 §6) and, in a POP4
+    session that made any, the folder changes with them (`MaildropStore.commit_changes`), release
+    the maildrop, then report `commit_result`."""
 
     mailbox: Address
     deletions: tuple[MessageEntry, ...]
+    folders: FolderChanges | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +145,9 @@ Action = (
     | AuthenticateApop
     | SaslStep
     | SendMessage
+    | ListFolders
+    | OpenFolder
+    | ReadStructure
     | Commit
     | StartTLS
     | Release
@@ -128,6 +161,7 @@ class LoginRefused(enum.Enum):
     DENIED = "denied"  # unknown mailbox or wrong password: indistinguishable on the wire
     IN_USE = "in-use"  # another session holds the maildrop
     LOGIN_DELAY = "login-delay"  # too soon after the last login (RFC 2449 §6.8)
+    NO_SUCH_FOLDER = "no-such-folder"  # a POP4 `user+folder` login names no folder
 
 
 # The caller's answer to `Authenticate`, `AuthenticateApop` or a `SaslStep` that ends the exchange:

@@ -18,20 +18,39 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# Message numbers are at most 2**31-1 (no maildrop comes near it); a longer digit string is
-# refused before int() so a client cannot make the parser build a huge integer.
-MAX_NUMBER = 2**31 - 1
-_MAX_DIGITS = len(str(MAX_NUMBER))
+from popdrop.pop3 import pop4_commands as pop4
+from popdrop.pop3.arguments import (
+    MAX_NUMBER,
+    MESSAGE_NUMBER,
+    MISSING_NUMBER,
+    TOO_MANY,
+    CommandError,
+    arguments,
+    check_number,
+)
+from popdrop.pop3.arguments import number as parse_number
+from popdrop.pop3.pop4_commands import Cfld, Copy, Dfld, Lfld, Mime, Move, Movf, Part, Renf, Sfld
+
+# Re-exported: every command is `commands.<Name>` to the session and the tests.
+__all__ = [
+    "MAX_NUMBER",
+    "Cfld",
+    "CommandError",
+    "Copy",
+    "Dfld",
+    "Lfld",
+    "Mime",
+    "Move",
+    "Movf",
+    "Part",
+    "Renf",
+    "Sfld",
+]
 # RFC 1939 §7: APOP's digest is the MD5 of timestamp + secret, as 32 hexadecimal digits.
 _DIGEST_RE = re.compile(r"[0-9a-f]{32}")
 # RFC 5646 language tags are letters, digits and hyphens (at most 35 octets in practice); "*"
 # asks the server for its default (RFC 6856 §3).
 _LANGUAGE_TAG_RE = re.compile(r"\*|[A-Za-z0-9]{1,8}(?:-[A-Za-z0-9]{1,8}){0,7}")
-
-
-def _check_number(value: int, minimum: int) -> None:
-    if not minimum <= value <= MAX_NUMBER:
-        raise ValueError(f"out of range: {value}")
 
 
 def _is_printable_name(name: str) -> bool:
@@ -87,7 +106,7 @@ class _OneOrEvery:
 
     def __post_init__(self) -> None:
         if self.number is not None:
-            _check_number(self.number, 1)
+            check_number(self.number, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +116,7 @@ class _One:
     number: int
 
     def __post_init__(self) -> None:
-        _check_number(self.number, 1)
+        check_number(self.number, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +142,8 @@ class Top:
     lines: int
 
     def __post_init__(self) -> None:
-        _check_number(self.number, 1)
-        _check_number(self.lines, 0)
+        check_number(self.number, 1)
+        check_number(self.lines, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,83 +219,62 @@ Command = (
     | Utf8
     | Lang
     | Auth
+    # POP4 (docs/pop4.md): read only when the extension is on.
+    | Lfld
+    | Sfld
+    | Cfld
+    | Dfld
+    | Renf
+    | Movf
+    | Move
+    | Copy
+    | Mime
+    | Part
 )
 
-
-@dataclass(frozen=True, slots=True)
-class CommandError:
-    """The client's line is not a command we accept; `message` follows "-ERR " on the wire."""
-
-    message: str
-
-
 _Parser = Callable[[bytes], Command | CommandError]
-
-_TOO_MANY = CommandError("Too many arguments.")
-_MESSAGE_NUMBER = "Message number"  # what `_number` calls it in an error
-
-
-def _arguments(rest: bytes) -> list[bytes]:
-    # Tolerate repeated and trailing spaces: some clients send "STAT " and nothing is ambiguous.
-    return [argument for argument in rest.split(b" ") if argument] if rest else []
-
-
-def _number(argument: bytes, what: str, minimum: int) -> int | CommandError:
-    if not argument.isdigit():  # bytes.isdigit() accepts ASCII digits only
-        if argument.startswith(b"-") and argument[1:].isdigit():
-            return CommandError(f"{what} must not be negative.")
-        return CommandError(f"{what} is not a number.")
-    digits = argument.lstrip(b"0") or b"0"
-    if len(digits) > _MAX_DIGITS or (value := int(digits)) > MAX_NUMBER:
-        return CommandError(f"{what} is too large.")
-    if value < minimum:
-        return CommandError(f"{what} must be at least {minimum}.")
-    return value
 
 
 def _without_arguments(command: Command) -> _Parser:
     def parse(rest: bytes) -> Command | CommandError:
-        return _TOO_MANY if _arguments(rest) else command
+        return TOO_MANY if arguments(rest) else command
 
     return parse
 
 
-_MISSING_NUMBER = CommandError("Missing message number.")
-
-
 def _with_number(
-    build: Callable[[int], Command], *, without: Command | CommandError = _MISSING_NUMBER
+    build: Callable[[int], Command], *, without: Command | CommandError = MISSING_NUMBER
 ) -> _Parser:
     """The parser of a command with one message number; `without` is what the bare command
     means (an error, unless the number is optional)."""
 
     def parse(rest: bytes) -> Command | CommandError:
-        match _arguments(rest):
+        match arguments(rest):
             case []:
                 return without
             case [argument]:
-                number = _number(argument, _MESSAGE_NUMBER, 1)
+                number = parse_number(argument, MESSAGE_NUMBER, 1)
                 return number if isinstance(number, CommandError) else build(number)
             case _:
-                return _TOO_MANY
+                return TOO_MANY
 
     return parse
 
 
 def _parse_top(rest: bytes) -> Command | CommandError:
-    match _arguments(rest):
+    match arguments(rest):
         case []:
-            return _MISSING_NUMBER
+            return MISSING_NUMBER
         case [_]:
             return CommandError("Missing line count.")
         case [first, second]:
-            number = _number(first, _MESSAGE_NUMBER, 1)
+            number = parse_number(first, MESSAGE_NUMBER, 1)
             if isinstance(number, CommandError):
                 return number
-            lines = _number(second, "Line count", 0)
+            lines = parse_number(second, "Line count", 0)
             return lines if isinstance(lines, CommandError) else Top(number, lines)
         case _:
-            return _TOO_MANY
+            return TOO_MANY
 
 
 def _user_name(argument: bytes) -> str | CommandError:
@@ -290,18 +288,18 @@ def _user_name(argument: bytes) -> str | CommandError:
 
 
 def _parse_user(rest: bytes) -> Command | CommandError:
-    match _arguments(rest):
+    match arguments(rest):
         case []:
             return CommandError("Missing user name.")
         case [argument]:
             name = _user_name(argument)
             return name if isinstance(name, CommandError) else User(name)
         case _:
-            return _TOO_MANY
+            return TOO_MANY
 
 
 def _parse_apop(rest: bytes) -> Command | CommandError:
-    match _arguments(rest):
+    match arguments(rest):
         case [] | [_]:
             return CommandError("APOP takes a user name and a digest.")
         case [argument, digest]:
@@ -313,11 +311,11 @@ def _parse_apop(rest: bytes) -> Command | CommandError:
                 return CommandError("The digest is not 32 hexadecimal digits.")
             return Apop(name, text)
         case _:
-            return _TOO_MANY
+            return TOO_MANY
 
 
 def _parse_lang(rest: bytes) -> Command | CommandError:
-    match _arguments(rest):
+    match arguments(rest):
         case []:
             return Lang()
         case [argument]:
@@ -326,7 +324,7 @@ def _parse_lang(rest: bytes) -> Command | CommandError:
                 return CommandError("Invalid language tag.")
             return Lang(tag)
         case _:
-            return _TOO_MANY
+            return TOO_MANY
 
 
 def _parse_pass(rest: bytes) -> Command | CommandError:
@@ -354,7 +352,7 @@ def decode_sasl(text: bytes) -> bytes | None:
 
 
 def _parse_auth(rest: bytes) -> Command | CommandError:
-    match _arguments(rest):
+    match arguments(rest):
         case []:
             return Auth()
         case [name, *initial] if len(initial) <= 1:
@@ -365,7 +363,7 @@ def _parse_auth(rest: bytes) -> Command | CommandError:
                 return CommandError("Invalid base64 in the initial response.")
             return Auth(name.decode("ascii").upper(), response)
         case _:
-            return _TOO_MANY
+            return TOO_MANY
 
 
 _PARSERS: dict[bytes, _Parser] = {
@@ -389,12 +387,16 @@ _PARSERS: dict[bytes, _Parser] = {
 }
 
 
-def parse_command(line: bytes) -> Command | CommandError:
-    """Parse one command line (without its CRLF). Never raises, whatever the bytes."""
+_WITH_POP4: dict[bytes, _Parser] = {**_PARSERS, **pop4.PARSERS}
+
+
+def parse_command(line: bytes, *, pop4: bool = False) -> Command | CommandError:
+    """Parse one command line (without its CRLF). Never raises, whatever the bytes. With `pop4`
+    off, POP4's verbs are as unknown as any other (docs/pop4.md)."""
     if not line:
         return CommandError("Empty command.")
     verb, _, rest = line.partition(b" ")
-    parse = _PARSERS.get(verb.upper())
+    parse = (_WITH_POP4 if pop4 else _PARSERS).get(verb.upper())
     if parse is None:
         return CommandError("Unknown command.")
     return parse(rest)

@@ -45,6 +45,9 @@ class SessionConfig:
     sasl_mechanisms: tuple[str, ...] = ()
     # Failed logins (USER/PASS, APOP or AUTH) one connection may make before it is closed.
     max_auth_failures: int = 3
+    # The POP4 extension (docs/pop4.md): folders and partial retrieval. Off: nothing of it shows
+    # (greeting, CAPA) and its commands are unknown.
+    pop4: bool = False
 
     def __post_init__(self) -> None:
         if not _HOSTNAME_RE.fullmatch(self.hostname):

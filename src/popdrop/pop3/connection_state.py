@@ -13,6 +13,8 @@ from popdrop.pop3.config import SessionConfig
 # Mechanisms that hand the server a reusable secret (a password or a bearer token): like USER/PASS,
 # only where plaintext login is permitted.
 SECRET_CARRYING: Final = frozenset({"PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"})
+# docs/pop4.md: what CAPA says (and the greeting shows as "POP4 rev0") when POP4 is on.
+POP4_CAPABILITY: Final = "XPOP4 rev0"
 # RFC 6856 §3: the one language popdrop's replies are written in.
 DEFAULT_LANGUAGE: Final = "en"
 
@@ -70,6 +72,8 @@ class ConnectionState:
             capabilities.append("SASL " + " ".join(mechanisms))
         if config.stls_available and not self.tls_active:
             capabilities.append("STLS")
+        if config.pop4:
+            capabilities.append(POP4_CAPABILITY)  # RFC 2449 §5: an X- capability is our own
         capabilities.append("IMPLEMENTATION popdrop")
         return capabilities
 

@@ -1,7 +1,8 @@
 """Every way a storage-backed command can fail, and its one reply: the only place that decides.
 
-Three moments meet storage: a login (PASS, APOP, or the end of an AUTH exchange), the first chunk
-of a RETR or TOP (before its status line is sent), and QUIT's commit. At each, the caller reports a
+Four moments meet storage: a login (PASS, APOP, or the end of an AUTH exchange), the first chunk
+of a RETR, TOP or PART (before its status line is sent), a POP4 command's read (the folders, a
+folder's listing, a message's structure), and QUIT's commit. At each, the caller reports a
 refusal (`LoginRefused`) or a fault of `popdrop.faces.faults` (a closed set), and the table below
 gives the reply (RFC 3206's response codes, RFC 2449 §8's) and whether the session ends. A fault is
 looked up by its class, then by the classes it derives from, so `CleanupPending` finds its own row
@@ -22,7 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
-from popdrop.faces.faults import CleanupPending, LeaseLost, StorageUnavailable, StoreError
+from popdrop.faces.faults import (
+    CleanupPending,
+    DirectoryChanged,
+    LeaseLost,
+    StorageUnavailable,
+    StoreError,
+)
 from popdrop.pop3.actions import LoginRefused
 from popdrop.pop3.replies import ResponseCode
 from popdrop.pop3.states import State
@@ -41,6 +48,7 @@ class Failure:
 # A moment a fault can meet, named by the state the session waits in.
 _LOGIN: Final = (State.AUTHENTICATING, State.SASL_STEP)
 _RETRIEVE: Final = State.SENDING
+_LOAD: Final = State.LOADING
 _COMMIT: Final = State.UPDATE
 
 Cause = LoginRefused | type[StoreError]
@@ -53,6 +61,8 @@ _LOGIN_REPLIES: Mapping[Cause, Failure] = {
     LoginRefused.LOGIN_DELAY: Failure(
         "Wait {login_delay} seconds between logins.", ResponseCode.LOGIN_DELAY
     ),
+    # The credentials held (so the answer tells their owner only); the folder is not there.
+    LoginRefused.NO_SUCH_FOLDER: Failure("No such folder.", ResponseCode.SYS_PERM),
     StorageUnavailable: Failure("Try again later.", ResponseCode.SYS_TEMP),
     StoreError: Failure("Maildrop unavailable.", ResponseCode.SYS_PERM),
 }
@@ -61,12 +71,21 @@ _RETRIEVE_REPLIES: Mapping[Cause, Failure] = {
     # ObjectNotFound among them: the message's object is gone, and will not come back.
     StoreError: Failure("Message unavailable.", ResponseCode.SYS_PERM),
 }
+# A POP4 command's read failed; the session goes on in TRANSACTION, nothing changed.
+_LOAD_REPLIES: Mapping[Cause, Failure] = {
+    StorageUnavailable: Failure("Storage unavailable; try again later.", ResponseCode.SYS_TEMP),
+    StoreError: Failure("Storage unavailable.", ResponseCode.SYS_PERM),
+}
 _NOT_COMMITTED: Final = "Some deleted messages not removed."
 _COMMIT_REPLIES: Mapping[Cause, Failure | None] = {
     # The entries are deleted; only their objects wait for the next commit or `popdrop gc`.
     CleanupPending: None,
     # The lease ran out (or was taken over): nothing was deleted; log in again and retry.
     LeaseLost: Failure(_NOT_COMMITTED, ResponseCode.SYS_TEMP, close=True),
+    # POP4: another client changed the folders during the session; nothing was written.
+    DirectoryChanged: Failure(
+        "Folders changed meanwhile; nothing committed.", ResponseCode.SYS_TEMP, close=True
+    ),
     StorageUnavailable: Failure(_NOT_COMMITTED, ResponseCode.SYS_TEMP, close=True),
     StoreError: Failure(_NOT_COMMITTED, ResponseCode.SYS_PERM, close=True),
 }
@@ -77,6 +96,7 @@ TOO_MANY_FAILED_LOGINS: Final = Failure(
 REPLIES: Mapping[State, Mapping[Cause, Failure | None]] = {
     **dict.fromkeys(_LOGIN, _LOGIN_REPLIES),
     _RETRIEVE: _RETRIEVE_REPLIES,
+    _LOAD: _LOAD_REPLIES,
     _COMMIT: _COMMIT_REPLIES,
 }
 

@@ -49,3 +49,18 @@ def multiline(status: bytes, lines: Iterable[str]) -> bytes:
         (b"." if line.startswith(".") else b"") + _checked(line) + b"\r\n" for line in lines
     )
     return status + body + b".\r\n"
+
+
+def multiline_text(status: bytes, lines: Iterable[str]) -> bytes:
+    """As `multiline`, for lines that carry names in UTF-8 (POP4's folder names and file names,
+    docs/pop4.md): printable text, never a control character that could break a line."""
+    body = b"".join(
+        (b"." if line.startswith(".") else b"") + _printable(line) + b"\r\n" for line in lines
+    )
+    return status + body + b".\r\n"
+
+
+def _printable(text: str) -> bytes:
+    if not text.isprintable():
+        raise ValueError(f"reply text must be printable: {text!r}")
+    return text.encode("utf-8")

@@ -2,8 +2,9 @@
 
 Driven like h11: the caller feeds bytes (`receive_data`), asks for the actions of the next command
 (`next_actions`), carries them out, and reports outcomes back (`login_result`, `sasl_challenge`,
-`message_sent`, `storage_failed`, `commit_result`, `tls_started`, `timed_out`, `connection_lost`).
-Sockets, clocks and storage stay with the caller.
+`message_sent`, `storage_failed`, `commit_result`, `tls_started`, `timed_out`, `connection_lost`,
+and `loaded` for POP4's reads). Sockets, clocks and storage stay with the caller. POP4's commands
+(docs/pop4.md) are `popdrop.pop3.folder_session`'s.
 
 Every change of state is a transition of the table in `popdrop.pop3.states`; every failure the
 caller reports gets its reply from `popdrop.pop3.faults`. What belongs to the connection is a
@@ -35,6 +36,7 @@ from popdrop.pop3.actions import (
 )
 from popdrop.pop3.config import SessionConfig
 from popdrop.pop3.connection_state import SECRET_CARRYING, ConnectionState, language
+from popdrop.pop3.folder_session import POP4_COMMANDS, FolderCommands, FolderSession, Load
 from popdrop.pop3.lines import LineSplitter, LineTooLong
 from popdrop.pop3.replies import ResponseCode
 from popdrop.pop3.states import (
@@ -52,10 +54,19 @@ _PLAINTEXT_REFUSED = "Plaintext authentication disallowed on non-secure connecti
 _OK = Send(replies.ok())  # NOOP's reply; actions are immutable, so one serves every session
 
 
-class Session:
+class Session(FolderCommands):
     """One POP3 connection's protocol state; see the module docstring for how to drive it."""
 
-    __slots__ = ("_config", "_connection", "_eof", "_lines", "_state", "_transaction")
+    __slots__ = (
+        "_config",
+        "_connection",
+        "_eof",
+        "_folders",
+        "_lines",
+        "_pending",
+        "_state",
+        "_transaction",
+    )
 
     def __init__(self, config: SessionConfig) -> None:
         self._config = config
@@ -64,8 +75,11 @@ class Session:
         self._state = State.AUTHORIZATION
         self._eof = False
         # The maildrop, from login (RFC 1939 §8: its snapshot is fixed then) until QUIT hands it
-        # to the caller or the session ends; while set, this session must release it.
+        # to the caller or the session ends; while set, this session must release it. With POP4
+        # on, the selected folder's; `_folders` holds the rest.
         self._transaction: Transaction | None = None
+        self._folders: FolderSession | None = None
+        self._pending: tuple[c.Command, Load] | None = None  # a POP4 command waiting for a read
 
     @property
     def state(self) -> State:
@@ -99,7 +113,8 @@ class Session:
         with the timestamp the digest covers (RFC 1939 §7)."""
         timestamp = self._config.apop_timestamp
         suffix = f" {timestamp}" if timestamp is not None else ""
-        return [Send(replies.ok(f"{self._config.hostname} POP3 ready.{suffix}"))]
+        pop4 = " POP4 rev0" if self._config.pop4 else ""  # what POP4 clients look for
+        return [Send(replies.ok(f"{self._config.hostname} POP3{pop4} ready.{suffix}"))]
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the client; b"" means the client closed its side."""
@@ -129,7 +144,7 @@ class Session:
             len(line) + 2 > self._config.max_line and line[:5].upper() != b"AUTH "
         ):
             return self._refuse("Line too long.")
-        command = c.parse_command(line)
+        command = c.parse_command(line, pop4=self._config.pop4)
         if isinstance(command, c.CommandError):
             return self._refuse(command.message)
         if type(command) not in TRANSITIONS[state]:
@@ -151,6 +166,8 @@ class Session:
         connection.forget_login()
         if isinstance(result, Snapshot):
             self._transaction = Transaction(result)
+            if self._config.pop4:
+                self._folders = FolderSession(self._transaction)
             self._lines.max_line = self._config.max_line
             return [Send(replies.ok("Logged in."))]
         failed = faults.failure(waited_in, result, login_delay=self._config.login_delay)
@@ -252,6 +269,7 @@ class Session:
     def _release(self) -> list[Action]:
         """Forget the maildrop and all input; [Release] if this session held the maildrop."""
         transaction, self._transaction = self._transaction, None
+        self._folders = self._pending = None
         self._lines.discard()
         return [] if transaction is None else [Release(transaction.mailbox)]
 
@@ -294,9 +312,13 @@ class Session:
             case c.Quit() if transaction:
                 # RFC 1939 §6: enter UPDATE. The Commit hands the maildrop to the caller, who
                 # releases it after committing: from here this session holds nothing.
-                self._transaction = None
+                folders, self._transaction, self._folders = self._folders, None, None
                 self._go(c.Quit)
+                if folders is not None:
+                    return [folders.commit()]
                 return [Commit(transaction.mailbox, transaction.deletions())]
+            case _ if self._folders is not None and isinstance(command, POP4_COMMANDS):
+                return self._pop4(self._folders, command)
             case c.Quit():  # RFC 1939 §4: QUIT before login ends without UPDATE
                 return self._close(c.Quit, replies.ok(f"{self._config.hostname} POP3 signing off."))
             case c.User(name):

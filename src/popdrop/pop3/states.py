@@ -9,7 +9,7 @@ states in which it waits for its caller to report an outcome, and CLOSED. Events
   when the session carries it out; one the session answers with -ERR (RETR of no such message, PASS
   before USER, ...) leaves the state as it was;
 - the session's own: it gives up on a client that spent its bad-command budget or its failed
-  logins;
+  logins; it asks its caller for storage a POP4 command needs before it can answer (LOAD);
 - the caller's reports (`Session.login_result`, `tls_started`, ...), each awaited in some states
   only: reporting one elsewhere is a bug in the caller (`UnexpectedCallback`). Once CLOSED, a late
   report changes nothing (a connection that dropped while its login was with the caller).
@@ -33,7 +33,8 @@ class State(enum.Enum):
     SASL_RESPONSE = "sasl-response"  # AUTH sent a challenge; the next line is the response
     STARTING_TLS = "starting-tls"  # STLS accepted; waiting for tls_started (RFC 2595 §4)
     TRANSACTION = "transaction"  # RFC 1939 §5
-    SENDING = "sending"  # RETR/TOP streaming; waiting for message_sent or storage_failed
+    SENDING = "sending"  # RETR/TOP/PART streaming; waiting for message_sent or storage_failed
+    LOADING = "loading"  # a POP4 command waits for folders, a folder's listing or a structure
     UPDATE = "update"  # RFC 1939 §6: QUIT asked for a commit; waiting for commit_result
     CLOSED = "closed"
 
@@ -63,6 +64,7 @@ class Event(enum.Enum):
     SASL_CANCEL = "sasl-cancel"  # "*", or a line that is no response: the exchange ends
     # The session's own.
     GIVE_UP = "give-up"  # the bad-command budget or the failed logins are spent
+    LOAD = "load"  # a POP4 command needs storage read first (docs/pop4.md)
     # The caller's reports.
     LOGIN_OK = "login-ok"  # login_result with a snapshot
     LOGIN_FAILED = "login-failed"  # login_result with a refusal or a storage fault
@@ -71,6 +73,7 @@ class Event(enum.Enum):
     MESSAGE_SENT = "message-sent"  # message_sent
     STORAGE_FAILED = "storage-failed"  # storage_failed (RETR/TOP before the status line)
     COMMITTED = "committed"  # commit_result, whatever it says: the session ends
+    LOADED = "loaded"  # folders_listed, folder_opened or structure_read, whatever they say
     TIMEOUT = "timeout"  # timed_out: idle too long, or the session's time is up
     CONNECTION_LOST = "connection-lost"  # connection_lost, or end of input
 
@@ -79,7 +82,7 @@ class Event(enum.Enum):
     @property
     def reported(self) -> bool:
         """A report of the caller's, rather than the client's or the session's own doing."""
-        return self not in (Event.SASL_RESPONSE, Event.SASL_CANCEL, Event.GIVE_UP)
+        return self not in (Event.SASL_RESPONSE, Event.SASL_CANCEL, Event.GIVE_UP, Event.LOAD)
 
 
 Trigger = Event | type[c.Command]
@@ -88,6 +91,8 @@ _A, _T, _CLOSED = State.AUTHORIZATION, State.TRANSACTION, State.CLOSED
 # Every state but CLOSED ends when the client goes or the timer fires.
 _ENDS: Mapping[Trigger, State] = {Event.TIMEOUT: _CLOSED, Event.CONNECTION_LOST: _CLOSED}
 _LOGIN_RESULT: Mapping[Trigger, State] = {Event.LOGIN_OK: _T, Event.LOGIN_FAILED: _A}
+# POP4 commands answered in TRANSACTION (once what they need is loaded).
+_POP4_ANSWERED = (c.Lfld, c.Sfld, c.Cfld, c.Dfld, c.Renf, c.Movf, c.Move, c.Copy, c.Mime)
 
 TRANSITIONS: Mapping[State, Mapping[Trigger, State]] = {
     # RFC 1939 §4 and §7 (USER, PASS, APOP, QUIT), RFC 2449 §5 (CAPA in both states),
@@ -115,7 +120,7 @@ TRANSITIONS: Mapping[State, Mapping[Trigger, State]] = {
     },
     # RFC 2595 §4: after the handshake the client starts again from AUTHORIZATION.
     State.STARTING_TLS: {Event.TLS_STARTED: _A, **_ENDS},
-    # RFC 1939 §5 and §7.
+    # RFC 1939 §5 and §7; POP4's commands (docs/pop4.md), read only with the extension on.
     State.TRANSACTION: {
         c.Stat: _T,
         c.List: _T,
@@ -128,10 +133,15 @@ TRANSITIONS: Mapping[State, Mapping[Trigger, State]] = {
         c.Quit: State.UPDATE,  # RFC 1939 §6
         c.Capa: _T,
         c.Lang: _T,
+        **dict.fromkeys(_POP4_ANSWERED, _T),
+        c.Part: State.SENDING,
+        Event.LOAD: State.LOADING,
         Event.GIVE_UP: _CLOSED,
         **_ENDS,
     },
     State.SENDING: {Event.MESSAGE_SENT: _T, Event.STORAGE_FAILED: _T, **_ENDS},
+    # What was read lets the waiting command go on (it may ask for more: LOAD again).
+    State.LOADING: {Event.LOADED: _T, **_ENDS},
     State.UPDATE: {Event.COMMITTED: _CLOSED, **_ENDS},
     State.CLOSED: {event: _CLOSED for event in Event if event.reported},
 }

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from popdrop.model import (
+    INBOX_ID,
+    QUARANTINE_ID,
     VERDICT_KINDS,
     Address,
     AppPassword,
+    FolderId,
     Mailbox,
     MessageEntry,
     ScramKeys,
@@ -71,7 +74,35 @@ def profile_key(address: str) -> Item:
 
 
 def entry_key(entry: MessageEntry) -> Item:
-    return key(schema.mailbox_pk(entry.mailbox), schema.message_sk(entry.arrived_at, entry.uid))
+    """Where the entry is: its mailbox's partition, under its folder's prefix (INBOX `MSG#`,
+    Quarantine `QUA#`, a POP4 folder `FMSG#<id>#`)."""
+    return key(
+        schema.mailbox_pk(entry.mailbox),
+        schema.message_sk(entry.arrived_at, entry.uid, entry_prefix(entry.folder)),
+    )
+
+
+def entry_prefix(folder: FolderId) -> str:
+    if folder == INBOX_ID:
+        return schema.MESSAGE_PREFIX
+    if folder == QUARANTINE_ID:
+        return schema.QUARANTINE_PREFIX
+    return schema.folder_prefix(folder)
+
+
+def entry_folder(sk: str) -> FolderId:
+    """The folder of the entry with sort key `sk` (the inverse of `entry_prefix`)."""
+    if sk.startswith(schema.FOLDER_MESSAGE_PREFIX):
+        return FolderId(sk.split("#", 2)[1])
+    return QUARANTINE_ID if sk.startswith(schema.QUARANTINE_PREFIX) else INBOX_ID
+
+
+def folder_counts_key(address: str, folder: FolderId) -> Item:
+    return key(schema.mailbox_pk(address), schema.FOLDER_COUNTS_PREFIX + folder)
+
+
+def folders_key(address: str) -> Item:
+    return key(schema.mailbox_pk(address), schema.FOLDERS_SK)
 
 
 def quarantine_key(entry: MessageEntry) -> Item:
@@ -189,6 +220,7 @@ def entry_from_item(address: Address, item: Item) -> MessageEntry:
         verdicts=Verdicts(
             **{name: value["S"] for name, value in item.get(VERDICTS, {}).get("M", {}).items()}
         ),
+        folder=entry_folder(item[schema.SK]["S"]),
     )
 
 

@@ -9,8 +9,10 @@ thread-safe. Addresses arrive canonical (`model.Address`): they are normalised w
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final, cast
 
 import boto3
@@ -18,7 +20,6 @@ from botocore.config import Config
 
 from popdrop.faces.admin import GcReport
 from popdrop.faces.credentials import Credentials
-from popdrop.faces.faults import CleanupPending, StoreError
 from popdrop.faces.ingest import (
     Directory,
     Filed,
@@ -28,9 +29,13 @@ from popdrop.faces.ingest import (
     Outcome,
 )
 from popdrop.faces.lease import Heartbeat, Lease, LeaseState
+from popdrop.folders import FolderChanges, FolderListing
+from popdrop.mime.ranges import MimeStructure
 from popdrop.model import (
+    INBOX_ID,
     Address,
     AppPassword,
+    FolderId,
     Mailbox,
     MessageEntry,
     Policy,
@@ -38,22 +43,22 @@ from popdrop.model import (
     Route,
     ScramKeys,
 )
-from popdrop.store import gc, incoming, resources
+from popdrop.store import commits, folder_directory, gc, incoming, resources, structures
 from popdrop.store.app_passwords import AppPasswords
-from popdrop.store.aws import LazyClient, aws_errors, batched
+from popdrop.store.aws import LazyClient, aws_errors
 from popdrop.store.intake import Intake
 from popdrop.store.lease import Heartbeats, Leases
 from popdrop.store.logins import Logins
 from popdrop.store.mailboxes import Mailboxes
-from popdrop.store.messages import ENTRIES_PER_TRANSACTION, Messages
+from popdrop.store.messages import Messages
 from popdrop.store.objects import ObjectBody, Objects
 from popdrop.store.pages import Pages
 from popdrop.store.quarantine import Quarantine
-from popdrop.store.references import release_unreferenced, unreferenced
 from popdrop.store.routes import Routes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
     from mypy_boto3_s3 import S3Client
 
     from popdrop.settings import Settings
@@ -178,7 +183,30 @@ class Store:
         """Safe to re-run with the same entries after a failure part-way: what was done is skipped
         and the rest is finished. Every transaction that deletes entries checks the lease still
         holds (the fencing token), so a session whose maildrop was taken over commits nothing."""
-        self._delete_entries(lease.mailbox, entries, lease)
+        self.commit_changes(lease, entries, None)
+
+    def commit_changes(
+        self, lease: Lease, deletions: Sequence[MessageEntry], folders: FolderChanges | None
+    ) -> None:
+        """`commit_deletions` with a POP4 session's folder changes: the directory's new shape, the
+        moves and the copies (docs/pop4.md, "Commit"). Safe to re-run the same way: the change's
+        id is the lease's, so new folders and copies get the same ids again."""
+        self._change(
+            lease.mailbox,
+            deletions,
+            folders,
+            f"{lease.owner}.{lease.token}",
+            lambda: self._leases.guard(lease),
+        )
+
+    def list_folders(self, address: Address) -> FolderListing:
+        return folder_directory.listing(self._dynamodb, self.table, address)
+
+    def list_folder(self, address: Address, folder: FolderId) -> tuple[MessageEntry, ...]:
+        return self._messages.listing(address, now=int(time.time()), folder=folder)
+
+    def mime_structure(self, entry: MessageEntry) -> MimeStructure:
+        return structures.structure(self._dynamodb, self.table, self._objects, entry.object_key)
 
     # The REST API (`popdrop.faces.api.ApiStore`), besides the ones above.
 
@@ -205,6 +233,14 @@ class Store:
         self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = 65536
     ) -> Iterator[bytes]:
         return self._objects.stream(key, chunk_size=chunk_size, start=start, end=end)
+
+    # Folders, for the CLI and the API (`popdrop.faces.admin.FolderAdmin`).
+
+    def find_message(self, address: Address, uid: str) -> MessageEntry | None:
+        return self._messages.get(address, uid, now=int(time.time()), quarantined=True)
+
+    def change_folders(self, address: Address, changes: FolderChanges) -> None:
+        self._change(address, (), changes, secrets.token_hex(16), None)
 
     def download_url(
         self,
@@ -272,6 +308,9 @@ class Store:
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
         return self._intake.deliver(entry, policy)
 
+    def folder_for_tag(self, address: Address, tag: str) -> FolderId:
+        return self._intake.folder_for_tag(address, tag)
+
     def quarantine(self, quarantined: Quarantined) -> Filed:
         return self._intake.quarantine(quarantined)
 
@@ -308,11 +347,14 @@ class Store:
 
     def remove_mailbox(self, address: Address) -> int:
         """Closing the profile first shuts out deliveries, so the Query that follows sees every
-        entry there will ever be. Re-running an interrupted removal finishes it."""
+        entry there will ever be (INBOX's and every POP4 folder's). Re-running an interrupted
+        removal finishes it."""
         self._mailboxes.close(address)
-        removed = self._delete_entries(address, self._messages.listing(address, now=None))
+        entries = self._messages.listing(address, now=None) + self._messages.in_folders(address)
+        removed = self._delete_entries(address, entries)
         for held in self._quarantine.listing(address):
             self.discard_quarantined(address, held.entry.uid)
+        folder_directory.forget(self._dynamodb, self.table, address)
         self._routes.delete_policy(address)
         self._mailboxes.delete(address)
         return removed
@@ -354,7 +396,7 @@ class Store:
         held = self._quarantine.get(address, uid)
         if held is None or not self._quarantine.release(held):
             return None
-        return held.entry
+        return replace(held.entry, folder=INBOX_ID)  # where it is now
 
     def discard_quarantined(self, address: Address, uid: str) -> bool:
         """An authorised deletion (DESIGN invariant 2)."""
@@ -380,28 +422,27 @@ class Store:
     def _delete_entries(
         self, address: Address, entries: Sequence[MessageEntry], lease: Lease | None = None
     ) -> int:
-        unique = list({entry.uid: entry for entry in entries}.values())
-        if any(entry.mailbox != address for entry in unique):
-            raise ValueError(f"entries of another mailbox given for {address}")
-        deleted = 0
-        for batch in batched(unique, ENTRIES_PER_TRANSACTION):
-            guard = None if lease is None else self._leases.guard(lease)
-            deleted += len(self._messages.delete(address, batch, guard))
-        # Every given entry's object, not only this run's: an interrupted run may have dereferenced
-        # objects without deleting them.
-        try:
-            self._delete_unreferenced(sorted({entry.object_key for entry in unique}))
-        except StoreError as error:
-            raise CleanupPending(str(error)) from error
-        return deleted
+        guard = None if lease is None else lambda: self._leases.guard(lease)
+        return self._change(address, entries, None, "", guard)
+
+    def _change(
+        self,
+        address: Address,
+        deletions: Sequence[MessageEntry],
+        folders: FolderChanges | None,
+        change: str,
+        guard: Callable[[], TransactWriteItemTypeDef] | None,
+    ) -> int:
+        return commits.commit(
+            commits.Target(self._dynamodb, self.table, self._objects, address),
+            deletions,
+            folders,
+            change=change,
+            guard=guard,
+        )
 
     def _delete_unreferenced(self, keys: Sequence[str]) -> None:
-        """Delete those of these objects that nothing references: the object goes before its
-        zero-count reference item, so a crash in between leaves the item for `popdrop gc` to
-        find (never an object nobody points at)."""
-        garbage = unreferenced(self._dynamodb, self.table, keys)
-        self._objects.delete(garbage)
-        release_unreferenced(self._dynamodb, self.table, garbage)
+        commits.delete_unreferenced(self._dynamodb, self.table, self._objects, keys)
 
 
 def _digest(text: str) -> str:

@@ -15,13 +15,23 @@ gc reads the record to tell "ingested, since deleted" (done) from "never ingeste
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from popdrop.faces.faults import MailboxNotFound, StorageUnavailable
 from popdrop.faces.ingest import Filed, IngestRecord, IngestStatus, Outcome
-from popdrop.model import Address, MessageEntry, Policy, Quarantined
-from popdrop.store import codec, references, schema, transactions
+from popdrop.model import (
+    INBOX_ID,
+    QUARANTINE_ID,
+    Address,
+    FolderId,
+    MessageEntry,
+    Policy,
+    Quarantined,
+)
+from popdrop.store import codec, folder_directory, references, schema, transactions
 from popdrop.store.aws import aws_errors
+from popdrop.store.changes import folder_counters
 from popdrop.store.mailboxes import OPEN, Condition, counters
 from popdrop.store.transactions import put_new
 
@@ -168,10 +178,14 @@ class Intake:
         filed = self._file(codec.entry_item(entry), codec.marker_item(entry), update, entry)
         return filed or self._why_refused(entry.mailbox, entry.size, policy)
 
+    def folder_for_tag(self, address: Address, tag: str) -> FolderId:
+        return folder_directory.folder_named(self._db, self._table, address, tag)
+
     def quarantine(self, quarantined: Quarantined) -> Filed:
         """Keep the message out of the maildrop (`QUA#` items are never listed by POP3). Its uid
         marker is written too, so a replay neither quarantines nor delivers it again."""
-        entry = quarantined.entry
+        entry = replace(quarantined.entry, folder=QUARANTINE_ID)  # whatever a tag named
+        quarantined = replace(quarantined, entry=entry)
         item = quarantine_item(quarantined)
         marker = {**codec.marker_item(entry), codec.ENTRY_SK: item[schema.SK]}
         profile_open: TransactWriteItemTypeDef = {
@@ -217,6 +231,8 @@ class Intake:
             profile,
             references.count(self._table, entry.object_key, 1),
         ]
+        if entry.folder not in (INBOX_ID, QUARANTINE_ID):  # filed in a POP4 folder: count it there
+            items.append(folder_counters(self._table, entry.mailbox, entry.folder, 1, entry.size))
         codes = transactions.transact(self._db, items)
         if codes is None:
             return Filed.FILED

@@ -3,21 +3,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from popdrop.faces.faults import MailboxNotFound
-from popdrop.model import Address, Quarantined
+from popdrop.model import INBOX_ID, Address, Quarantined
 from popdrop.store import codec, queries, references, schema, transactions
 from popdrop.store.aws import aws_errors
 from popdrop.store.intake import quarantined_from_item
 from popdrop.store.mailboxes import OPEN, counters
+from popdrop.store.transactions import delete_if_present
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import DeleteTypeDef, TransactWriteItemTypeDef
-
-_PRESENT: Final = "attribute_exists(#pk)"
-_PK_NAME: Final = {"#pk": schema.PK}
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 class Quarantine:
@@ -51,9 +50,9 @@ class Quarantine:
         operator decided). One transaction: delete the quarantine item (if still there), put the
         entry, repoint the uid marker, count it in the profile. The object reference moves with
         it, unchanged. False when it was released or discarded meanwhile."""
-        entry = quarantined.entry
+        entry = replace(quarantined.entry, folder=INBOX_ID)
         items: list[TransactWriteItemTypeDef] = [
-            {"Delete": _present(self._table, codec.quarantine_key(entry))},
+            delete_if_present(self._table, codec.quarantine_key(entry)),
             {"Put": {"TableName": self._table, "Item": codec.entry_item(entry)}},
             {
                 "Update": {
@@ -80,16 +79,7 @@ class Quarantine:
         caller deletes the object when this was its last reference."""
         entry = quarantined.entry
         items: list[TransactWriteItemTypeDef] = [
-            {"Delete": _present(self._table, codec.quarantine_key(entry))},
+            delete_if_present(self._table, codec.quarantine_key(entry)),
             references.count(self._table, entry.object_key, -1),
         ]
         return transactions.transact(self._db, items) is None
-
-
-def _present(table: str, key: codec.Item) -> DeleteTypeDef:
-    return {
-        "TableName": table,
-        "Key": key,
-        "ConditionExpression": _PRESENT,
-        "ExpressionAttributeNames": _PK_NAME,
-    }

@@ -2,7 +2,7 @@
 
 - `partition`: the items of one partition whose sort key has a prefix (a mailbox's messages, its
   quarantine), in sort-key order or the reverse, strongly consistent; optionally only those in a
-  range of sort keys, or after a given one (the API's pages);
+  range of sort keys, or after a given one (the API's pages), and only some attributes of each;
 - `directory`: the items the sparse `directory` index lists under one kind (mailboxes, routes), in
   the order of their `dir_sk`, optionally after a given one;
 - `batch_get`: items by key, 100 per request, asking again for the keys DynamoDB hands back
@@ -40,10 +40,11 @@ def partition(
     between: tuple[str, str] | None = None,
     after_sk: str | None = None,
     descending: bool = False,
+    attributes: tuple[str, ...] = (),
 ) -> Iterator[codec.Item]:
     """Items of partition `pk` whose sort key starts with `sk_prefix` (or lies `between` two sort
-    keys, both inclusive, that start with it), in sort-key order (`descending`: the reverse),
-    starting after the sort key `after_sk` when given.
+    keys, both inclusive), in sort-key order (`descending`: the reverse), starting after the sort
+    key `after_sk` when given; only `attributes` of each when given.
 
     Strongly consistent, because a session that logs in right after another one's QUIT must not
     list the entries that QUIT deleted (their objects may be gone).
@@ -64,6 +65,9 @@ def partition(
         "ConsistentRead": True,
         "ScanIndexForward": not descending,
     }
+    if attributes:
+        names |= {f"#a{i}": name for i, name in enumerate(attributes)}
+        request["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
     if after_sk is not None:
         request["ExclusiveStartKey"] = codec.key(pk, after_sk)
     return _query(dynamodb, **request)

@@ -21,9 +21,17 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 |                   |                  |                                | lease_since,             |
 |                   |                  |                                | fencing_token (`lease`)  |
 | daemon heartbeat  | DAEMON#<id>      | #HEARTBEAT                     | alive_until, expires_at  |
-| object references | OBJ#<object key> | #REF                           | refs (entries using it)  |
+| object references | OBJ#<object key> | #REF                           | refs (entries using it), |
+|                   |                  |                                | mime_v1 (POP4's cache)   |
+| folder directory  | MBX#<address>    | #FOLDERS                       | folders (map), version   |
+| folder counters   | MBX#<address>    | #FOLDER#<folder id>            | message_count, octets    |
+| folder's message  | MBX#<address>    | FMSG#<id>#<arrived ms>#<uid>   | as a message entry       |
 
-- A mailbox lists in arrival order with one Query (`begins_with(sk, "MSG#")`).
+- A mailbox lists in arrival order with one Query (`begins_with(sk, "MSG#")`): that is INBOX, and
+  every entry written before POP4's folders existed is there. A folder lists with one Query
+  (`begins_with(sk, "FMSG#<id>#")`); its name is in the directory, so a rename rewrites nothing.
+- The `#` items sort together: one Query (`sk BETWEEN "#FOLDER" AND "#PROFILE"`) reads the
+  directory, every folder's counters and the profile's (LFLD, docs/data-model.md).
 - Only profiles carry `dir_pk`/`dir_sk`, so the `directory` index is sparse: it lists mailboxes.
   A profile being removed has `closing` set and leaves the index.
 - A unique-id marker is never deleted, so a uid is never reused in that mailbox (RFC 1939 §7).
@@ -48,6 +56,11 @@ LEASE_SK: Final = "#LEASE"
 HEARTBEAT_SK: Final = "#HEARTBEAT"
 MESSAGE_PREFIX: Final = "MSG#"
 UID_PREFIX: Final = "UID#"
+# POP4's folders (docs/pop4.md): the directory, each folder's counters, each folder's entries.
+FOLDERS_SK: Final = "#FOLDERS"
+FOLDER_COUNTS_PREFIX: Final = "#FOLDER#"
+FOLDER_MESSAGE_PREFIX: Final = "FMSG#"
+PROFILE_RANGE: Final = (FOLDER_COUNTS_PREFIX.rstrip("#"), PROFILE_SK)  # "#FOLDER" .. "#PROFILE"
 DIRECTORY_MAILBOX: Final = "MAILBOX"
 # Items added by the ingest pipeline (docs/data-model.md, "Ingest items").
 POLICY_SK: Final = "#POLICY"
@@ -80,9 +93,15 @@ def ingest_pk(message_id: str) -> str:
 
 
 def message_sk(arrived_at: int, uid: str, prefix: str = MESSAGE_PREFIX) -> str:
-    """A message's sort key in its mailbox's partition: in the maildrop (`MSG#`) or in the
-    quarantine (`QUA#`), ordered by arrival (epoch milliseconds), then uid."""
+    """A message's sort key in its mailbox's partition: in the maildrop (`MSG#`), in the
+    quarantine (`QUA#`) or in a folder (`folder_prefix`), ordered by arrival (epoch
+    milliseconds), then uid."""
     return f"{prefix}{arrived_at:013d}#{uid}"
+
+
+def folder_prefix(folder: str) -> str:
+    """Where a POP4 folder's entries are: `FMSG#<folder id>#`."""
+    return f"{FOLDER_MESSAGE_PREFIX}{folder}#"
 
 
 def uid_sk(uid: str) -> str:

@@ -57,6 +57,19 @@ def put_new(table: str, item: codec.Item) -> TransactWriteItemTypeDef:
     }
 
 
+def delete_if_present(table: str, key: codec.Item) -> TransactWriteItemTypeDef:
+    """A transaction item deleting the item at `key`, cancelled when there is none (so a unit that
+    was done already is told apart, `settle`)."""
+    return {
+        "Delete": {
+            "TableName": table,
+            "Key": key,
+            "ConditionExpression": "attribute_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": schema.PK},
+        }
+    }
+
+
 def transact(
     dynamodb: DynamoDBClient, items: Sequence[TransactWriteItemTypeDef]
 ) -> list[str] | None:

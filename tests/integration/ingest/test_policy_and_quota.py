@@ -4,12 +4,13 @@ and quarantine kept out of the POP3 maildrop, visible, releasable and discardabl
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 
 from popdrop.events import ALL_PASS, ses_event
 from popdrop.ingest import IngestResult, ingest_ses_event
-from popdrop.model import Disposition, Policy, Verdicts
+from popdrop.model import INBOX_ID, Disposition, Policy, Verdicts
 from popdrop.store import Store
 from tests.support import delete_messages, object_exists
 
@@ -140,10 +141,11 @@ def test_release_moves_the_message_into_the_maildrop_past_the_quota(
     send(store, "m2")
     [held] = store.list_quarantined(ALICE)
 
-    assert store.release_quarantined(held.entry.mailbox, held.entry.uid)
+    released = store.release_quarantined(held.entry.mailbox, held.entry.uid)
 
+    assert released == replace(held.entry, folder=INBOX_ID)  # the same message, now in INBOX
     assert [entry.uid for entry in store.list_messages(ALICE)] == ["m1", "m2"]
-    assert store.get_message(ALICE, "m2") == held.entry
+    assert store.get_message(ALICE, "m2") == released
     assert reasons(store) == [] and store.get_mailbox(ALICE).message_count == 2
     assert not store.release_quarantined(
         held.entry.mailbox, held.entry.uid

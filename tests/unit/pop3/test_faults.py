@@ -9,7 +9,13 @@ import inspect
 import pytest
 
 from popdrop.faces import faults as face_faults
-from popdrop.faces.faults import CleanupPending, LeaseLost, StorageUnavailable, StoreError
+from popdrop.faces.faults import (
+    CleanupPending,
+    DirectoryChanged,
+    LeaseLost,
+    StorageUnavailable,
+    StoreError,
+)
 from popdrop.pop3 import faults
 from popdrop.pop3.actions import LoginRefused
 from popdrop.pop3.replies import ResponseCode
@@ -20,7 +26,7 @@ FAULT_KINDS = [
     for _, kind in inspect.getmembers(face_faults, inspect.isclass)
     if issubclass(kind, StoreError)
 ]
-MOMENTS = [State.AUTHENTICATING, State.SASL_STEP, State.SENDING, State.UPDATE]
+MOMENTS = [State.AUTHENTICATING, State.SASL_STEP, State.SENDING, State.LOADING, State.UPDATE]
 
 
 def test_the_mapping_covers_the_moments_that_meet_storage() -> None:
@@ -37,9 +43,10 @@ def test_every_fault_kind_has_one_reply_by_rfc3206s_rule(
         assert failure is None  # the messages are deleted: QUIT is +OK
         return
     assert failure is not None
-    # A lost lease (met only by a commit) means: log in again and the commit may succeed.
+    # A lost lease or folders changed meanwhile (met only by a commit) mean: log in again and
+    # the commit may succeed.
     transient = issubclass(kind, StorageUnavailable) or (
-        kind is LeaseLost and state is State.UPDATE
+        kind in (LeaseLost, DirectoryChanged) and state is State.UPDATE
     )
     assert failure.code is (ResponseCode.SYS_TEMP if transient else ResponseCode.SYS_PERM)
     assert failure.close is (state is State.UPDATE)  # QUIT ends the session (RFC 1939 §6)
@@ -56,6 +63,8 @@ def test_a_refused_login_has_its_response_code_rfc2449_s8_rfc3206_s5(
         LoginRefused.DENIED: ResponseCode.AUTH,
         LoginRefused.IN_USE: ResponseCode.IN_USE,
         LoginRefused.LOGIN_DELAY: ResponseCode.LOGIN_DELAY,
+        # docs/pop4.md: a `user+folder` login whose folder is not there, credentials right.
+        LoginRefused.NO_SUCH_FOLDER: ResponseCode.SYS_PERM,
     }[refusal]
     assert failure.code is code
     assert failure.counted is (refusal is LoginRefused.DENIED)

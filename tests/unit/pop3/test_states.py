@@ -1,20 +1,32 @@
-"""The transition table (RFC 1939 §4-§7, RFC 2449 §5, RFC 2595 §4, RFC 5034 §4, RFC 6856 §2-§3)
-as a test matrix: first every (state, event) pair with the table alone, as h11 tests its own; then
-through the session, every command in every state and every report in every state."""
+"""The transition table (RFC 1939 §4-§7, RFC 2449 §5, RFC 2595 §4, RFC 5034 §4, RFC 6856 §2-§3,
+and POP4's commands, docs/pop4.md) as a test matrix: first every (state, event) pair with the
+table alone, as h11 tests its own; then through the session, every command in every state, with
+the POP4 extension on and off, and every report in every state."""
 
 from __future__ import annotations
 
 import ast
 import inspect
 from collections.abc import Callable
+from dataclasses import replace
 from typing import get_args
 
 import pytest
 
 from popdrop.faces.faults import StorageUnavailable
+from popdrop.folders import Folder, FolderListing, empty_listing
+from popdrop.mime.ranges import MimePart, MimeStructure
+from popdrop.model import FolderId
 from popdrop.pop3 import commands as c
 from popdrop.pop3 import session as session_module
-from popdrop.pop3.actions import Action, LoginRefused, Release
+from popdrop.pop3.actions import (
+    Action,
+    ListFolders,
+    LoginRefused,
+    OpenFolder,
+    ReadStructure,
+    Release,
+)
 from popdrop.pop3.config import SessionConfig
 from popdrop.pop3.session import Session
 from popdrop.pop3.states import (
@@ -27,13 +39,17 @@ from popdrop.pop3.states import (
     UnexpectedCallback,
     next_state,
 )
-from tests.unit.pop3.transcript import MAILBOX, Client, snapshot
+from tests.unit.pop3.transcript import MAILBOX, Client, snapshot, wire
 
 A, T, CLOSED = State.AUTHORIZATION, State.TRANSACTION, State.CLOSED
 ALL_COMMANDS: list[type[c.Command]] = list(get_args(c.Command))
 AUTHORIZATION_COMMANDS = {c.User, c.Pass, c.Apop, c.Quit, c.Capa, c.Stls, c.Auth, c.Utf8, c.Lang}
+POP4_COMMANDS = {
+    c.Lfld, c.Sfld, c.Cfld, c.Dfld, c.Renf, c.Movf, c.Move, c.Copy, c.Mime, c.Part,
+}  # fmt: skip
 TRANSACTION_COMMANDS = {
     c.Stat, c.List, c.Uidl, c.Retr, c.Top, c.Dele, c.Rset, c.Noop, c.Quit, c.Capa, c.Lang,
+    *POP4_COMMANDS,
 }  # fmt: skip
 ENDS = {Event.TIMEOUT: CLOSED, Event.CONNECTION_LOST: CLOSED}
 
@@ -61,13 +77,18 @@ DOCUMENTED: dict[State, dict[Trigger, State]] = {
     State.STARTING_TLS: {Event.TLS_STARTED: A, **ENDS},
     T: {
         **dict.fromkeys([c.Stat, c.List, c.Uidl, c.Dele, c.Rset, c.Noop, c.Capa, c.Lang], T),
+        **dict.fromkeys([c.Lfld, c.Sfld, c.Cfld, c.Dfld, c.Renf, c.Movf, c.Move, c.Copy], T),
+        c.Mime: T,
         c.Retr: State.SENDING,
         c.Top: State.SENDING,
+        c.Part: State.SENDING,
         c.Quit: State.UPDATE,
+        Event.LOAD: State.LOADING,
         Event.GIVE_UP: CLOSED,
         **ENDS,
     },
     State.SENDING: {Event.MESSAGE_SENT: T, Event.STORAGE_FAILED: T, **ENDS},
+    State.LOADING: {Event.LOADED: T, **ENDS},
     State.UPDATE: {Event.COMMITTED: CLOSED, **ENDS},
     CLOSED: {event: CLOSED for event in Event if event.reported},
 }
@@ -115,7 +136,7 @@ def test_authorization_reads_login_quit_capa_stls_auth_utf8_lang_rfc1939_s4_rfc6
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS, ids=lambda t: t.__name__.upper())
-def test_transaction_reads_the_maildrop_commands_quit_capa_lang_rfc1939_s5_rfc6856_s3(
+def test_transaction_reads_the_maildrop_commands_quit_capa_lang_and_pop4s_rfc1939_s5_rfc6856_s3(
     command: type[c.Command],
 ) -> None:
     assert (command in TRANSITIONS[T]) == (command in TRANSACTION_COMMANDS)
@@ -161,13 +182,43 @@ LINES = {
     c.Utf8: "UTF8",
     c.Lang: "LANG",
     c.Auth: "AUTH PLAIN",
+    c.Lfld: "LFLD",
+    c.Sfld: "SFLD news",
+    c.Cfld: "CFLD lists",
+    c.Dfld: "DFLD news",
+    c.Renf: "RENF news old-news",
+    c.Movf: "MOVF news /",
+    c.Move: "MOVE 1 news",
+    c.Copy: "COPY 1 news",
+    c.Mime: "MIME 1",
+    c.Part: "PART 1 1",
 }
 CONFIG = SessionConfig(
     plaintext_allowed=True,
     stls_available=True,
     sasl_mechanisms=("PLAIN",),
     apop_timestamp="<1896.697170952@dbc.mtview.ca.us>",
+    pop4=True,
 )
+WITHOUT_POP4 = replace(CONFIG, pop4=False)
+NEWS = FolderListing(
+    empty_listing().inbox, empty_listing().quarantine, (Folder(FolderId("f1"), "news"),), 1
+)
+STRUCTURE = MimeStructure((MimePart("1", "text/plain", 40, 100),))
+
+
+def answer_reads(client: Client, actions: list[Action]) -> list[Action]:
+    """Report what each read the session asks for finds (one folder, "news", empty; message 1 a
+    single text part), until it stops asking; the last actions."""
+    while client.session.state is State.LOADING:
+        match actions[-1]:
+            case ListFolders():
+                actions = client.session.loaded(NEWS)
+            case OpenFolder():
+                actions = client.session.loaded(())
+            case ReadStructure():
+                actions = client.session.loaded(STRUCTURE)
+    return actions
 
 
 def test_every_command_has_a_matrix_line() -> None:
@@ -179,12 +230,13 @@ def test_every_command_has_a_matrix_line() -> None:
 def test_each_command_is_carried_out_into_the_tables_state_or_refused_rfc1939_s4_s5(
     state: State, command: type[c.Command]
 ) -> None:
-    """A command the row lacks gets the state's refusal and changes nothing; one it has leads
-    where the table says (USER is run here without a following PASS, so PASS is refused)."""
+    """With POP4 on: a command the row lacks gets the state's refusal and changes nothing; one it
+    has leads where the table says, after the reads it needs (USER is run here without a
+    following PASS, so PASS is refused)."""
     client = Client(CONFIG)
     if state is T:
         client.login()
-    reply = client.say(LINES[command])
+    reply = wire(answer_reads(client, client.send(LINES[command])))
     if command not in TRANSITIONS[state]:
         assert reply == f"-ERR {REFUSALS[state]}\r\n".encode()
         assert client.session.state is state
@@ -192,6 +244,21 @@ def test_each_command_is_carried_out_into_the_tables_state_or_refused_rfc1939_s4
         assert reply == b"-ERR Send USER first.\r\n" and client.session.state is state
     else:
         assert client.session.state is TRANSITIONS[state][command]
+        assert command not in POP4_COMMANDS or reply.startswith(b"+OK"), reply
+
+
+@pytest.mark.parametrize("state", [A, T], ids=lambda s: s.value)
+@pytest.mark.parametrize("command", sorted(POP4_COMMANDS, key=lambda t: t.__name__))
+def test_without_pop4_its_commands_are_unknown_in_every_state(
+    state: State, command: type[c.Command]
+) -> None:
+    """docs/pop4.md: with the extension off nothing of it is visible: each of its verbs is as
+    unknown as a made-up one, before and after login."""
+    client = Client(WITHOUT_POP4)
+    if state is T:
+        client.login()
+    assert client.say(LINES[command]) == b"-ERR Unknown command.\r\n"
+    assert client.session.state is state
 
 
 # How to reach each state through the protocol: log in first?, then these lines.
@@ -203,6 +270,7 @@ PATHS: dict[State, tuple[bool, list[str]]] = {
     State.STARTING_TLS: (False, ["STLS"]),
     T: (True, []),
     State.SENDING: (True, ["RETR 1"]),
+    State.LOADING: (True, ["LFLD"]),
     State.UPDATE: (True, ["QUIT"]),
     CLOSED: (False, ["QUIT"]),
 }
@@ -232,6 +300,7 @@ REPORTS: dict[Event, Callable[[Session], list[Action]]] = {
     Event.MESSAGE_SENT: lambda s: s.message_sent(),
     Event.STORAGE_FAILED: lambda s: s.storage_failed(StorageUnavailable("throttled")),
     Event.COMMITTED: lambda s: s.commit_result(),
+    Event.LOADED: lambda s: s.loaded(StorageUnavailable("throttled")),
     Event.TLS_STARTED: lambda s: s.tls_started(),
     Event.TIMEOUT: lambda s: s.timed_out(),
     Event.CONNECTION_LOST: lambda s: s.connection_lost(),
