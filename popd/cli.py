@@ -144,6 +144,11 @@ def _add_ingest_commands(
     )
     reconcile.add_argument("--grace", type=_count, metavar="SECONDS", help="minimum object age")
     reconcile.add_argument("--limit", type=_count, default=1000, help="objects ingested per run")
+    reconcile.add_argument(
+        "--full",
+        action="store_true",
+        help="look at every object, not only those since the last run",
+    )
 
     alias = commands.add_parser("alias", help="manage aliases and catch-alls (@domain)")
     alias_actions = alias.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -247,7 +252,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         case "reconcile":
             grace = settings.reconcile_grace_seconds if args.grace is None else args.grace
-            return ingest_admin.reconcile(store, grace_seconds=grace, limit=args.limit)
+            return ingest_admin.reconcile(
+                store, grace_seconds=grace, limit=args.limit, full=args.full
+            )
         case "alias":
             return ingest_admin.alias(
                 store, args.action, getattr(args, "address", None), getattr(args, "targets", ())

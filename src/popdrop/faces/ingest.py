@@ -110,6 +110,12 @@ class IngestStore(Protocol):
 
     def list_incoming(self) -> Iterator[IncomingObject]: ...
 
+    def sweep_checkpoint(self, name: str) -> int | None:
+        """How far (epoch ms) sweep `name`'s last complete run got; None before its first."""
+        ...
+
+    def save_sweep_checkpoint(self, name: str, swept_to: int) -> None: ...
+
     # Recipients.
 
     def lookup(self, addresses: Iterable[str]) -> Directory:

@@ -48,6 +48,7 @@ from popdrop.store.objects import ObjectBody, Objects
 from popdrop.store.quarantine import Quarantine
 from popdrop.store.references import release_unreferenced, unreferenced
 from popdrop.store.routes import Routes
+from popdrop.store.sweeps import Sweeps
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -94,6 +95,7 @@ class Store:
         self._routes = Routes(dynamodb, table)
         self._intake = Intake(dynamodb, table)
         self._quarantine = Quarantine(dynamodb, table)
+        self._sweeps = Sweeps(dynamodb, table)
         self.table: Final = table
         self.bucket: Final = bucket
         self.incoming_prefix: Final = incoming_prefix
@@ -203,6 +205,12 @@ class Store:
 
     def list_incoming(self) -> Iterator[IncomingObject]:
         return incoming.listing(self._s3, self.bucket, self.incoming_prefix)
+
+    def sweep_checkpoint(self, name: str) -> int | None:
+        return self._sweeps.checkpoint(name)
+
+    def save_sweep_checkpoint(self, name: str, swept_to: int) -> None:
+        self._sweeps.save_checkpoint(name, swept_to)
 
     def lookup(self, addresses: Iterable[str]) -> Directory:
         return self._routes.lookup(addresses)

@@ -20,6 +20,7 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 | maildrop lease    | MBX#<address>    | #LEASE                         | owner, lease_until,      |
 |                   |                  |                                | fencing_token (`lease`)  |
 | object references | OBJ#<object key> | #REF                           | refs (entries using it)  |
+| sweep checkpoint  | SWEEP#<name>     | #CHECKPOINT                    | swept_to (epoch ms)      |
 
 - A mailbox lists in arrival order with one Query (`begins_with(sk, "MSG#")`).
 - Only profiles carry `dir_pk`/`dir_sk`, so the `directory` index is sparse: it lists mailboxes.
@@ -51,6 +52,7 @@ POLICY_SK: Final = "#POLICY"
 QUARANTINE_PREFIX: Final = "QUA#"
 ROUTE_SK: Final = "#ROUTE"
 INGEST_SK: Final = "#INGEST"
+CHECKPOINT_SK: Final = "#CHECKPOINT"
 DIRECTORY_ROUTE: Final = "ROUTE"
 
 
@@ -70,6 +72,11 @@ def route_pk(address: str) -> str:
 def ingest_pk(message_id: str) -> str:
     """The per-message ingest record that gc and reconcile read (the MSGID contract)."""
     return f"MSGID#{message_id}"
+
+
+def sweep_pk(name: str) -> str:
+    """A scheduled sweep's checkpoint (`popdrop.store.sweeps`): `reconcile`."""
+    return f"SWEEP#{name}"
 
 
 def message_sk(arrived_at: int, uid: str, prefix: str = MESSAGE_PREFIX) -> str:
