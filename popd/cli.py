@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave unreferenced objects younger than this alone (default: two days)",
     )
     gc.add_argument("--dry-run", action="store_true", help="report, delete nothing")
+    gc.add_argument(
+        "--full",
+        action="store_true",
+        help="list every stored object and scan the table, not only the garbage index",
+    )
     return parser
 
 
@@ -248,7 +253,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return admin.deliver(store, args.to, args.files)
         case "gc":
             return admin.collect_garbage(
-                store, grace_seconds=args.grace_seconds, dry_run=args.dry_run
+                store, grace_seconds=args.grace_seconds, dry_run=args.dry_run, full=args.full
             )
         case "reconcile":
             grace = settings.reconcile_grace_seconds if args.grace is None else args.grace

@@ -99,6 +99,9 @@ GC_GRACE_SECONDS: Final = 2 * 24 * 3600
 class AdminStore(MailboxAdmin, RoutingAdmin, QuarantineAdmin, Protocol):
     """Administration's storage face."""
 
-    def collect_garbage(self, *, grace_seconds: float, dry_run: bool = False) -> GcReport:
-        """Delete the objects no entry references (`popdrop gc`, docs/engine.md)."""
+    def collect_garbage(
+        self, *, grace_seconds: float, dry_run: bool = False, full: bool = False
+    ) -> GcReport:
+        """Delete the objects no entry references (`popdrop gc`, docs/engine.md): those the
+        garbage index lists, or (`full`) every object under the incoming prefix."""
         ...

@@ -312,7 +312,12 @@ class Store:
         return True
 
     def collect_garbage(
-        self, *, grace_seconds: float, dry_run: bool = False, now: float | None = None
+        self,
+        *,
+        grace_seconds: float,
+        dry_run: bool = False,
+        full: bool = False,
+        now: float | None = None,
     ) -> GcReport:
         return gc.collect(
             self._dynamodb,
@@ -322,6 +327,7 @@ class Store:
             now=time.time() if now is None else now,
             grace_seconds=grace_seconds,
             dry_run=dry_run,
+            full=full,
         )
 
     def _delete_entries(

@@ -10,6 +10,11 @@ The ingest record (`MSGID#<message id>`, `#INGEST`) is the exactly-once anchor:
   `status=ingesting`: however many runs (retries, duplicates, concurrent invocations) reach it,
   the hold is released exactly once.
 gc reads the record to tell "ingested, since deleted" (done) from "never ingested" (no record).
+
+A `done` record expires (DynamoDB TTL, `expires_at`) RECORD_RETENTION after it was finished: by
+then no event for the message can be replayed (Lambda retries for six hours, an SQS dead-letter
+queue keeps a message at most 14 days), and the reconcile sweep's checkpoint has long passed its
+object. Nothing relies on the deletion being prompt: an expired record still reads as `done`.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ OUTCOME: Final = "outcome"
 REASON: Final = "reason"
 QUARANTINED_AT: Final = "quarantined_at"
 RECIPIENTS: Final = "recipients"
+RECORD_RETENTION: Final = 30 * 86400  # seconds a done record is kept (see above)
 
 
 def ingest_key(message_id: str) -> codec.Item:
@@ -109,23 +115,32 @@ class Intake:
                     "TableName": self._table,
                     "Key": ingest_key(message_id),
                     "UpdateExpression": (
-                        "SET #status = :done, #finished = :now, #outcome = :outcome"
+                        "SET #status = :done, #finished = :now, #outcome = :outcome,"
+                        " #expires = :expires"
                     ),
                     "ConditionExpression": "#status = :ingesting",
                     "ExpressionAttributeNames": {
                         "#status": STATUS,
                         "#finished": FINISHED_AT,
                         "#outcome": OUTCOME,
+                        "#expires": schema.TTL_ATTRIBUTE,
                     },
                     "ExpressionAttributeValues": {
                         ":done": codec.s(IngestStatus.DONE),
                         ":ingesting": codec.s(IngestStatus.INGESTING),
                         ":now": codec.n(now_ms),
                         ":outcome": _outcomes(outcomes),
+                        ":expires": codec.n(_expiry(now_ms)),
                     },
                 }
             },
-            references.count(self._table, object_key, -1),
+            # Releasing the hold leaves the object unreferenced only when no mailbox holds it.
+            references.count(
+                self._table,
+                object_key,
+                -1,
+                collectable_after=None if _filed_any(outcomes) else now_ms,
+            ),
         ]
         return transactions.transact(self._db, items) is None
 
@@ -140,9 +155,12 @@ class Intake:
             STARTED_AT: codec.n(now_ms),
             FINISHED_AT: codec.n(now_ms),
             OUTCOME: _outcomes(outcomes),
+            schema.TTL_ATTRIBUTE: codec.n(_expiry(now_ms)),
         }
         # A replay finds the record: it must not overwrite a delivery's record, so put if new.
-        transactions.transact(self._db, [put_new(self._table, record)])
+        # The zero count marks the object for gc, which deletes it after its grace period.
+        unreferenced = references.count(self._table, object_key, 0, collectable_after=now_ms)
+        transactions.transact(self._db, [put_new(self._table, record), unreferenced])
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
         """Add the entry to the maildrop and count it in the profile, unless that exceeds the
@@ -240,6 +258,16 @@ class Intake:
         # Mail was deleted between the refusal and this read: the quota has room again. Let the
         # caller's retry (Lambda's, or the sweep's) deliver it rather than quarantine it.
         raise StorageUnavailable(f"quota of {address} changed during delivery, retry")
+
+
+def _filed_any(outcomes: Mapping[Outcome, int]) -> bool:
+    """Whether some mailbox holds the message (filed now or before): its object stays."""
+    filed = (Outcome.DELIVERED, Outcome.QUARANTINED, Outcome.DUPLICATE)
+    return any(outcomes.get(outcome, 0) for outcome in filed)
+
+
+def _expiry(now_ms: int) -> int:
+    return now_ms // 1000 + RECORD_RETENTION
 
 
 def _outcomes(outcomes: Mapping[Outcome, int]) -> AttributeValueTypeDef:
