@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from popd.authenticator import Authenticator
-from popd.reader import READ_AHEAD_MESSAGES, MessageReader, StreamBudget
+from popd.reader import MessageReader, StreamBudget
 from popdrop.faces.faults import LeaseLost, StoreError
 from popdrop.faces.pop3 import Lease, MaildropStore
 from popdrop.logfmt import log_event
@@ -148,9 +148,9 @@ class MaildropSession:
             raise
 
     def read_ahead_from(self, number: int) -> None:
-        """RETR `number` is starting: fetch the start of the messages after it, for a client that
-        downloads in order (RFC 1939 §7 numbers from 1, so they are listing[number:])."""
-        self.reader.read_ahead(self._listing[number : number + READ_AHEAD_MESSAGES])
+        """RETR `number` is starting: fetch the start of the messages after it while the client
+        downloads in order (`popd.read_ahead`)."""
+        self.reader.read_ahead(number, self._listing)
 
     def _acquire(self, address: Address, owner: str) -> Lease | None:
         """The lease, waiting up to `lease_wait_seconds` for a holder that is just finishing."""

@@ -145,6 +145,19 @@ class IngestStore(Protocol):
         """Record a message that reached no mailbox: done, without a hold."""
         ...
 
+    def deliver_at_once(
+        self,
+        message_id: str,
+        entry: MessageEntry,
+        policy: Policy,
+        recipients: Iterable[str],
+        now_ms: int,
+    ) -> bool:
+        """A message for one mailbox in one write: its ingest record (`done`, no hold) and the
+        filing of `deliver`, all or nothing; False when nothing was written (a replay, another
+        run, the quota, a closing mailbox): then the step-by-step way applies."""
+        ...
+
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
         """File the entry into its mailbox's maildrop unless that exceeds the policy's quota;
         raises `MailboxNotFound` when the mailbox is gone."""

@@ -11,6 +11,12 @@ event twice; SES and S3 may deliver an event twice; two invocations may run at o
 5. `finish`: mark the record done and release the hold (conditional, so exactly once).
 Because the hold is held from step 3 to step 5, no POP3 QUIT can delete the object while a run
 is unfinished: the retry always finds it.
+
+A message for one mailbox that its policy delivers (the usual case) does 3 to 5 in one
+transaction instead (`deliver_at_once`): the record is created `done` with the entry, so there is
+no step between for a crash to fall into, and a replay finds the record as after step 5. When
+that transaction is refused (a replay, another run, the quota, a closing mailbox) nothing was
+written, and the run takes the steps above, which tell those cases apart.
 """
 
 from __future__ import annotations
@@ -225,17 +231,11 @@ def _canonical_head(store: IngestStore, key: str, *, trust_body: bool) -> _Head:
 
 def _file(store: IngestStore, run: _Run, head: _Head, verdicts: Verdicts | None) -> IngestResult:
     message_id, object_key, resolution = run.message_id, run.object_key, run.resolution
-    started = now_ms()
-    if store.begin_ingest(message_id, object_key, started, run.recipients) is IngestStatus.DONE:
-        return _duplicate(run)
     # No verdicts from an event (`popdrop deliver`, a resumed run): SES's headers in the message.
     verdicts = verdicts or header_verdicts(head.block)
-    uid = unique_id(message_id)
-    summary = parse_summary(head.block)
-    where: dict[Outcome, list[str]] = {outcome: [] for outcome in Outcome}
-    reasons: dict[str, str] = {}
-    for delivery in resolution.deliveries:
-        entry = MessageEntry(
+    uid, summary = unique_id(message_id), parse_summary(head.block)
+    entries = [
+        MessageEntry(
             mailbox=delivery.mailbox,
             uid=uid,
             object_key=object_key,
@@ -246,6 +246,20 @@ def _file(store: IngestStore, run: _Run, head: _Head, verdicts: Verdicts | None)
             tag=delivery.tag,
             verdicts=verdicts,
         )
+        for delivery in resolution.deliveries
+    ]
+    started = now_ms()
+    if len(entries) == 1 and _delivered_at_once(store, run, entries[0], started):
+        result = IngestResult(
+            message_id, object_key, delivered=(entries[0].mailbox,), unknown=resolution.unknown
+        )
+        _log(result, verdicts, head, {})
+        return result
+    if store.begin_ingest(message_id, object_key, started, run.recipients) is IngestStatus.DONE:
+        return _duplicate(run)
+    where: dict[Outcome, list[str]] = {outcome: [] for outcome in Outcome}
+    reasons: dict[str, str] = {}
+    for delivery, entry in zip(resolution.deliveries, entries, strict=True):
         outcome, reason = _file_one(store, entry, resolution, started)
         where[outcome].append(delivery.mailbox)
         if reason:
@@ -257,6 +271,17 @@ def _file(store: IngestStore, run: _Run, head: _Head, verdicts: Verdicts | None)
     result = IngestResult.of(message_id, object_key, where)
     _log(result, verdicts, head, reasons)
     return result
+
+
+def _delivered_at_once(store: IngestStore, run: _Run, entry: MessageEntry, now: int) -> bool:
+    """A message for one mailbox whose policy delivers it: one transaction files it and records
+    the run done (`IngestStore.deliver_at_once`). Anything else (a quarantine, a drop, a refusal,
+    a replay) is left to the step-by-step way, which begins from scratch: nothing was written."""
+    policy = run.resolution.directory.policy(entry.mailbox)
+    disposition, _ = policy.disposition(entry.verdicts)
+    if disposition is not Disposition.DELIVER or entry.size > MAX_MESSAGE_SIZE:
+        return False
+    return store.deliver_at_once(run.message_id, entry, policy, run.recipients, now)
 
 
 def _file_one(

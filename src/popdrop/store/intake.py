@@ -162,11 +162,51 @@ class Intake:
         unreferenced = references.count(self._table, object_key, 0, collectable_after=now_ms)
         transactions.transact(self._db, [put_new(self._table, record), unreferenced])
 
+    def deliver_at_once(
+        self,
+        message_id: str,
+        entry: MessageEntry,
+        policy: Policy,
+        recipients: Iterable[str],
+        now_ms: int,
+    ) -> bool:
+        """A message for one mailbox, in one transaction: the ingest record, created `done`, with
+        the whole filing of `deliver`. No hold is taken: nothing happens between taking and
+        releasing it. False when anything is not as a first delivery expects (a record exists: a
+        replay or another run; the uid is filed; the quota or a closing mailbox refuses):
+        nothing was written, and the caller takes the step-by-step way, which says which."""
+        if policy.max_octets and entry.size > policy.max_octets:
+            return False
+        record: codec.Item = {
+            **ingest_key(message_id),
+            STATUS: codec.s(IngestStatus.DONE),
+            codec.OBJECT_KEY: codec.s(entry.object_key),
+            STARTED_AT: codec.n(now_ms),
+            FINISHED_AT: codec.n(now_ms),
+            RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
+            OUTCOME: _outcomes({Outcome.DELIVERED: 1}),
+            schema.TTL_ATTRIBUTE: codec.n(_expiry(now_ms)),
+        }
+        items = [
+            put_new(self._table, record),
+            put_new(self._table, codec.entry_item(entry)),
+            put_new(self._table, codec.marker_item(entry)),
+            self._quota_update(entry, policy),
+            references.count(self._table, entry.object_key, 1),
+        ]
+        return transactions.transact(self._db, items) is None
+
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
         """Add the entry to the maildrop and count it in the profile, unless that exceeds the
         quota; raises MailboxNotFound when the mailbox is gone (or going)."""
         if policy.max_octets and entry.size > policy.max_octets:
             return Filed.OVER_OCTETS
+        update = self._quota_update(entry, policy)
+        filed = self._file(codec.entry_item(entry), codec.marker_item(entry), update, entry)
+        return filed or self._why_refused(entry.mailbox, entry.size, policy)
+
+    def _quota_update(self, entry: MessageEntry, policy: Policy) -> TransactWriteItemTypeDef:
+        """The profile's counters, updated if it is open and the quota has room for `entry`."""
         # `counters` names the profile's counters #count and #octets; the quota extends its
         # condition, so concurrent deliveries cannot overshoot the quota together.
         condition = OPEN.expression
@@ -183,8 +223,7 @@ class Intake:
             **update["Update"]["ExpressionAttributeValues"],
             **values,
         }
-        filed = self._file(codec.entry_item(entry), codec.marker_item(entry), update, entry)
-        return filed or self._why_refused(entry.mailbox, entry.size, policy)
+        return update
 
     def quarantine(self, quarantined: Quarantined) -> Filed:
         """Keep the message out of the maildrop (`QUA#` items are never listed by POP3). Its uid

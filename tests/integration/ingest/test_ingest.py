@@ -83,6 +83,26 @@ def test_ingest_reads_only_the_head_with_one_ranged_get(
     ]
 
 
+def test_a_message_for_one_mailbox_costs_one_transaction(
+    store: Store, mailboxes: list[str], aws_calls: list[AwsCall]
+) -> None:
+    """Issue 13, "Ingest at the floor": the ingest record (created done), the entry, its uid marker,
+    the profile's counters and the object's reference in one TransactWriteItems."""
+    event = _event(store, "msg-1", MESSAGE, ALICE)
+    aws_calls.clear()
+
+    [result] = ingest_ses_event(store, event)
+
+    assert result.delivered == (ALICE,)
+    assert [call.operation for call in aws_calls] == [
+        "BatchGetItem",
+        "GetObject",
+        "TransactWriteItems",
+    ]
+    assert store.ingest_record("msg-1").status == "done"
+    assert store.get_mailbox(ALICE).message_count == 1
+
+
 def test_every_recipient_gets_an_entry_for_the_one_object(
     store: Store, mailboxes: list[str]
 ) -> None:
