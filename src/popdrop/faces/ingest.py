@@ -146,15 +146,10 @@ class IngestStore(Protocol):
         ...
 
     def deliver_at_once(
-        self,
-        message_id: str,
-        entry: MessageEntry,
-        policy: Policy,
-        recipients: Iterable[str],
-        now_ms: int,
+        self, message_id: str, entry: MessageEntry, policy: Policy, to: Iterable[str], now_ms: int
     ) -> bool:
-        """A message for one mailbox in one write: its ingest record (`done`, no hold) and the
-        filing of `deliver`, all or nothing; False when nothing was written (a replay, another
+        """A message for one mailbox in one write: its ingest record (`done`, no hold, `to` the
+        recipients the run began with) and the filing of `deliver`, all or nothing; False when nothing was written (a replay, another
         run, the quota, a closing mailbox): then the step-by-step way applies."""
         ...
 

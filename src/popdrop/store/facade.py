@@ -234,14 +234,9 @@ class Store:
         self._intake.record_unrouted(message_id, object_key, now_ms, outcomes)
 
     def deliver_at_once(
-        self,
-        message_id: str,
-        entry: MessageEntry,
-        policy: Policy,
-        recipients: Iterable[str],
-        now_ms: int,
+        self, message_id: str, entry: MessageEntry, policy: Policy, to: Iterable[str], now_ms: int
     ) -> bool:
-        return self._intake.deliver_at_once(message_id, entry, policy, recipients, now_ms)
+        return self._intake.deliver_at_once(message_id, entry, policy, to, now_ms)
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
         return self._intake.deliver(entry, policy)

@@ -163,12 +163,7 @@ class Intake:
         transactions.transact(self._db, [put_new(self._table, record), unreferenced])
 
     def deliver_at_once(
-        self,
-        message_id: str,
-        entry: MessageEntry,
-        policy: Policy,
-        recipients: Iterable[str],
-        now_ms: int,
+        self, message_id: str, entry: MessageEntry, policy: Policy, to: Iterable[str], now_ms: int
     ) -> bool:
         """A message for one mailbox, in one transaction: the ingest record, created `done`, with
         the whole filing of `deliver`. No hold is taken: nothing happens between taking and
@@ -183,7 +178,7 @@ class Intake:
             codec.OBJECT_KEY: codec.s(entry.object_key),
             STARTED_AT: codec.n(now_ms),
             FINISHED_AT: codec.n(now_ms),
-            RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
+            RECIPIENTS: {"L": [codec.s(recipient) for recipient in to]},
             OUTCOME: _outcomes({Outcome.DELIVERED: 1}),
             schema.TTL_ATTRIBUTE: codec.n(_expiry(now_ms)),
         }
