@@ -30,37 +30,42 @@ MESSAGE = b"From: a@example.test\r\nTo: m0@example.test\r\nSubject: hi\r\n\r\nbo
 DAY_MS = 86400_000
 
 
-def _store() -> Store:
+# The store's clients, made here so the bench can count their calls (and write the kept state).
+S3 = "s3"
+DYNAMODB = "dynamodb"
+
+
+def _store() -> tuple[Store, dict[str, Any]]:
+    clients = {name: boto3.client(name, region_name="us-east-1") for name in (S3, DYNAMODB)}
     store = Store(
-        s3=boto3.client("s3", region_name="us-east-1"),
-        dynamodb=boto3.client("dynamodb", region_name="us-east-1"),
+        s3=clients[S3],
+        dynamodb=clients[DYNAMODB],
         table="requests-bench",
         bucket="requests-bench",
         incoming_prefix="incoming/",
     )
     store.create_resources()
-    return store
+    return store, clients
 
 
-def _counted(store: Store, run: Callable[[], Any]) -> Counter[str]:
+def _counted(clients: dict[str, Any], run: Callable[[], Any]) -> Counter[str]:
     """The API calls `run` makes through the store's clients."""
     calls: Counter[str] = Counter()
 
     def record(model: Any, **_: Any) -> None:
         calls[model.name] += 1
 
-    clients = (store._s3, store._dynamodb)  # noqa: SLF001 - the bench counts the store's own calls
-    for client in clients:
+    for client in clients.values():
         client.meta.events.register("before-call.*.*", record)
     try:
         run()
     finally:
-        for client in clients:
+        for client in clients.values():
             client.meta.events.unregister("before-call.*.*", record)
     return calls
 
 
-def _keep(store: Store, kept: int) -> None:
+def _keep(store: Store, dynamodb: Any, kept: int) -> None:
     """`kept` messages stored, ingested (record done) and referenced by one entry each, written
     directly (their ingest is not what is measured)."""
     items: list[codec.Item] = []
@@ -75,7 +80,6 @@ def _keep(store: Store, kept: int) -> None:
             }
         )
         items.append({**codec.reference_key(key), codec.REFS: codec.n(1)})
-    dynamodb = store._dynamodb  # noqa: SLF001
     for start in range(0, len(items), PUT_BATCH):
         batch = items[start : start + PUT_BATCH]
         dynamodb.batch_write_item(
@@ -85,18 +89,18 @@ def _keep(store: Store, kept: int) -> None:
 
 def sweeps(kept: int) -> dict[str, Counter[str]]:
     with mock_aws():
-        store = _store()
-        _keep(store, kept)
+        store, clients = _store()
+        _keep(store, clients[DYNAMODB], kept)
         now = int(time.time() * 1000) + DAY_MS
         reconcile(store, now_ms=now)  # the first run (sets the checkpoint where there is one)
         store.collect_garbage(grace_seconds=3600, now=now / 1000)
         later = now + DAY_MS
         return {
             f"reconcile, {kept:,} kept, nothing new": _counted(
-                store, lambda: reconcile(store, now_ms=later)
+                clients, lambda: reconcile(store, now_ms=later)
             ),
             f"gc, {kept:,} kept, nothing to collect": _counted(
-                store, lambda: store.collect_garbage(grace_seconds=3600, now=later / 1000)
+                clients, lambda: store.collect_garbage(grace_seconds=3600, now=later / 1000)
             ),
         }
 
@@ -104,14 +108,14 @@ def sweeps(kept: int) -> dict[str, Counter[str]]:
 def ingests() -> dict[str, Counter[str]]:
     figures = {}
     with mock_aws():
-        store = _store()
+        store, clients = _store()
         mailboxes = [Address(f"m{n}@example.test") for n in range(10)]
         for mailbox in mailboxes:
             store.create_mailbox(mailbox, "hash")
         for count in (1, 10):
             key = store.put_incoming(f"msg-{count}", MESSAGE)
             figures[f"ingest, {count} mailbox{'es' if count > 1 else ''}"] = _counted(
-                store,
+                clients,
                 lambda key=key, count=count: ingest(
                     store,
                     message_id=f"msg-{count}",
