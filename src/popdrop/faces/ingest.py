@@ -50,6 +50,20 @@ class IngestRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordStep:
+    """What a delivery's own transaction also does to the message's ingest record, so that a
+    message for N mailboxes costs N transactions: the first delivery `begins` the record (and takes
+    ingest's hold, unless it also finishes), the last one `finishes` it (`outcomes`: the counts of
+    every mailbox, this one included) and releases the hold."""
+
+    message_id: str
+    recipients: tuple[str, ...]  # as the run began with them
+    now_ms: int
+    begins: bool
+    outcomes: Mapping[Outcome, int] | None  # None: the record is left `ingesting`
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingObject:
     key: str
     size: int
@@ -145,12 +159,10 @@ class IngestStore(Protocol):
         """Record a message that reached no mailbox: done, without a hold."""
         ...
 
-    def deliver_at_once(
-        self, message_id: str, entry: MessageEntry, policy: Policy, to: Iterable[str], now_ms: int
-    ) -> bool:
-        """A message for one mailbox in one write: its ingest record (`done`, no hold, `to` the
-        recipients the run began with) and the filing of `deliver`, all or nothing; False when nothing was written (a replay, another
-        run, the quota, a closing mailbox): then the step-by-step way applies."""
+    def deliver_and_record(self, entry: MessageEntry, policy: Policy, step: RecordStep) -> bool:
+        """`deliver` and `step` in one transaction, all or nothing; False when nothing was written
+        (a record exists or is not `ingesting`, the uid is filed, the quota or a closing mailbox
+        refuses): then `begin_ingest`, `deliver` and `finish_ingest` tell those cases apart."""
         ...
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:

@@ -12,11 +12,12 @@ event twice; SES and S3 may deliver an event twice; two invocations may run at o
 Because the hold is held from step 3 to step 5, no POP3 QUIT can delete the object while a run
 is unfinished: the retry always finds it.
 
-A message for one mailbox that its policy delivers (the usual case) does 3 to 5 in one
-transaction instead (`deliver_at_once`): the record is created `done` with the entry, so there is
-no step between for a crash to fall into, and a replay finds the record as after step 5. When
-that transaction is refused (a replay, another run, the quota, a closing mailbox) nothing was
-written, and the run takes the steps above, which tell those cases apart.
+So that a message for N mailboxes costs N transactions, a delivery (a mailbox whose policy
+delivers it) carries step 3 in the first mailbox's transaction and step 5 in the last one's
+(`RecordStep`); for one mailbox both, and then no hold at all: the record is created `done` with
+the entry, so there is no moment between for a crash to fall into. When such a transaction is
+refused (a replay, another run, the quota, a closing mailbox) nothing was written, and the run
+takes that mailbox's steps one by one, which tell those cases apart.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Final
 from popdrop.canonical import has_bare_lf, to_canonical
 from popdrop.events import S3_EVENT_SOURCE, event_source, parse_s3_event, parse_ses_event
 from popdrop.faces.faults import MailboxNotFound, ObjectNotFound
-from popdrop.faces.ingest import Filed, IngestStatus, IngestStore, Outcome
+from popdrop.faces.ingest import Filed, IngestStatus, IngestStore, Outcome, RecordStep
 from popdrop.ingest.addressing import Resolution, resolve
 from popdrop.ingest.headers import (
     HEAD_READ,
@@ -249,39 +250,62 @@ def _file(store: IngestStore, run: _Run, head: _Head, verdicts: Verdicts | None)
         for delivery in resolution.deliveries
     ]
     started = now_ms()
-    if len(entries) == 1 and _delivered_at_once(store, run, entries[0], started):
-        result = IngestResult(
-            message_id, object_key, delivered=(entries[0].mailbox,), unknown=resolution.unknown
-        )
-        _log(result, verdicts, head, {})
-        return result
-    if store.begin_ingest(message_id, object_key, started, run.recipients) is IngestStatus.DONE:
-        return _duplicate(run)
     where: dict[Outcome, list[str]] = {outcome: [] for outcome in Outcome}
     reasons: dict[str, str] = {}
+    begun = finished = False
     for delivery, entry in zip(resolution.deliveries, entries, strict=True):
+        last = entry is entries[-1]
+        if (not begun or last) and _delivered_with_record(
+            store, run, entry, where, begun=begun, last=last
+        ):
+            where[Outcome.DELIVERED].append(delivery.mailbox)
+            begun, finished = True, last
+            continue
+        if not begun:
+            status = store.begin_ingest(message_id, object_key, started, run.recipients)
+            if status is IngestStatus.DONE:
+                return _duplicate(run)
+            begun = True
         outcome, reason = _file_one(store, entry, resolution, started)
         where[outcome].append(delivery.mailbox)
         if reason:
             reasons[delivery.mailbox] = reason
-    # The record counts the mailboxes filed into (or found gone meanwhile), not unresolved names.
-    counts = {outcome: len(mailboxes) for outcome, mailboxes in where.items()}
-    store.finish_ingest(message_id, object_key, now_ms(), counts)
+    if not finished:
+        store.finish_ingest(message_id, object_key, now_ms(), _counts(where))
     where[Outcome.UNKNOWN][:0] = resolution.unknown
     result = IngestResult.of(message_id, object_key, where)
     _log(result, verdicts, head, reasons)
     return result
 
 
-def _delivered_at_once(store: IngestStore, run: _Run, entry: MessageEntry, now: int) -> bool:
-    """A message for one mailbox whose policy delivers it: one transaction files it and records
-    the run done (`IngestStore.deliver_at_once`). Anything else (a quarantine, a drop, a refusal,
-    a replay) is left to the step-by-step way, which begins from scratch: nothing was written."""
+def _delivered_with_record(
+    store: IngestStore,
+    run: _Run,
+    entry: MessageEntry,
+    where: Mapping[Outcome, Sequence[str]],
+    *,
+    begun: bool,
+    last: bool,
+) -> bool:
+    """Deliver `entry` with the record's first or last step in the same transaction (a message
+    for one mailbox: both), when its policy delivers it. Anything else (a quarantine, a drop, a
+    refusal, a replay, another run) is left to the steps one by one: nothing was written."""
     policy = run.resolution.directory.policy(entry.mailbox)
     disposition, _ = policy.disposition(entry.verdicts)
     if disposition is not Disposition.DELIVER or entry.size > MAX_MESSAGE_SIZE:
         return False
-    return store.deliver_at_once(run.message_id, entry, policy, run.recipients, now)
+    outcomes = None
+    if last:
+        outcomes = _counts(where)
+        outcomes[Outcome.DELIVERED] += 1
+    step = RecordStep(run.message_id, run.recipients, now_ms(), not begun, outcomes)
+    return store.deliver_and_record(entry, policy, step)
+
+
+def _counts(where: Mapping[Outcome, Sequence[str]]) -> dict[Outcome, int]:
+    """The record counts the mailboxes filed into (or found gone meanwhile), not unresolved
+    names."""
+    return {outcome: len(mailboxes) for outcome, mailboxes in where.items()}
 
 
 def _file_one(

@@ -24,6 +24,7 @@ from popdrop.faces.ingest import (
     IngestRecord,
     IngestStatus,
     Outcome,
+    RecordStep,
 )
 from popdrop.faces.pop3 import Credentials, Lease
 from popdrop.model import (
@@ -233,10 +234,8 @@ class Store:
     ) -> None:
         self._intake.record_unrouted(message_id, object_key, now_ms, outcomes)
 
-    def deliver_at_once(
-        self, message_id: str, entry: MessageEntry, policy: Policy, to: Iterable[str], now_ms: int
-    ) -> bool:
-        return self._intake.deliver_at_once(message_id, entry, policy, to, now_ms)
+    def deliver_and_record(self, entry: MessageEntry, policy: Policy, step: RecordStep) -> bool:
+        return self._intake.deliver_and_record(entry, policy, step)
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
         return self._intake.deliver(entry, policy)

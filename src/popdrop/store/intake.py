@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
 from popdrop.faces.faults import MailboxNotFound, StorageUnavailable
-from popdrop.faces.ingest import Filed, IngestRecord, IngestStatus, Outcome
+from popdrop.faces.ingest import Filed, IngestRecord, IngestStatus, Outcome, RecordStep
 from popdrop.model import Address, MessageEntry, Policy, Quarantined
 from popdrop.store import codec, references, schema, transactions
 from popdrop.store.aws import aws_errors
@@ -92,13 +92,7 @@ class Intake:
         """Create the record and take the hold; None when this call did, else the status an
         earlier (or concurrent) run left: INGESTING (continue: the hold is still taken) or DONE
         (nothing left to do)."""
-        record: codec.Item = {
-            **ingest_key(message_id),
-            STATUS: codec.s(IngestStatus.INGESTING),
-            codec.OBJECT_KEY: codec.s(object_key),
-            STARTED_AT: codec.n(now_ms),
-            RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
-        }
+        record = _record(message_id, object_key, now_ms, recipients)
         items = [put_new(self._table, record), references.count(self._table, object_key, 1)]
         if transactions.transact(self._db, items) is None:
             return None
@@ -110,30 +104,7 @@ class Intake:
     ) -> bool:
         """Mark the record done and release the hold; False when another run already did."""
         items: list[TransactWriteItemTypeDef] = [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": ingest_key(message_id),
-                    "UpdateExpression": (
-                        "SET #status = :done, #finished = :now, #outcome = :outcome,"
-                        " #expires = :expires"
-                    ),
-                    "ConditionExpression": "#status = :ingesting",
-                    "ExpressionAttributeNames": {
-                        "#status": STATUS,
-                        "#finished": FINISHED_AT,
-                        "#outcome": OUTCOME,
-                        "#expires": schema.TTL_ATTRIBUTE,
-                    },
-                    "ExpressionAttributeValues": {
-                        ":done": codec.s(IngestStatus.DONE),
-                        ":ingesting": codec.s(IngestStatus.INGESTING),
-                        ":now": codec.n(now_ms),
-                        ":outcome": _outcomes(outcomes),
-                        ":expires": codec.n(_expiry(now_ms)),
-                    },
-                }
-            },
+            self._finish(message_id, now_ms, outcomes),
             # Releasing the hold leaves the object unreferenced only when no mailbox holds it.
             references.count(
                 self._table,
@@ -144,51 +115,63 @@ class Intake:
         ]
         return transactions.transact(self._db, items) is None
 
+    def _finish(
+        self, message_id: str, now_ms: int, outcomes: Mapping[Outcome, int]
+    ) -> TransactWriteItemTypeDef:
+        """The record's update to `done`, conditional on `ingesting` (so it happens once)."""
+        done = _done(now_ms, outcomes)
+        names = {f"#{name}": name for name in done}
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ingest_key(message_id),
+                "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in done),
+                "ConditionExpression": f"#{STATUS} = :ingesting",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {
+                    **{f":{name}": value for name, value in done.items()},
+                    ":ingesting": codec.s(IngestStatus.INGESTING),
+                },
+            }
+        }
+
     def record_unrouted(
         self, message_id: str, object_key: str, now_ms: int, outcomes: Mapping[Outcome, int]
     ) -> None:
         """Record a message that reached no mailbox: done, without a hold (gc may delete it)."""
-        record: codec.Item = {
-            **ingest_key(message_id),
-            STATUS: codec.s(IngestStatus.DONE),
-            codec.OBJECT_KEY: codec.s(object_key),
-            STARTED_AT: codec.n(now_ms),
-            FINISHED_AT: codec.n(now_ms),
-            OUTCOME: _outcomes(outcomes),
-            schema.TTL_ATTRIBUTE: codec.n(_expiry(now_ms)),
-        }
+        record = _record(message_id, object_key, now_ms, ()) | _done(now_ms, outcomes)
         # A replay finds the record: it must not overwrite a delivery's record, so put if new.
         # The zero count marks the object for gc, which deletes it after its grace period.
         unreferenced = references.count(self._table, object_key, 0, collectable_after=now_ms)
         transactions.transact(self._db, [put_new(self._table, record), unreferenced])
 
-    def deliver_at_once(
-        self, message_id: str, entry: MessageEntry, policy: Policy, to: Iterable[str], now_ms: int
-    ) -> bool:
-        """A message for one mailbox, in one transaction: the ingest record, created `done`, with
-        the whole filing of `deliver`. No hold is taken: nothing happens between taking and
-        releasing it. False when anything is not as a first delivery expects (a record exists: a
-        replay or another run; the uid is filed; the quota or a closing mailbox refuses):
-        nothing was written, and the caller takes the step-by-step way, which says which."""
+    def deliver_and_record(self, entry: MessageEntry, policy: Policy, step: RecordStep) -> bool:
+        """`deliver` with the record's step in the same transaction (`RecordStep`): False, and
+        nothing written, when any condition fails; the caller then takes the steps one by one.
+
+        A step that both begins and finishes (a message for one mailbox) takes no hold: there is
+        no moment between taking and releasing it for a crash to fall into. The object's count
+        moves by the entry's reference, plus the hold taken, less the hold released."""
         if policy.max_octets and entry.size > policy.max_octets:
             return False
-        record: codec.Item = {
-            **ingest_key(message_id),
-            STATUS: codec.s(IngestStatus.DONE),
-            codec.OBJECT_KEY: codec.s(entry.object_key),
-            STARTED_AT: codec.n(now_ms),
-            FINISHED_AT: codec.n(now_ms),
-            RECIPIENTS: {"L": [codec.s(recipient) for recipient in to]},
-            OUTCOME: _outcomes({Outcome.DELIVERED: 1}),
-            schema.TTL_ATTRIBUTE: codec.n(_expiry(now_ms)),
-        }
         items = [
-            put_new(self._table, record),
             put_new(self._table, codec.entry_item(entry)),
             put_new(self._table, codec.marker_item(entry)),
             self._quota_update(entry, policy),
-            references.count(self._table, entry.object_key, 1),
         ]
+        refs = 1
+        if step.begins:
+            record = _record(step.message_id, entry.object_key, step.now_ms, step.recipients)
+            if step.outcomes is None:
+                refs += 1
+            else:
+                record |= _done(step.now_ms, step.outcomes)
+            items.insert(0, put_new(self._table, record))
+        elif step.outcomes is not None:
+            items.insert(0, self._finish(step.message_id, step.now_ms, step.outcomes))
+            refs -= 1
+        if refs:
+            items.append(references.count(self._table, entry.object_key, refs))
         return transactions.transact(self._db, items) is None
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
@@ -292,6 +275,27 @@ class Intake:
         # Mail was deleted between the refusal and this read: the quota has room again. Let the
         # caller's retry (Lambda's, or the sweep's) deliver it rather than quarantine it.
         raise StorageUnavailable(f"quota of {address} changed during delivery, retry")
+
+
+def _record(message_id: str, object_key: str, now_ms: int, recipients: Iterable[str]) -> codec.Item:
+    """A new ingest record, `ingesting` (`_done` adds what makes it done)."""
+    return {
+        **ingest_key(message_id),
+        STATUS: codec.s(IngestStatus.INGESTING),
+        codec.OBJECT_KEY: codec.s(object_key),
+        STARTED_AT: codec.n(now_ms),
+        RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
+    }
+
+
+def _done(now_ms: int, outcomes: Mapping[Outcome, int]) -> codec.Item:
+    """The attributes of a `done` record, which expires RECORD_RETENTION later."""
+    return {
+        STATUS: codec.s(IngestStatus.DONE),
+        FINISHED_AT: codec.n(now_ms),
+        OUTCOME: _outcomes(outcomes),
+        schema.TTL_ATTRIBUTE: codec.n(_expiry(now_ms)),
+    }
 
 
 def _filed_any(outcomes: Mapping[Outcome, int]) -> bool:
