@@ -142,11 +142,13 @@ def _filed(result: IngestResult) -> str:
     return "; ".join(said)
 
 
-def collect_garbage(store: AdminStore, *, grace_seconds: float, dry_run: bool) -> int:
+def collect_garbage(
+    store: AdminStore, *, grace_seconds: float, dry_run: bool, full: bool = False
+) -> int:
     """`popdrop gc`: delete the objects no mailbox entry references, and say what was done."""
     if grace_seconds < 0:
         raise UsageError("--grace-seconds must not be negative")
-    report = store.collect_garbage(grace_seconds=grace_seconds, dry_run=dry_run)
+    report = store.collect_garbage(grace_seconds=grace_seconds, dry_run=dry_run, full=full)
     verb = "would delete" if dry_run else "deleted"
     for key in report.deleted:
         print(f"{verb} {key}")

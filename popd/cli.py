@@ -164,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave unreferenced objects younger than this alone (default: two days)",
     )
     gc.add_argument("--dry-run", action="store_true", help="report, delete nothing")
+    gc.add_argument(
+        "--full",
+        action="store_true",
+        help="list every stored object and scan the table, not only the garbage index",
+    )
     return parser
 
 
@@ -206,6 +211,11 @@ def _add_ingest_commands(
     )
     reconcile.add_argument("--grace", type=_count, metavar="SECONDS", help="minimum object age")
     reconcile.add_argument("--limit", type=_count, default=1000, help="objects ingested per run")
+    reconcile.add_argument(
+        "--full",
+        action="store_true",
+        help="look at every object, not only those since the last run",
+    )
 
     alias = commands.add_parser("alias", help="manage aliases and catch-alls (@domain)")
     alias_actions = alias.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -345,13 +355,15 @@ def _operator_command(args: argparse.Namespace) -> int:
             from popd import admin
 
             return admin.collect_garbage(
-                store, grace_seconds=args.grace_seconds, dry_run=args.dry_run
+                store, grace_seconds=args.grace_seconds, dry_run=args.dry_run, full=args.full
             )
         case "reconcile":
             from popd import ingest_admin
 
             grace = settings.reconcile_grace_seconds if args.grace is None else args.grace
-            return ingest_admin.reconcile(store, grace_seconds=grace, limit=args.limit)
+            return ingest_admin.reconcile(
+                store, grace_seconds=grace, limit=args.limit, full=args.full
+            )
         case "alias":
             from popd import ingest_admin
 

@@ -15,9 +15,9 @@ from popdrop.logfmt import now_ms
 from popdrop.model import VERDICT_KINDS, Address
 
 
-def reconcile(store: IngestStore, *, grace_seconds: int, limit: int) -> int:
+def reconcile(store: IngestStore, *, grace_seconds: int, limit: int, full: bool = False) -> int:
     """Run the sweep once and print its report as JSON (exit 1 when an object failed)."""
-    report = sweep(store, now_ms=now_ms(), grace_seconds=grace_seconds, limit=limit)
+    report = sweep(store, now_ms=now_ms(), grace_seconds=grace_seconds, limit=limit, full=full)
     print(json.dumps(report.as_dict(), indent=2))
     return 1 if report.failed else 0
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from popd.heartbeat import Beat, DaemonHeartbeat
-from popd.reader import READ_AHEAD_MESSAGES, MessageReader, StreamBudget
+from popd.reader import MessageReader, StreamBudget
 from popdrop.auth.authenticator import Authenticator
 from popdrop.faces.faults import LeaseLost, StoreError
 from popdrop.faces.pop3 import Heartbeat, Lease, MaildropStore
@@ -191,10 +191,8 @@ class MaildropSession:
 
     def read_ahead_from(self, entry: MessageEntry, number: int) -> None:
         """RETR `number` (`entry`) is starting: fetch the start of the messages after it in its
-        folder, for a client that downloads in order (RFC 1939 §7 numbers from 1, so they are
-        listing[number:])."""
-        listing = self._listings.get(entry.folder, ())
-        self.reader.read_ahead(listing[number : number + READ_AHEAD_MESSAGES])
+        folder while the client downloads in order (`popd.read_ahead`)."""
+        self.reader.read_ahead(number, self._listings.get(entry.folder, ()))
 
     # POP4's reads (docs/pop4.md): each the result, or the fault for the session to answer.
 

@@ -7,12 +7,15 @@ is bounded). How large a chunk is depends on how many messages the daemon stream
 daemon-wide `StreamBudget` is shared out among them, between 64 KiB and 1 MiB each, so a few
 downloads go in large, cheap pieces and many at once stay within the budget.
 
-Read-ahead: once RETR n has its first chunk, the GetObjects of messages n + 1 ... n + 16
-(READ_AHEAD_MESSAGES) are started and their first chunks read, within the session's byte budget,
+Read-ahead: once RETR n has its first chunk, the GetObjects of the messages after it that the
+session's `ReadAheadWindow` names (none unless the client reads in order; then up to
+READ_AHEAD_MESSAGES) are started and their first chunks read, within the session's byte budget,
 so a client that downloads the maildrop in order waits for S3's first-byte latency once, not on
-every message; RETR n + 1 then continues that same response (still one GET per message). A
-prefetched response may have sat idle while the client read earlier messages; should it fail
-part-way, the rest is fetched once more with a ranged GET from where it broke off.
+every message; RETR n + 1 then continues that same response (still one GET per message), and a
+TOP of a prefetched message answers from its first chunk when that holds the lines. Prefetches
+the window no longer names (the client went elsewhere) are dropped at once. A prefetched response
+may have sat idle while the client read earlier messages; should it fail part-way, the rest is
+fetched once more with a ranged GET from where it broke off.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from popd.read_ahead import ReadAheadWindow
 from popdrop.faces.faults import StoreError
 from popdrop.faces.pop3 import MaildropStore, ObjectBody
 from popdrop.model import MessageEntry
@@ -36,9 +40,9 @@ MAX_CHUNK: Final = 1024 * 1024
 # GET; mail lines are at most 78 characters by convention (RFC 5322 §2.1.1), so one GET nearly
 # always suffices. When it does not, each further ranged GET asks for twice as much again.
 TOP_LINE_ESTIMATE: Final = 160
-# Messages fetched ahead at once. A client reading in order asks for the next message a few
-# milliseconds after the last, so sixteen in flight cover S3's 20-30 ms first-byte latency
-# (docs/performance.md has the measurements). Each gets an equal share of the byte budget.
+# Messages fetched ahead at most (the window's limit). A client reading in order asks for the next
+# message a few milliseconds after the last, so sixteen in flight cover S3's 20-30 ms first-byte
+# latency (docs/performance.md has the measurements). Each gets an equal share of the byte budget.
 READ_AHEAD_MESSAGES: Final = 16
 
 
@@ -86,6 +90,7 @@ class MessageReader:
         self._store = store
         self._budget = budget
         self._share = read_ahead_bytes // READ_AHEAD_MESSAGES
+        self._window = ReadAheadWindow(READ_AHEAD_MESSAGES if self._share > 0 else 0)
         self._prefetches: dict[MessageEntry, _Prefetch] = {}
 
     async def chunks(
@@ -112,14 +117,13 @@ class MessageReader:
                 async for chunk in pieces:
                     yield chunk
 
-    def read_ahead(self, entries: Sequence[MessageEntry]) -> None:
-        """Start fetching the first chunks of `entries` (the messages a client reading in order
-        asks for next), up to READ_AHEAD_MESSAGES in flight, within the read-ahead budget."""
-        if self._share <= 0:
-            return
-        for entry in entries:
-            if len(self._prefetches) >= READ_AHEAD_MESSAGES:
-                return
+    def read_ahead(self, number: int, listing: Sequence[MessageEntry]) -> None:
+        """RETR `number` (of `listing`, numbered from 1 as RFC 1939 §7 does) has its first
+        chunk: have exactly the messages the window names in flight, dropping the others."""
+        wanted = [listing[n - 1] for n in self._window.retr(number) if n <= len(listing)]
+        for entry in [entry for entry in self._prefetches if entry not in wanted]:
+            self._drop(self._prefetches.pop(entry))
+        for entry in wanted:
             if entry not in self._prefetches:
                 task = asyncio.create_task(asyncio.to_thread(self._first_chunk, entry))
                 self._prefetches[entry] = _Prefetch(entry, task)
@@ -128,6 +132,16 @@ class MessageReader:
         """Drop every read-ahead (the session is over)."""
         for entry in list(self._prefetches):
             await self._take(entry, keep=False)
+
+    def _drop(self, prefetch: _Prefetch) -> None:
+        """Close a prefetch nobody will read once its GET is done, without waiting for it."""
+
+        def close(task: asyncio.Task[tuple[ObjectBody, bytes]]) -> None:
+            if not task.cancelled() and task.exception() is None:
+                body, _ = task.result()
+                asyncio.get_running_loop().run_in_executor(None, _close, body)
+
+        prefetch.task.add_done_callback(close)
 
     async def _retr(self, entry: MessageEntry) -> AsyncGenerator[bytes, None]:
         prefetched = await self._take(entry)
@@ -183,6 +197,18 @@ class MessageReader:
         await asyncio.to_thread(_close, body)
         return None
 
+    async def _prefetched_start(self, entry: MessageEntry) -> bytes:
+        """The first chunk of `entry`'s read-ahead (waiting for it if it is in flight), or b"".
+        Shielded: a TOP that stops waiting must not cancel the prefetch a RETR may still use."""
+        prefetch = self._prefetches.get(entry)
+        if prefetch is None:
+            return b""
+        try:
+            _, first = await asyncio.shield(prefetch.task)
+        except StoreError:
+            return b""
+        return first
+
     async def _open(self, entry: MessageEntry, start: int, end: int | None = None) -> ObjectBody:
         return await asyncio.to_thread(
             self._store.open_object, entry.object_key, start=start, end=end
@@ -202,7 +228,13 @@ class MessageReader:
     async def _top(self, entry: MessageEntry, lines: int) -> AsyncGenerator[bytes, None]:
         """TOP (RFC 1939 §7): ranged GETs, the first sized to the header block plus an estimate of
         `lines` body lines; the caller stops iterating once the lines are out."""
-        start, end = 0, min(entry.size, entry.header_size + (lines + 1) * TOP_LINE_ESTIMATE)
+        first = await self._prefetched_start(entry)
+        if first:
+            yield first  # the prefetch stays for a RETR of this message
+        start = len(first)
+        end = min(entry.size, entry.header_size + (lines + 1) * TOP_LINE_ESTIMATE)
+        if end <= start:
+            end = min(entry.size, 3 * start)
         while start < entry.size:
             async with contextlib.aclosing(self._range(entry, start, end)) as pieces:
                 async for chunk in pieces:

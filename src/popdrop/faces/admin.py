@@ -146,6 +146,9 @@ class LeaseAdmin(Protocol):
 class AdminStore(MailboxAdmin, RoutingAdmin, QuarantineAdmin, LeaseAdmin, FolderAdmin, Protocol):
     """Administration's storage face."""
 
-    def collect_garbage(self, *, grace_seconds: float, dry_run: bool = False) -> GcReport:
-        """Delete the objects no entry references (`popdrop gc`, docs/engine.md)."""
+    def collect_garbage(
+        self, *, grace_seconds: float, dry_run: bool = False, full: bool = False
+    ) -> GcReport:
+        """Delete the objects no entry references (`popdrop gc`, docs/engine.md): those the
+        garbage index lists, or (`full`) every object under the incoming prefix."""
         ...

@@ -50,6 +50,20 @@ class IngestRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordStep:
+    """What a delivery's own transaction also does to the message's ingest record, so that a
+    message for N mailboxes costs N transactions: the first delivery `begins` the record (and takes
+    ingest's hold, unless it also finishes), the last one `finishes` it (`outcomes`: the counts of
+    every mailbox, this one included) and releases the hold."""
+
+    message_id: str
+    recipients: tuple[str, ...]  # as the run began with them
+    now_ms: int
+    begins: bool
+    outcomes: Mapping[Outcome, int] | None  # None: the record is left `ingesting`
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingObject:
     key: str
     size: int
@@ -110,6 +124,12 @@ class IngestStore(Protocol):
 
     def list_incoming(self) -> Iterator[IncomingObject]: ...
 
+    def sweep_checkpoint(self, name: str) -> int | None:
+        """How far (epoch ms) sweep `name`'s last complete run got; None before its first."""
+        ...
+
+    def save_sweep_checkpoint(self, name: str, swept_to: int) -> None: ...
+
     # Recipients.
 
     def lookup(self, addresses: Iterable[str]) -> Directory:
@@ -137,6 +157,12 @@ class IngestStore(Protocol):
         self, message_id: str, object_key: str, now_ms: int, outcomes: Mapping[Outcome, int]
     ) -> None:
         """Record a message that reached no mailbox: done, without a hold."""
+        ...
+
+    def deliver_and_record(self, entry: MessageEntry, policy: Policy, step: RecordStep) -> bool:
+        """`deliver` and `step` in one transaction, all or nothing; False when nothing was written
+        (a record exists or is not `ingesting`, the uid is filed, the quota or a closing mailbox
+        refuses): then `begin_ingest`, `deliver` and `finish_ingest` tell those cases apart."""
         ...
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:

@@ -11,6 +11,13 @@ event twice; SES and S3 may deliver an event twice; two invocations may run at o
 5. `finish`: mark the record done and release the hold (conditional, so exactly once).
 Because the hold is held from step 3 to step 5, no POP3 QUIT can delete the object while a run
 is unfinished: the retry always finds it.
+
+So that a message for N mailboxes costs N transactions, a delivery (a mailbox whose policy
+delivers it) carries step 3 in the first mailbox's transaction and step 5 in the last one's
+(`RecordStep`); for one mailbox both, and then no hold at all: the record is created `done` with
+the entry, so there is no moment between for a crash to fall into. When such a transaction is
+refused (a replay, another run, the quota, a closing mailbox) nothing was written, and the run
+takes that mailbox's steps one by one, which tell those cases apart.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Any, Final
 from popdrop.canonical import has_bare_lf, to_canonical
 from popdrop.events import S3_EVENT_SOURCE, event_source, parse_s3_event, parse_ses_event
 from popdrop.faces.faults import MailboxNotFound, ObjectNotFound
-from popdrop.faces.ingest import Filed, IngestStatus, IngestStore, Outcome
+from popdrop.faces.ingest import Filed, IngestStatus, IngestStore, Outcome, RecordStep
 from popdrop.ingest.addressing import Resolution, resolve
 from popdrop.ingest.headers import (
     HEAD_READ,
@@ -239,17 +246,11 @@ def _canonical_head(store: IngestStore, key: str, *, trust_body: bool) -> _Head:
 
 def _file(store: IngestStore, run: _Run, head: _Head, verdicts: Verdicts | None) -> IngestResult:
     message_id, object_key, resolution = run.message_id, run.object_key, run.resolution
-    started = now_ms()
-    if store.begin_ingest(message_id, object_key, started, run.recipients) is IngestStatus.DONE:
-        return _duplicate(run)
     # No verdicts from an event (`popdrop deliver`, a resumed run): SES's headers in the message.
     verdicts = verdicts or header_verdicts(head.block)
-    uid = unique_id(message_id)
-    summary = parse_summary(head.block)
-    where: dict[Outcome, list[str]] = {outcome: [] for outcome in Outcome}
-    reasons: dict[str, str] = {}
-    for delivery in resolution.deliveries:
-        entry = MessageEntry(
+    uid, summary = unique_id(message_id), parse_summary(head.block)
+    entries = [
+        MessageEntry(
             mailbox=delivery.mailbox,
             uid=uid,
             object_key=object_key,
@@ -260,17 +261,65 @@ def _file(store: IngestStore, run: _Run, head: _Head, verdicts: Verdicts | None)
             tag=delivery.tag,
             verdicts=verdicts,
         )
+        for delivery in resolution.deliveries
+    ]
+    started = now_ms()
+    where: dict[Outcome, list[str]] = {outcome: [] for outcome in Outcome}
+    reasons: dict[str, str] = {}
+    begun = finished = False
+    for delivery, entry in zip(resolution.deliveries, entries, strict=True):
+        last = entry is entries[-1]
+        if (not begun or last) and _delivered_with_record(
+            store, run, entry, where, begun=begun, last=last
+        ):
+            where[Outcome.DELIVERED].append(delivery.mailbox)
+            begun, finished = True, last
+            continue
+        if not begun:
+            status = store.begin_ingest(message_id, object_key, started, run.recipients)
+            if status is IngestStatus.DONE:
+                return _duplicate(run)
+            begun = True
         outcome, reason = _file_one(store, entry, resolution, started)
         where[outcome].append(delivery.mailbox)
         if reason:
             reasons[delivery.mailbox] = reason
-    # The record counts the mailboxes filed into (or found gone meanwhile), not unresolved names.
-    counts = {outcome: len(mailboxes) for outcome, mailboxes in where.items()}
-    store.finish_ingest(message_id, object_key, now_ms(), counts)
+    if not finished:
+        store.finish_ingest(message_id, object_key, now_ms(), _counts(where))
     where[Outcome.UNKNOWN][:0] = resolution.unknown
     result = IngestResult.of(message_id, object_key, where, reasons)
     _log(result, verdicts, head)
     return result
+
+
+def _delivered_with_record(
+    store: IngestStore,
+    run: _Run,
+    entry: MessageEntry,
+    where: Mapping[Outcome, Sequence[str]],
+    *,
+    begun: bool,
+    last: bool,
+) -> bool:
+    """Deliver `entry` with the record's first or last step in the same transaction (a message
+    for one mailbox: both), when its policy delivers it. Anything else (a quarantine, a drop, a
+    refusal, a replay, another run) is left to the steps one by one: nothing was written."""
+    policy = run.resolution.directory.policy(entry.mailbox)
+    disposition, _ = policy.disposition(entry.verdicts)
+    if disposition is not Disposition.DELIVER or entry.size > MAX_MESSAGE_SIZE:
+        return False
+    outcomes = None
+    if last:
+        outcomes = _counts(where)
+        outcomes[Outcome.DELIVERED] += 1
+    step = RecordStep(run.message_id, run.recipients, now_ms(), not begun, outcomes)
+    return store.deliver_and_record(entry, policy, step)
+
+
+def _counts(where: Mapping[Outcome, Sequence[str]]) -> dict[Outcome, int]:
+    """The record counts the mailboxes filed into (or found gone meanwhile), not unresolved
+    names."""
+    return {outcome: len(mailboxes) for outcome, mailboxes in where.items()}
 
 
 def _file_one(

@@ -1,15 +1,16 @@
 """The reconciliation sweep: ingest stored messages whose event was lost.
 
 SES and S3 invoke Lambda asynchronously, and an event can be dropped (or end in the failure queue).
-The sweep lists the incoming prefix and, for each object older than the grace period, reads its
-ingest record (`MSGID#<message id>`):
+The sweep lists the incoming prefix and, for each object older than the grace period that arrived
+since its last complete run (its checkpoint, less a safety window), reads its ingest record
+(`MSGID#<message id>`):
 - `done`: handled (delivered, quarantined, dropped or unrouted); skipped;
 - `ingesting` and older than the grace period: a run died and its retries are spent: resumed
   with the recipients the run began with;
 - no record: never ingested: ingested from its headers, as an S3 notification would be.
 Every write is the pipeline's own conditional one, so a sweep racing a late event, or a second
-sweep, files nothing twice. Costs one ListObjectsV2 per 1000 objects plus one GetItem per object
-past the grace period.
+sweep, files nothing twice. Costs one ListObjectsV2 per 1000 objects, one GetItem and one PutItem
+(the checkpoint), and one GetItem per object that arrived since the last run (docs/ingest.md).
 """
 
 from __future__ import annotations
@@ -31,12 +32,18 @@ logger = logging.getLogger("popdrop.ingest.reconcile")
 # writes are idempotent, so stepping in early costs requests, never duplicates.
 DEFAULT_GRACE_SECONDS: Final = 15 * 60
 DEFAULT_LIMIT: Final = 1000  # objects ingested per run, so a run fits in a Lambda timeout
+CHECKPOINT: Final = "reconcile"  # the sweep's checkpoint item (`popdrop.store.sweeps`)
+# Objects this much older than the checkpoint are looked at again. S3 stamps LastModified when a
+# PUT starts, so a slow upload lists after later ones; the sweep's clock and S3's may differ too.
+# An hour covers both many times over and costs one GetItem per object of that hour per run.
+SAFETY_WINDOW_MS: Final = 3600_000
 
 
 @dataclass
 class ReconcileReport:
     scanned: int = 0  # objects under the prefix
     recent: int = 0  # younger than the grace period: left to their events
+    settled: int = 0  # arrived before the last run's checkpoint: not looked at again
     handled: int = 0  # already ingested
     ingested: list[IngestResult] = field(default_factory=list)  # never ingested: done now
     resumed: list[IngestResult] = field(default_factory=list)  # a dead run, finished now
@@ -47,6 +54,7 @@ class ReconcileReport:
         return {
             "scanned": self.scanned,
             "recent": self.recent,
+            "settled": self.settled,
             "handled": self.handled,
             "ingested": [result.message_id for result in self.ingested],
             "resumed": [result.message_id for result in self.resumed],
@@ -61,38 +69,66 @@ def reconcile(
     now_ms: int,
     grace_seconds: int = DEFAULT_GRACE_SECONDS,
     limit: int = DEFAULT_LIMIT,
+    full: bool = False,
 ) -> ReconcileReport:
+    """One run; `full` looks at every object, ignoring (and then renewing) the checkpoint."""
     report = ReconcileReport()
     cutoff = now_ms - grace_seconds * 1000
+    checkpoint = None if full else store.sweep_checkpoint(CHECKPOINT)
+    since = None if checkpoint is None else checkpoint - SAFETY_WINDOW_MS
+    swept_to = cutoff  # the next checkpoint: every object up to it needs no further look
     for obj in store.list_incoming():
         report.scanned += 1
         if obj.modified_ms > cutoff:
             report.recent += 1
             continue
+        if since is not None and obj.modified_ms <= since:
+            report.settled += 1
+            continue
         if len(report.ingested) + len(report.resumed) + len(report.failed) >= limit:
             report.truncated = True
             break
-        message_id = obj.key.removeprefix(store.incoming_prefix)
+        if not _sweep_one(store, obj.key, obj.modified_ms, cutoff, report):
+            swept_to = min(swept_to, obj.modified_ms - 1)
+    if not report.truncated:
+        # A truncated run saw only part of the listing (it is in key order, not time order), so
+        # it keeps the old checkpoint and the next run looks at the rest.
         try:
-            record = store.ingest_record(message_id)
-            if record is not None and (
-                record.status is IngestStatus.DONE or record.started_at > cutoff
-            ):
-                report.handled += 1
-            elif record is not None:
-                report.resumed.append(
-                    ingest(
-                        store,
-                        message_id=message_id,
-                        object_key=obj.key,
-                        recipients=record.recipients,
-                        arrived_at=record.started_at,
-                    )
-                )
-            else:
-                report.ingested.append(ingest_object(store, obj.key, obj.modified_ms))
+            store.save_sweep_checkpoint(CHECKPOINT, swept_to)
         except StoreError as error:
-            report.failed.append((obj.key, str(error)))
-            log_event(logger, "reconcile.failed", logging.ERROR, key=obj.key, error=str(error))
+            report.failed.append(("checkpoint", str(error)))
+            log_event(logger, "reconcile.failed", logging.ERROR, key="checkpoint", error=str(error))
     log_event(logger, "reconcile.done", **report.as_dict())
     return report
+
+
+def _sweep_one(
+    store: IngestStore, key: str, modified_ms: int, cutoff: int, report: ReconcileReport
+) -> bool:
+    """Handle one object; False when a later run must look at it again (it failed, or a run
+    that began after the cutoff is still at it)."""
+    message_id = key.removeprefix(store.incoming_prefix)
+    try:
+        record = store.ingest_record(message_id)
+        if record is not None and record.status is IngestStatus.DONE:
+            report.handled += 1
+        elif record is not None and record.started_at > cutoff:
+            report.handled += 1  # its retries may still finish it; if not, the next run does
+            return False
+        elif record is not None:
+            report.resumed.append(
+                ingest(
+                    store,
+                    message_id=message_id,
+                    object_key=key,
+                    recipients=record.recipients,
+                    arrived_at=record.started_at,
+                )
+            )
+        else:
+            report.ingested.append(ingest_object(store, key, modified_ms))
+    except StoreError as error:
+        report.failed.append((key, str(error)))
+        log_event(logger, "reconcile.failed", logging.ERROR, key=key, error=str(error))
+        return False
+    return True

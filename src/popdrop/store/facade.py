@@ -27,6 +27,7 @@ from popdrop.faces.ingest import (
     IngestRecord,
     IngestStatus,
     Outcome,
+    RecordStep,
 )
 from popdrop.faces.lease import Heartbeat, Lease, LeaseState
 from popdrop.folders import FolderChanges, FolderListing
@@ -55,6 +56,7 @@ from popdrop.store.objects import ObjectBody, Objects
 from popdrop.store.pages import Pages
 from popdrop.store.quarantine import Quarantine
 from popdrop.store.routes import Routes
+from popdrop.store.sweeps import Sweeps
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -108,6 +110,7 @@ class Store:
         self._intake = Intake(dynamodb, table)
         self._quarantine = Quarantine(dynamodb, table)
         self._pages = Pages(dynamodb, table)
+        self._sweeps = Sweeps(dynamodb, table)
         self.table: Final = table
         self.bucket: Final = bucket
         self.incoming_prefix: Final = incoming_prefix
@@ -284,6 +287,12 @@ class Store:
     def list_incoming(self) -> Iterator[IncomingObject]:
         return incoming.listing(self._s3, self.bucket, self.incoming_prefix)
 
+    def sweep_checkpoint(self, name: str) -> int | None:
+        return self._sweeps.checkpoint(name)
+
+    def save_sweep_checkpoint(self, name: str, swept_to: int) -> None:
+        self._sweeps.save_checkpoint(name, swept_to)
+
     def lookup(self, addresses: Iterable[str]) -> Directory:
         return self._routes.lookup(addresses)
 
@@ -304,6 +313,9 @@ class Store:
         self, message_id: str, object_key: str, now_ms: int, outcomes: Mapping[Outcome, int]
     ) -> None:
         self._intake.record_unrouted(message_id, object_key, now_ms, outcomes)
+
+    def deliver_and_record(self, entry: MessageEntry, policy: Policy, step: RecordStep) -> bool:
+        return self._intake.deliver_and_record(entry, policy, step)
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
         return self._intake.deliver(entry, policy)
@@ -407,7 +419,12 @@ class Store:
         return True
 
     def collect_garbage(
-        self, *, grace_seconds: float, dry_run: bool = False, now: float | None = None
+        self,
+        *,
+        grace_seconds: float,
+        dry_run: bool = False,
+        full: bool = False,
+        now: float | None = None,
     ) -> GcReport:
         return gc.collect(
             self._dynamodb,
@@ -417,6 +434,7 @@ class Store:
             now=time.time() if now is None else now,
             grace_seconds=grace_seconds,
             dry_run=dry_run,
+            full=full,
         )
 
     def _delete_entries(

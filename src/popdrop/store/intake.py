@@ -10,6 +10,11 @@ The ingest record (`MSGID#<message id>`, `#INGEST`) is the exactly-once anchor:
   `status=ingesting`: however many runs (retries, duplicates, concurrent invocations) reach it,
   the hold is released exactly once.
 gc reads the record to tell "ingested, since deleted" (done) from "never ingested" (no record).
+
+A `done` record expires (DynamoDB TTL, `expires_at`) RECORD_RETENTION after it was finished: by
+then no event for the message can be replayed (Lambda retries for six hours, an SQS dead-letter
+queue keeps a message at most 14 days), and the reconcile sweep's checkpoint has long passed its
+object. Nothing relies on the deletion being prompt: an expired record still reads as `done`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from popdrop.faces.faults import MailboxNotFound, StorageUnavailable
-from popdrop.faces.ingest import Filed, IngestRecord, IngestStatus, Outcome
+from popdrop.faces.ingest import Filed, IngestRecord, IngestStatus, Outcome, RecordStep
 from popdrop.model import (
     INBOX_ID,
     QUARANTINE_ID,
@@ -46,6 +51,7 @@ OUTCOME: Final = "outcome"
 REASON: Final = "reason"
 QUARANTINED_AT: Final = "quarantined_at"
 RECIPIENTS: Final = "recipients"
+RECORD_RETENTION: Final = 30 * 86400  # seconds a done record is kept (see above)
 
 
 def ingest_key(message_id: str) -> codec.Item:
@@ -96,13 +102,7 @@ class Intake:
         """Create the record and take the hold; None when this call did, else the status an
         earlier (or concurrent) run left: INGESTING (continue: the hold is still taken) or DONE
         (nothing left to do)."""
-        record: codec.Item = {
-            **ingest_key(message_id),
-            STATUS: codec.s(IngestStatus.INGESTING),
-            codec.OBJECT_KEY: codec.s(object_key),
-            STARTED_AT: codec.n(now_ms),
-            RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
-        }
+        record = _record(message_id, object_key, now_ms, recipients)
         items = [put_new(self._table, record), references.count(self._table, object_key, 1)]
         if transactions.transact(self._db, items) is None:
             return None
@@ -114,51 +114,87 @@ class Intake:
     ) -> bool:
         """Mark the record done and release the hold; False when another run already did."""
         items: list[TransactWriteItemTypeDef] = [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": ingest_key(message_id),
-                    "UpdateExpression": (
-                        "SET #status = :done, #finished = :now, #outcome = :outcome"
-                    ),
-                    "ConditionExpression": "#status = :ingesting",
-                    "ExpressionAttributeNames": {
-                        "#status": STATUS,
-                        "#finished": FINISHED_AT,
-                        "#outcome": OUTCOME,
-                    },
-                    "ExpressionAttributeValues": {
-                        ":done": codec.s(IngestStatus.DONE),
-                        ":ingesting": codec.s(IngestStatus.INGESTING),
-                        ":now": codec.n(now_ms),
-                        ":outcome": _outcomes(outcomes),
-                    },
-                }
-            },
-            references.count(self._table, object_key, -1),
+            self._finish(message_id, now_ms, outcomes),
+            # Releasing the hold leaves the object unreferenced only when no mailbox holds it.
+            references.count(
+                self._table,
+                object_key,
+                -1,
+                collectable_after=None if _filed_any(outcomes) else now_ms,
+            ),
         ]
         return transactions.transact(self._db, items) is None
+
+    def _finish(
+        self, message_id: str, now_ms: int, outcomes: Mapping[Outcome, int]
+    ) -> TransactWriteItemTypeDef:
+        """The record's update to `done`, conditional on `ingesting` (so it happens once)."""
+        done = _done(now_ms, outcomes)
+        names = {f"#{name}": name for name in done}
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ingest_key(message_id),
+                "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in done),
+                "ConditionExpression": f"#{STATUS} = :ingesting",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {
+                    **{f":{name}": value for name, value in done.items()},
+                    ":ingesting": codec.s(IngestStatus.INGESTING),
+                },
+            }
+        }
 
     def record_unrouted(
         self, message_id: str, object_key: str, now_ms: int, outcomes: Mapping[Outcome, int]
     ) -> None:
         """Record a message that reached no mailbox: done, without a hold (gc may delete it)."""
-        record: codec.Item = {
-            **ingest_key(message_id),
-            STATUS: codec.s(IngestStatus.DONE),
-            codec.OBJECT_KEY: codec.s(object_key),
-            STARTED_AT: codec.n(now_ms),
-            FINISHED_AT: codec.n(now_ms),
-            OUTCOME: _outcomes(outcomes),
-        }
+        record = _record(message_id, object_key, now_ms, ()) | _done(now_ms, outcomes)
         # A replay finds the record: it must not overwrite a delivery's record, so put if new.
-        transactions.transact(self._db, [put_new(self._table, record)])
+        # The zero count marks the object for gc, which deletes it after its grace period.
+        unreferenced = references.count(self._table, object_key, 0, collectable_after=now_ms)
+        transactions.transact(self._db, [put_new(self._table, record), unreferenced])
+
+    def deliver_and_record(self, entry: MessageEntry, policy: Policy, step: RecordStep) -> bool:
+        """`deliver` with the record's step in the same transaction (`RecordStep`): False, and
+        nothing written, when any condition fails; the caller then takes the steps one by one.
+
+        A step that both begins and finishes (a message for one mailbox) takes no hold: there is
+        no moment between taking and releasing it for a crash to fall into. The object's count
+        moves by the entry's reference, plus the hold taken, less the hold released."""
+        if policy.max_octets and entry.size > policy.max_octets:
+            return False
+        items = [
+            put_new(self._table, codec.entry_item(entry)),
+            put_new(self._table, codec.marker_item(entry)),
+            self._quota_update(entry, policy),
+        ]
+        refs = 1
+        if step.begins:
+            record = _record(step.message_id, entry.object_key, step.now_ms, step.recipients)
+            if step.outcomes is None:
+                refs += 1
+            else:
+                record |= _done(step.now_ms, step.outcomes)
+            items.insert(0, put_new(self._table, record))
+        elif step.outcomes is not None:
+            items.insert(0, self._finish(step.message_id, step.now_ms, step.outcomes))
+            refs -= 1
+        if refs:
+            items.append(references.count(self._table, entry.object_key, refs))
+        return transactions.transact(self._db, items) is None
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
         """Add the entry to the maildrop and count it in the profile, unless that exceeds the
         quota; raises MailboxNotFound when the mailbox is gone (or going)."""
         if policy.max_octets and entry.size > policy.max_octets:
             return Filed.OVER_OCTETS
+        update = self._quota_update(entry, policy)
+        filed = self._file(codec.entry_item(entry), codec.marker_item(entry), update, entry)
+        return filed or self._why_refused(entry.mailbox, entry.size, policy)
+
+    def _quota_update(self, entry: MessageEntry, policy: Policy) -> TransactWriteItemTypeDef:
+        """The profile's counters, updated if it is open and the quota has room for `entry`."""
         # `counters` names the profile's counters #count and #octets; the quota extends its
         # condition, so concurrent deliveries cannot overshoot the quota together.
         condition = OPEN.expression
@@ -175,8 +211,7 @@ class Intake:
             **update["Update"]["ExpressionAttributeValues"],
             **values,
         }
-        filed = self._file(codec.entry_item(entry), codec.marker_item(entry), update, entry)
-        return filed or self._why_refused(entry.mailbox, entry.size, policy)
+        return update
 
     def folder_for_tag(self, address: Address, tag: str) -> FolderId:
         return folder_directory.folder_named(self._db, self._table, address, tag)
@@ -256,6 +291,37 @@ class Intake:
         # Mail was deleted between the refusal and this read: the quota has room again. Let the
         # caller's retry (Lambda's, or the sweep's) deliver it rather than quarantine it.
         raise StorageUnavailable(f"quota of {address} changed during delivery, retry")
+
+
+def _record(message_id: str, object_key: str, now_ms: int, recipients: Iterable[str]) -> codec.Item:
+    """A new ingest record, `ingesting` (`_done` adds what makes it done)."""
+    return {
+        **ingest_key(message_id),
+        STATUS: codec.s(IngestStatus.INGESTING),
+        codec.OBJECT_KEY: codec.s(object_key),
+        STARTED_AT: codec.n(now_ms),
+        RECIPIENTS: {"L": [codec.s(recipient) for recipient in recipients]},
+    }
+
+
+def _done(now_ms: int, outcomes: Mapping[Outcome, int]) -> codec.Item:
+    """The attributes of a `done` record, which expires RECORD_RETENTION later."""
+    return {
+        STATUS: codec.s(IngestStatus.DONE),
+        FINISHED_AT: codec.n(now_ms),
+        OUTCOME: _outcomes(outcomes),
+        schema.TTL_ATTRIBUTE: codec.n(_expiry(now_ms)),
+    }
+
+
+def _filed_any(outcomes: Mapping[Outcome, int]) -> bool:
+    """Whether some mailbox holds the message (filed now or before): its object stays."""
+    filed = (Outcome.DELIVERED, Outcome.QUARANTINED, Outcome.DUPLICATE)
+    return any(outcomes.get(outcome, 0) for outcome in filed)
+
+
+def _expiry(now_ms: int) -> int:
+    return now_ms // 1000 + RECORD_RETENTION
 
 
 def _outcomes(outcomes: Mapping[Outcome, int]) -> AttributeValueTypeDef:

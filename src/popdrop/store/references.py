@@ -17,9 +17,16 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
-def count(table: str, object_key: str, delta: int) -> TransactWriteItemTypeDef:
-    """A transaction item adding `delta` to the object's reference count (creating the item)."""
-    return {
+def count(
+    table: str, object_key: str, delta: int, *, collectable_after: int | None = 0
+) -> TransactWriteItemTypeDef:
+    """A transaction item adding `delta` to the object's reference count (creating the item).
+
+    A count that does not go up may leave the object unreferenced, so the item is marked for gc
+    (the sparse garbage index, `popdrop.store.gc`) as collectable after `collectable_after`
+    (epoch ms; 0: at once), unless that is None (the caller knows a reference remains).
+    """
+    update: TransactWriteItemTypeDef = {
         "Update": {
             "TableName": table,
             "Key": codec.reference_key(object_key),
@@ -28,6 +35,20 @@ def count(table: str, object_key: str, delta: int) -> TransactWriteItemTypeDef:
             "ExpressionAttributeValues": {":delta": codec.n(delta)},
         }
     }
+    if delta <= 0 and collectable_after is not None:
+        body = update["Update"]
+        body["UpdateExpression"] += " SET #gc_pk = :shard, #gc_at = :after"
+        body["ExpressionAttributeNames"] = {
+            "#refs": codec.REFS,
+            "#gc_pk": schema.GC_PK,
+            "#gc_at": schema.GC_AT,
+        }
+        body["ExpressionAttributeValues"] = {
+            ":delta": codec.n(delta),
+            ":shard": codec.s(schema.garbage_shard(object_key)),
+            ":after": codec.n(collectable_after),
+        }
+    return update
 
 
 def release_unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> list[str]:

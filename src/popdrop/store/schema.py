@@ -22,10 +22,12 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 |                   |                  |                                | fencing_token (`lease`)  |
 | daemon heartbeat  | DAEMON#<id>      | #HEARTBEAT                     | alive_until, expires_at  |
 | object references | OBJ#<object key> | #REF                           | refs (entries using it), |
-|                   |                  |                                | mime_v1 (POP4's cache)   |
+|                   |                  |                                | mime_v1 (POP4's cache),  |
+|                   |                  |                                | gc_pk?, gc_at? (garbage) |
 | folder directory  | MBX#<address>    | #FOLDERS                       | folders (map), version   |
 | folder counters   | MBX#<address>    | #FOLDER#<folder id>            | message_count, octets    |
 | folder's message  | MBX#<address>    | FMSG#<id>#<arrived ms>#<uid>   | as a message entry       |
+| sweep checkpoint  | SWEEP#<name>     | #CHECKPOINT                    | swept_to (epoch ms)      |
 
 - A mailbox lists in arrival order with one Query (`begins_with(sk, "MSG#")`): that is INBOX, and
   every entry written before POP4's folders existed is there. A folder lists with one Query
@@ -35,12 +37,16 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 - Only profiles carry `dir_pk`/`dir_sk`, so the `directory` index is sparse: it lists mailboxes.
   A profile being removed has `closing` set and leaves the index.
 - A unique-id marker is never deleted, so a uid is never reused in that mailbox (RFC 1939 §7).
+- A reference item that may have become garbage (a count went down, or a message reached no
+  mailbox) carries `gc_pk`/`gc_at`, so the sparse `garbage` index lists exactly what gc must look
+  at (`popdrop.store.gc`).
 - `expires_at` (epoch seconds) is the TTL attribute; readers skip expired items themselves,
   because DynamoDB deletes them up to days late.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any, Final
 
 PK: Final = "pk"
@@ -49,6 +55,13 @@ DIRECTORY_INDEX: Final = "directory"
 DIR_PK: Final = "dir_pk"
 DIR_SK: Final = "dir_sk"
 TTL_ATTRIBUTE: Final = "expires_at"
+GARBAGE_INDEX: Final = "garbage"
+GC_PK: Final = "gc_pk"
+GC_AT: Final = "gc_at"
+# The garbage index's partition key is spread over these values: every QUIT deletion writes
+# the index, and one partition key value takes at most 1,000 writes a second. gc queries each
+# shard, so this is also the request floor of a gc run with nothing to do.
+GARBAGE_SHARDS: Final = tuple(f"GC#{shard}" for shard in range(4))
 
 PROFILE_SK: Final = "#PROFILE"
 REF_SK: Final = "#REF"
@@ -67,6 +80,7 @@ POLICY_SK: Final = "#POLICY"
 QUARANTINE_PREFIX: Final = "QUA#"
 ROUTE_SK: Final = "#ROUTE"
 INGEST_SK: Final = "#INGEST"
+CHECKPOINT_SK: Final = "#CHECKPOINT"
 DIRECTORY_ROUTE: Final = "ROUTE"
 
 
@@ -92,6 +106,16 @@ def ingest_pk(message_id: str) -> str:
     return f"MSGID#{message_id}"
 
 
+def garbage_shard(object_key: str) -> str:
+    """The `gc_pk` of an object's reference item: a stable shard of the garbage index."""
+    return GARBAGE_SHARDS[zlib.crc32(object_key.encode()) % len(GARBAGE_SHARDS)]
+
+
+def sweep_pk(name: str) -> str:
+    """A scheduled sweep's checkpoint (`popdrop.store.sweeps`): `reconcile`."""
+    return f"SWEEP#{name}"
+
+
 def message_sk(arrived_at: int, uid: str, prefix: str = MESSAGE_PREFIX) -> str:
     """A message's sort key in its mailbox's partition: in the maildrop (`MSG#`), in the
     quarantine (`QUA#`) or in a folder (`folder_prefix`), ordered by arrival (epoch
@@ -115,6 +139,8 @@ TABLE_DEFINITION: Final[dict[str, Any]] = {
         {"AttributeName": SK, "AttributeType": "S"},
         {"AttributeName": DIR_PK, "AttributeType": "S"},
         {"AttributeName": DIR_SK, "AttributeType": "S"},
+        {"AttributeName": GC_PK, "AttributeType": "S"},
+        {"AttributeName": GC_AT, "AttributeType": "N"},
     ],
     "KeySchema": [
         {"AttributeName": PK, "KeyType": "HASH"},
@@ -128,7 +154,15 @@ TABLE_DEFINITION: Final[dict[str, Any]] = {
                 {"AttributeName": DIR_SK, "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": GARBAGE_INDEX,
+            "KeySchema": [
+                {"AttributeName": GC_PK, "KeyType": "HASH"},
+                {"AttributeName": GC_AT, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }

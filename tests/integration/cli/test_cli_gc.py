@@ -1,5 +1,5 @@
 """`popdrop gc` as an operator runs it: it reports what it deleted, honours the grace period and
---dry-run, and a second run finds nothing (DESIGN invariant 8)."""
+--dry-run, a second run finds nothing (DESIGN invariant 8), and --full lists the bucket."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def test_gc_deletes_unreferenced_objects_past_the_grace_period_and_reports_them(
     store: Store,
 ) -> None:
     key = store.put_incoming("orphan", MESSAGE)
+    assert popdrop(store, "reconcile", "--grace", "0").returncode == 0  # for nobody: unrouted
 
     kept = popdrop(store, "gc")  # default grace: two days
     assert kept.returncode == 0, kept.stderr
@@ -37,3 +38,15 @@ def test_gc_refuses_a_negative_grace_period(store: Store) -> None:
     result = popdrop(store, "gc", "--grace-seconds", "-1")
     assert result.returncode == 2
     assert b"must not be negative" in result.stderr
+
+
+def test_gc_full_finds_an_object_that_was_never_ingested(store: Store) -> None:
+    key = store.put_incoming("orphan", MESSAGE)
+
+    regular = popdrop(store, "gc", "--grace-seconds", "0")
+    full = popdrop(store, "gc", "--grace-seconds", "0", "--full")
+
+    assert b"examined 0 objects" in regular.stdout
+    assert full.returncode == 0, full.stderr
+    assert full.stdout.startswith(f"deleted {key}\n".encode())
+    assert not object_exists(store, key)

@@ -46,7 +46,9 @@ def test_a_read_ahead_message_goes_on_in_full_chunks_after_its_small_first_one(
     reader = MessageReader(store, StreamBudget(MAX_CHUNK), read_ahead_bytes=budget)
 
     async def go() -> list[bytes]:
-        reader.read_ahead([entry])
+        listing = (entry,) * 3
+        reader.read_ahead(1, listing)
+        reader.read_ahead(2, listing)  # in order: message 3 (this entry) is fetched ahead
         chunks = [chunk async for chunk in reader.chunks(entry)]
         await reader.close()
         return chunks

@@ -1,6 +1,7 @@
 """AWS requests per POP3 operation, counted at botocore through the daemon (DESIGN: cost is a
-feature). Login: constant + one Query page per 1 MB of listing; RETR: one GET; TOP: one ranged GET;
-QUIT with N deletions: O(N/25) DynamoDB and O(N/1000) S3 requests."""
+feature). Login: constant + one Query page per 1 MB of listing; RETR: one GET, and read-ahead only
+while the client reads in order (in order, reverse, sparse, a jump); TOP: one ranged GET, none for
+a prefetched message; QUIT with N deletions: O(N/25) DynamoDB and O(N/1000) S3 requests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import pytest
 
 from popd.reader import READ_AHEAD_MESSAGES
 from popdrop.auth.apop import apop_digest
@@ -126,37 +129,121 @@ def test_retr_costs_one_get_and_stat_list_uidl_none(
         assert "Range" not in aws_calls[0].headers
 
 
-def test_the_next_message_is_read_ahead_and_its_retr_costs_no_second_get(
+def retr(client: RawClient, number: int) -> bytes:
+    assert client.command(f"RETR {number}").startswith(b"+OK")
+    return unstuff(client.multiline())
+
+
+def gets(calls: list[AwsCall]) -> int:
+    return operations(calls)["GetObject"]
+
+
+def test_retr_1_alone_costs_one_get_with_read_ahead_on(
     start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
 ) -> None:
-    """When RETR n starts, the engine already fetches the start of the messages after it; a
-    client downloading the maildrop in order costs one GET per message all the same."""
-    bodies = [MESSAGE.replace(b"hi", f"#{i}".encode()) for i in range(3)]
+    """Issue 13: a client that reads one message pays for one; nothing says which comes next."""
+    for _ in range(3):
+        deliver(store, MESSAGE, mailbox)
+    with logged_in(start_daemon) as client:
+        aws_calls.clear()
+        assert retr(client, 1) == MESSAGE
+        assert client.command("NOOP").startswith(b"+OK")
+        assert operations(aws_calls) == Counter(GetObject=1)
+
+
+def test_in_order_reading_is_read_ahead_and_costs_one_get_per_message(
+    start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
+) -> None:
+    """The window opens as RETRs follow each other (0, 1, 2, 4 messages ahead): after RETR 4 the
+    last four messages are in flight, and their RETRs cost no further GET."""
+    bodies = [MESSAGE.replace(b"hi", f"#{i}".encode()) for i in range(8)]
     for body in bodies:
         deliver(store, body, mailbox)
     with logged_in(start_daemon) as client:
         aws_calls.clear()
-        for number, body in enumerate(bodies, start=1):
-            assert client.command(f"RETR {number}").startswith(b"+OK")
-            assert unstuff(client.multiline()) == body
-            _wait_for(lambda: operations(aws_calls)["GetObject"] == len(bodies))
-        assert operations(aws_calls) == Counter(GetObject=3)
+        for number in range(1, 5):
+            assert retr(client, number) == bodies[number - 1]
+        _wait_for(lambda: gets(aws_calls) == 8)
+        for number in range(5, 9):
+            assert retr(client, number) == bodies[number - 1]
+        assert client.command("NOOP").startswith(b"+OK")
+        assert operations(aws_calls) == Counter(GetObject=8)
 
 
 def test_read_ahead_keeps_at_most_its_window_of_messages_in_flight(
     start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
 ) -> None:
-    """RETR 1 starts the GETs of the next READ_AHEAD_MESSAGES messages, and no more: a session
-    never fetches the whole maildrop on speculation."""
-    for _ in range(READ_AHEAD_MESSAGES + 4):
+    """However long the client reads in order, at most READ_AHEAD_MESSAGES are fetched ahead: a
+    session never fetches the whole maildrop on speculation."""
+    for _ in range(READ_AHEAD_MESSAGES + 12):
         deliver(store, MESSAGE, mailbox)
     with logged_in(start_daemon) as client:
         aws_calls.clear()
-        assert client.command("RETR 1").startswith(b"+OK")
-        client.multiline()
-        _wait_for(lambda: operations(aws_calls)["GetObject"] == 1 + READ_AHEAD_MESSAGES)
+        for number in range(1, 7):  # the window: 0, 1, 2, 4, 8, 16
+            retr(client, number)
+        _wait_for(lambda: gets(aws_calls) == 6 + READ_AHEAD_MESSAGES)
         assert client.command("NOOP").startswith(b"+OK")
-        assert operations(aws_calls)["GetObject"] == 1 + READ_AHEAD_MESSAGES
+        assert gets(aws_calls) == 6 + READ_AHEAD_MESSAGES
+
+
+@pytest.mark.parametrize("order", [[6, 5, 4, 3, 2, 1], [1, 4, 7, 10]], ids=["reverse", "sparse"])
+def test_reverse_and_sparse_reading_costs_one_get_per_retr(
+    start_daemon: StartDaemon,
+    store: Store,
+    mailbox: str,
+    aws_calls: list[AwsCall],
+    order: list[int],
+) -> None:
+    for _ in range(10):
+        deliver(store, MESSAGE, mailbox)
+    with logged_in(start_daemon) as client:
+        aws_calls.clear()
+        for number in order:
+            assert retr(client, number) == MESSAGE
+        assert client.command("NOOP").startswith(b"+OK")
+        assert operations(aws_calls) == Counter(GetObject=len(order))
+
+
+def test_a_jump_drops_the_read_ahead_and_starts_none(
+    start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
+) -> None:
+    """After RETR 1-4 the messages 5-8 are in flight; RETR 20 makes them useless: they are dropped,
+    and no message after 20 is fetched until the client reads on in order."""
+    for _ in range(30):
+        deliver(store, MESSAGE, mailbox)
+    with logged_in(start_daemon) as client:
+        aws_calls.clear()
+        for number in range(1, 5):
+            retr(client, number)
+        _wait_for(lambda: gets(aws_calls) == 8)
+        retr(client, 20)
+        assert client.command("NOOP").startswith(b"+OK")
+        assert gets(aws_calls) == 9
+        retr(client, 21)  # in order again: one message ahead
+        _wait_for(lambda: gets(aws_calls) == 11)
+        assert retr(client, 22) == MESSAGE  # fetched ahead: no GET of its own; two more ahead
+        _wait_for(lambda: gets(aws_calls) == 13)
+        assert client.command("NOOP").startswith(b"+OK")
+        assert gets(aws_calls) == 13
+
+
+def test_top_of_a_prefetched_message_and_its_retr_share_one_get_rfc1939_s7(
+    start_daemon: StartDaemon, store: Store, mailbox: str, aws_calls: list[AwsCall]
+) -> None:
+    bodies = [MESSAGE.replace(b"hi", f"#{i}".encode()) for i in range(3)]
+    for body in bodies:
+        deliver(store, body, mailbox)
+    with logged_in(start_daemon) as client:
+        aws_calls.clear()
+        retr(client, 1)
+        retr(client, 2)  # message 3 is fetched ahead
+        _wait_for(lambda: gets(aws_calls) == 3)
+        assert client.command("TOP 3 2").startswith(b"+OK")
+        header, _, lines = unstuff(client.multiline()).partition(b"\r\n\r\n")
+        assert (header, lines) == (bodies[2].partition(b"\r\n\r\n")[0], b"line of the body\r\n" * 2)
+        assert retr(client, 3) == bodies[2]
+        assert client.command("NOOP").startswith(b"+OK")
+        assert operations(aws_calls) == Counter(GetObject=3)
 
 
 def test_read_ahead_off_fetches_nothing_before_it_is_asked(

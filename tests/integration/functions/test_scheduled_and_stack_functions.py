@@ -18,6 +18,8 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from functions.dns import app as dns_app
 from functions.gc import app as gc_app
 from functions.ruleset import app as ruleset_app
+from popdrop.ingest.pipeline import ingest_object
+from popdrop.logfmt import now_ms
 from popdrop.settings import get_settings
 from popdrop.store import Store
 
@@ -27,8 +29,9 @@ CONTEXT = SimpleNamespace(aws_request_id="request-1", log_stream_name="stream-1"
 def test_the_gc_function_deletes_unreferenced_objects_past_the_grace_period(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.put_incoming("unfiled-1", b"Subject: x\r\n\r\none\r\n")  # ingest never filed them
-    store.put_incoming("unfiled-2", b"Subject: x\r\n\r\ntwo\r\n")
+    for message_id in ("unfiled-1", "unfiled-2"):  # mail for nobody: ingest files it nowhere
+        key = store.put_incoming(message_id, b"Subject: x\r\n\r\none\r\n")
+        ingest_object(store, key, now_ms())
     s3 = boto3.client("s3")
     # The objects cannot be made two days old in moto: the grace period is made zero instead.
     monkeypatch.setattr(gc_app, "GC_GRACE_SECONDS", 0)

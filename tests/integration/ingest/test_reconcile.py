@@ -11,15 +11,19 @@ import pytest
 from functions.reconcile import app
 from popdrop.events import ses_event
 from popdrop.ingest import ingest_ses_event
-from popdrop.ingest.reconcile import reconcile
+from popdrop.ingest.reconcile import SAFETY_WINDOW_MS, reconcile
 from popdrop.logfmt import now_ms
 from popdrop.settings import get_settings
 from popdrop.store import Store
+from tests.conftest import AwsCall
 from tests.integration.cli.test_cli import popdrop
 from tests.integration.ingest.conftest import Crash, CrashAt
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 LATER = now_ms() + 3600_000  # an hour from now: every object is past the grace period
+# Later still: every object of this test is older than the checkpoint a run at LATER leaves, by
+# more than the safety window.
+SETTLED = LATER + SAFETY_WINDOW_MS + 3600_000
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +51,59 @@ def test_a_second_sweep_changes_nothing(store: Store) -> None:
     assert len(store.list_messages(ALICE)) == 1
 
 
+def test_a_sweep_reads_no_ingest_record_of_objects_before_its_checkpoint(
+    store: Store, aws_calls: list[AwsCall]
+) -> None:
+    """Kept messages cost the listing only: one GetItem and one PutItem (the checkpoint) per run,
+    not one GetItem per object (issue 13, "Reconcile in O(new objects)")."""
+    for n in range(20):
+        store.put_incoming(f"m{n}", b"To: alice@example.test\r\n\r\nhello\r\n")
+    reconcile(store, now_ms=SETTLED)
+    aws_calls.clear()
+
+    report = reconcile(store, now_ms=SETTLED + 1800_000)
+
+    assert (report.settled, report.handled, report.ingested) == (20, 0, [])
+    operations = sorted(call.operation for call in aws_calls)
+    assert operations == ["GetItem", "ListObjectsV2", "PutItem"]
+
+
+def test_objects_that_arrive_after_the_checkpoint_are_swept(store: Store) -> None:
+    reconcile(store, now_ms=LATER)  # nothing yet: the checkpoint is set
+    store.put_incoming("late", b"To: alice@example.test\r\n\r\nhello\r\n")
+
+    report = reconcile(store, now_ms=SETTLED)
+
+    assert [result.message_id for result in report.ingested] == ["late"]
+
+
+def test_a_full_sweep_looks_at_every_object_again(store: Store) -> None:
+    store.put_incoming("m1", b"To: alice@example.test\r\n\r\nhello\r\n")
+    reconcile(store, now_ms=SETTLED)
+
+    report = reconcile(store, now_ms=SETTLED + 1800_000, full=True)
+
+    assert (report.settled, report.handled) == (0, 1)
+    assert popdrop(store, "reconcile", "--full").returncode == 0
+
+
+def test_an_old_object_whose_run_began_recently_is_looked_at_until_it_is_done(
+    store: Store,
+) -> None:
+    """A dead-letter queue redriven two days later starts a run on an old object, which dies:
+    the sweep that sees the run still young must not move its checkpoint past the object, or no
+    later sweep would resume it."""
+    key = store.put_incoming("m1", b"To: alice@example.test\r\n\r\nhello\r\n")
+    redriven = now_ms() + 2 * 86400_000
+    store.begin_ingest("m1", key, redriven, [ALICE])  # ... and the run died here
+
+    young = reconcile(store, now_ms=redriven + 60_000)
+    old = reconcile(store, now_ms=redriven + SAFETY_WINDOW_MS + 3600_000)
+
+    assert (young.handled, young.resumed) == (1, [])
+    assert [result.delivered for result in old.resumed] == [(ALICE,)]
+
+
 def test_messages_whose_event_arrived_are_left_alone(store: Store) -> None:
     store.put_incoming("m1", b"To: bob@example.test\r\n\r\nhello\r\n")
     ingest_ses_event(store, ses_event("m1", [ALICE], timestamp_ms=1))  # the envelope said Alice
@@ -72,7 +129,7 @@ def test_a_run_that_died_after_its_retries_is_resumed_with_its_own_recipients(
     """The envelope said Alice and Bob (Bob as Bcc: no header names him); the run filed Alice and
     died, and the event is lost. The sweep resumes with the recorded recipients."""
     store.put_incoming("m1", b"To: alice@example.test\r\n\r\nhello\r\n")
-    crash_at("TransactWriteItems", 3)
+    crash_at("TransactWriteItems", 2)  # Alice (and the record's begin), then Bob's never runs
     with pytest.raises(Crash):
         ingest_ses_event(store, ses_event("m1", [ALICE, BOB], timestamp_ms=1))
 

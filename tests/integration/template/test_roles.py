@@ -49,7 +49,14 @@ EXPECTED: dict[str, set[Grant]] = {
     "GcRole": logs("GcLogGroup")
     | on(BUCKET, "s3:ListBucket")
     | on(INCOMING, "s3:DeleteObject")
-    | on(TABLE, "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:DeleteItem"),
+    | on(
+        TABLE,
+        "dynamodb:Scan",
+        "dynamodb:BatchGetItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
+    )
+    | on({"Fn::Sub": "${MailTable.Arn}/index/garbage"}, "dynamodb:Query"),
     "ApiRole": logs("ApiLogGroup")
     | on({"Ref": "ApiTokenSecret"}, "secretsmanager:GetSecretValue")
     | on(INCOMING, "s3:GetObject", "s3:DeleteObject")
