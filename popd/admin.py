@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from popdrop.admin import mailboxes
 from popdrop.admin.errors import AdminError
 from popdrop.canonical import to_canonical
 from popdrop.faces.admin import AdminStore, MailboxAdmin
 from popdrop.faces.ingest import IngestStore
 from popdrop.logfmt import now_ms
-from popdrop.model import Address
+from popdrop.model import Address, InvalidPassword, normalize_password
 
 if TYPE_CHECKING:
     from popdrop.ingest import IngestResult
@@ -39,8 +38,8 @@ def read_password(*, from_stdin: bool) -> str:
     else:
         raise UsageError("standard input is not a terminal: pass --password-stdin")
     try:
-        return mailboxes.check_password(password)
-    except AdminError as error:
+        return normalize_password(password)
+    except InvalidPassword as error:
         raise UsageError(str(error)) from None
 
 
@@ -52,6 +51,9 @@ def mailbox(
             print(f"{box.address}\t{box.message_count} messages\t{box.octets} octets")
         return 0
     assert canonical is not None
+    # SCRAM (scramp, asn1crypto) only where a password is set: `list` should not pay for it.
+    from popdrop.admin import mailboxes  # noqa: PLC0415
+
     if action == "add":
         mailboxes.create_mailbox(store, canonical, read_password(from_stdin=password_stdin))
         print(f"created {canonical}")
@@ -70,6 +72,8 @@ def mailbox(
 
 def app_password(store: MailboxAdmin, action: str, canonical: Address, name: str | None) -> int:
     """`popdrop mailbox app-password add|list|revoke`."""
+    from popdrop.admin import mailboxes  # noqa: PLC0415  (as in `mailbox`)
+
     if action == "add":
         assert name is not None
         try:

@@ -267,8 +267,9 @@ def _file(store: IngestStore, run: _Run, head: _Head, verdicts: Verdicts | None)
     where: dict[Outcome, list[str]] = {outcome: [] for outcome in Outcome}
     reasons: dict[str, str] = {}
     begun = finished = False
-    for delivery, entry in zip(resolution.deliveries, entries, strict=True):
-        last = entry is entries[-1]
+    for delivery, tagged in zip(resolution.deliveries, entries, strict=True):
+        last = tagged is entries[-1]
+        entry = _in_tagged_folder(store, tagged)
         if (not begun or last) and _delivered_with_record(
             store, run, entry, where, begun=begun, last=last
         ):
@@ -322,6 +323,14 @@ def _counts(where: Mapping[Outcome, Sequence[str]]) -> dict[Outcome, int]:
     return {outcome: len(mailboxes) for outcome, mailboxes in where.items()}
 
 
+def _in_tagged_folder(store: IngestStore, entry: MessageEntry) -> MessageEntry:
+    """user+tag@: the entry filed in the POP4 folder named tag, when there is one (a quarantine
+    ignores it: `IngestStore.quarantine`)."""
+    if not entry.tag:
+        return entry
+    return replace(entry, folder=store.folder_for_tag(entry.mailbox, entry.tag))
+
+
 def _file_one(
     store: IngestStore, entry: MessageEntry, resolution: Resolution, now: int
 ) -> tuple[Outcome, str]:
@@ -334,8 +343,6 @@ def _file_one(
         if disposition is Disposition.DROP:
             return Outcome.DROPPED, reason
         if disposition is Disposition.DELIVER:
-            if entry.tag:  # user+tag@: into the folder named tag, when there is one
-                entry = replace(entry, folder=store.folder_for_tag(entry.mailbox, entry.tag))
             filed = store.deliver(entry, policy)
             if filed is Filed.OVER_MESSAGES:
                 reason = f"over quota: {policy.max_messages} messages"

@@ -169,6 +169,8 @@ class Intake:
             put_new(self._table, codec.marker_item(entry)),
             self._quota_update(entry, policy),
         ]
+        if entry.folder not in (INBOX_ID, QUARANTINE_ID):  # filed in a POP4 folder: count it there
+            items.append(folder_counters(self._table, entry.mailbox, entry.folder, 1, entry.size))
         refs = 1
         if step.begins:
             record = _record(step.message_id, entry.object_key, step.now_ms, step.recipients)

@@ -150,7 +150,7 @@ def test_one_recipient_a_retry_after_a_crash_at_any_step_files_it_once(
 
 
 def test_one_recipient_concurrent_invocations_file_it_once(
-    store: Store, event: dict[str, object]
+    store: Store, event: dict[str, object], atomic_dynamodb: None
 ) -> None:
     single = ses_event("msg-1", [ALICE], timestamp_ms=ARRIVED)
     with ThreadPoolExecutor(4) as pool:
