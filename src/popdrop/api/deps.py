@@ -50,8 +50,11 @@ def _authenticator_for(settings: Settings) -> Authenticator:
     return Authenticator(_store_for(settings), settings)
 
 
-def get_authenticator(settings: SettingsDep) -> Authenticator:
-    """One per process: its credential cache and failure penalties span requests."""
+async def get_authenticator(settings: SettingsDep) -> Authenticator:
+    """One per process: its credential cache and failure penalties span requests. Made on the
+    event loop, not in the thread pool where sync dependencies run: `lru_cache` does not stop two
+    threads from each building one, and two authenticators would each keep their own penalties
+    and turns, so a burst of guesses could be answered in parallel."""
     return _authenticator_for(settings)
 
 

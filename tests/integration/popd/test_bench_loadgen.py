@@ -118,9 +118,13 @@ def test_held_sessions_are_logged_in_and_measured(daemon: Daemon) -> None:
     assert len(report["latencies"]) == 2  # type: ignore[arg-type]
 
 
-def test_a_failed_open_is_counted_with_the_servers_reason(daemon: Daemon) -> None:
+def test_a_failed_open_is_counted_with_the_servers_reason(
+    daemon: Daemon, atomic_dynamodb: None
+) -> None:
     """Opening a held session on a maildrop already held fails with the server's -ERR line,
-    counted by reason (issue 17: why sessions failed to open, not only how many)."""
+    counted by reason (issue 17: why sessions failed to open, not only how many). The two logins
+    race for the lease: DynamoDB's per-item atomicity decides it (moto's threaded server alone
+    could let both conditional writes succeed)."""
     flags = ["--count", "2", "--logins", "0", "--quiet", "0"]
     # The pattern without {}: both sessions on the same mailbox; the second finds it in use.
     report = loadgen(daemon, "held", *flags, user=PATTERN.format(0), code=1)
