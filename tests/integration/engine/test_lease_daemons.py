@@ -52,15 +52,29 @@ def test_a_second_session_gets_in_use_until_the_first_quits_rfc2449_s8_1_1(
         second.close()
 
 
+def _heartbeat_renewed_past(store: Store, aws_clients: AwsClients, moment_ms: int) -> None:
+    """Wait (60 s at most) until the daemon's heartbeat has been renewed to last past
+    `moment_ms` and that moment has passed: the lease outlived its first period."""
+    deadline = time.monotonic() + 60
+    while True:
+        items = aws_clients.dynamodb.scan(TableName=store.table)["Items"]
+        beats = [int(i["alive_until"]["N"]) for i in items if i[schema.SK]["S"] == "#HEARTBEAT"]
+        if max(beats, default=0) > moment_ms and time.time() * 1000 > moment_ms:
+            return
+        assert time.monotonic() < deadline, "the daemon's heartbeat was not renewed"
+        time.sleep(0.1)
+
+
 def test_a_session_keeps_its_lease_past_the_heartbeat_period_while_the_daemon_lives(
-    start_daemon: StartDaemon, store: Store, mailbox: str
+    start_daemon: StartDaemon, store: Store, mailbox: str, aws_clients: AwsClients
 ) -> None:
     deliver(store, MESSAGE, mailbox)
     with start_daemon(lease_seconds=3, lease_wait_seconds=0) as endpoints:
         holder, reply = login(endpoints.pop3_port)
         assert reply.startswith(b"+OK")
         assert holder.command("DELE 1").startswith(b"+OK")
-        time.sleep(4.5)  # longer than the period: only the heartbeat's renewals keep it
+        # Past the first period: only the heartbeat's renewals keep the lease now.
+        _heartbeat_renewed_past(store, aws_clients, int(time.time() * 1000) + 3000)
         other, refused = login(endpoints.pop3_port)
         assert refused.startswith(b"-ERR [IN-USE]")
         assert holder.command("QUIT").startswith(b"+OK")
