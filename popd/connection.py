@@ -373,11 +373,18 @@ class Connection:
         return self._outgoing_size >= FLUSH_AT
 
     def _flush(self) -> None:
-        if self._outgoing:
-            self._writer.write(b"".join(self._outgoing))
-            self.stats.bytes_sent += self._outgoing_size
-            self._outgoing.clear()
-            self._outgoing_size = 0
+        if not self._outgoing:
+            return
+        if self._outgoing_size < FLUSH_AT:
+            self._writer.write(b"".join(self._outgoing))  # a pipelined window: one send
+        else:
+            # A message's chunk: each piece as it is, through a view, so that neither a join nor
+            # the transport's slice of what the socket did not take copies a chunk again.
+            for data in self._outgoing:
+                self._writer.write(memoryview(data))
+        self.stats.bytes_sent += self._outgoing_size
+        self._outgoing.clear()
+        self._outgoing_size = 0
 
     async def _send_message(self, action: SendMessage) -> None:
         """Stream one message (RFC 1939 §7 RETR/TOP), writing the +OK line only once the first
@@ -399,7 +406,7 @@ class Connection:
         else:
             self.stats.top += 1
         try:
-            chunk = first
+            chunk, first = first, b""
             while True:
                 self._write(stuffer.feed(chunk))
                 chunk = b""  # while the client takes the stuffed copy, hold no other

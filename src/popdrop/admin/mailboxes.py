@@ -46,8 +46,6 @@ def set_password(store: MailboxAdmin, address: Address, password: str) -> None:
     store.set_password(address, hash_password(password), derive_keys(password))
 
 
-
-
 def add_app_password(store: MailboxAdmin, address: Address, name: str) -> tuple[AppPassword, str]:
     """Generate an app password named `name`; the stored entry and the password itself (shown to
     the user once, never stored). Raises `InvalidName`, `AppPasswordConflict`, `MailboxNotFound`."""
