@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from popd.heartbeat import Beat, DaemonHeartbeat
+from popd.listing_cache import ListingCache
 from popd.reader import MessageReader, StreamBudget
 from popdrop.auth.authenticator import Authenticator
 from popdrop.faces.faults import LeaseLost, StoreError
@@ -36,7 +37,7 @@ from popdrop.faces.pop3 import Heartbeat, Lease, MaildropStore
 from popdrop.folders import FolderChanges, FolderListing
 from popdrop.logfmt import log_event
 from popdrop.mime.ranges import MimeStructure
-from popdrop.model import Address, FolderId, Mailbox, MessageEntry, Snapshot
+from popdrop.model import INBOX_ID, Address, FolderId, Mailbox, MessageEntry, Snapshot
 from popdrop.pop3.actions import LoginRefused, LoginResult
 
 logger = logging.getLogger("popd.maildrops")
@@ -73,16 +74,23 @@ class Maildrops:
         stream_buffer_bytes: int = 64 * 1024 * 1024,
         login_delay: int = 0,
         folder_logins: bool = False,
+        listing_cache_entries: int = 50_000,
     ) -> None:
         self._store = store
         self._authenticator = authenticator
         self._policy = _Policy(lease_wait_seconds, read_ahead_bytes, login_delay, folder_logins)
         self._budget = StreamBudget(stream_buffer_bytes)
         self._heartbeat = DaemonHeartbeat(store, seconds=lease_seconds)
+        self.listings = ListingCache(listing_cache_entries)
 
     def session(self) -> MaildropSession:
         return MaildropSession(
-            self._store, self._authenticator, self._heartbeat, self._policy, self._budget
+            self._store,
+            self._authenticator,
+            self._heartbeat,
+            self._policy,
+            self._budget,
+            listings=self.listings,
         )
 
     async def start(self) -> None:
@@ -103,8 +111,11 @@ class MaildropSession:
         heartbeat: DaemonHeartbeat,
         policy: _Policy,
         budget: StreamBudget,
+        *,
+        listings: ListingCache,
     ) -> None:
         self._store = store
+        self._kept_listings = listings
         self._authenticator = authenticator
         self._heartbeat = heartbeat
         self._policy = policy
@@ -179,15 +190,30 @@ class MaildropSession:
                 self._heartbeat.release(lease)
                 return LoginRefused.LOGIN_DELAY
             if not folder:
-                return lease, Snapshot(address, self._store.list_messages(address))
+                return lease, Snapshot(address, self._listing(address, INBOX_ID))
             found = self._store.list_folders(address).find(folder)
             if found is None:
                 self._heartbeat.release(lease)
                 return LoginRefused.NO_SUCH_FOLDER
-            return lease, Snapshot(address, self._store.list_folder(address, found.id), found.id)
+            return lease, Snapshot(address, self._listing(address, found.id), found.id)
         except BaseException:
             self._heartbeat.release(lease)
             raise
+
+    def _listing(self, address: Address, folder: FolderId) -> tuple[MessageEntry, ...]:
+        """The folder's snapshot: the one this daemon read last, when the mailbox's listing
+        version says nothing changed since (`popd.listing_cache`); else read afresh. Called with
+        the lease held."""
+        cache = self._kept_listings
+        version = self._store.listing_version(address) if cache.enabled else None
+        if version is not None:
+            kept = cache.get(address, folder, version, int(time.time()))
+            if kept is not None:
+                return kept
+        listing = self._store.read_listing(address, folder)
+        if version is not None:
+            cache.put(address, folder, version, listing)
+        return listing.messages
 
     def read_ahead_from(self, entry: MessageEntry, number: int) -> None:
         """RETR `number` (`entry`) is starting: fetch the start of the messages after it in its
@@ -202,7 +228,7 @@ class MaildropSession:
     async def list_folder(
         self, mailbox: Address, folder: FolderId
     ) -> tuple[MessageEntry, ...] | StoreError:
-        listed = await _attempt(self._store.list_folder, mailbox, folder)
+        listed = await _attempt(self._listing, mailbox, folder)
         if not isinstance(listed, StoreError):
             self._listings[folder] = listed
         return listed

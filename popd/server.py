@@ -89,6 +89,7 @@ class Pop3Daemon:
             stream_buffer_bytes=settings.stream_buffer_bytes,
             login_delay=settings.login_delay,
             folder_logins=settings.pop4,
+            listing_cache_entries=settings.listing_cache_entries,
         )
         self._tokens = _token_validator(settings)
         self._decoy_key = _decoy_key(settings)

@@ -207,6 +207,16 @@ class MessageEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Listing:
+    """A folder's messages in arrival order, as one strongly consistent read found them, and
+    until when that read stays true without a change: the earliest expiry (epoch seconds) among
+    them, None when none of them expires."""
+
+    messages: tuple[MessageEntry, ...]
+    fresh_until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """A mailbox's maildrop as a POP3 session sees it: listed once at login and fixed from then on
     (RFC 1939 §8 exclusive access; mail arriving meanwhile shows at the next login). `folder` is

@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     # among the messages streaming at once: 1 MiB each while 64 or fewer stream, down to 64 KiB
     # each (docs/engine.md, "Streaming").
     stream_buffer_bytes: int = Field(default=64 * 1024 * 1024, ge=65536, le=4 * 1024**3)
+    # Message entries of listings the daemon keeps between logins, over all mailboxes (about
+    # 0.8 KB each): an unchanged maildrop is then not read again at login (docs/engine.md,
+    # "Listing cache"); 0 turns it off.
+    listing_cache_entries: int = Field(default=50_000, ge=0, le=10_000_000)
     # How old an unhandled object under the incoming prefix must be before the reconcile sweep
     # ingests it (docs/ingest.md, "Lost events").
     reconcile_grace_seconds: int = Field(default=900, ge=0)

@@ -2,10 +2,11 @@
 
 Like Twisted's `IMailboxPOP3`, the face is a handful of operations: look up a login's credentials
 (and note an app password's use or a login for LOGIN-DELAY), keep the daemon's heartbeat, take the
-maildrop's lease under it, list the snapshot, read a message or a range of it, commit the
-deletions, release the lease. Every call is synchronous (the daemon runs it in its thread pool) and
-raises only the faults of `popdrop.faces.faults`. Logins' credentials (`faces.credentials`) and
-the lease with the commit it guards (`faces.lease`) are pieces the REST API shares.
+maildrop's lease under it, list the snapshot (or learn that it has not changed), read a message or a
+range of it, commit the deletions, release the lease. Every call is synchronous (the daemon runs it
+in its thread pool) and raises only the faults of `popdrop.faces.faults`. Logins' credentials
+(`faces.credentials`) and the lease with the commit it guards (`faces.lease`) are pieces the REST
+API shares.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from popdrop.faces.credentials import Credentials, CredentialStore
 from popdrop.faces.lease import Heartbeat, Lease, MaildropLease
 from popdrop.folders import FolderChanges, FolderListing
 from popdrop.mime.ranges import MimeStructure
-from popdrop.model import Address, FolderId, MessageEntry
+from popdrop.model import Address, FolderId, Listing, MessageEntry
 
 __all__ = ["Credentials", "Heartbeat", "Lease", "MaildropStore", "ObjectBody"]
 
@@ -49,8 +50,15 @@ class MaildropStore(CredentialStore, MaildropLease, Protocol):
         already run out (every lease it kept is lost)."""
         ...
 
-    def list_messages(self, address: Address) -> tuple[MessageEntry, ...]:
-        """The snapshot: every message in arrival order, from one strongly consistent listing."""
+    def listing_version(self, address: Address) -> int | None:
+        """The mailbox's listing version, from one strongly consistent read: it moves on with
+        every change to any of its folders, so a listing read at the same version is the same
+        (but for entries past `Listing.fresh_until`). None when there is none to compare."""
+        ...
+
+    def read_listing(self, address: Address, folder: FolderId) -> Listing:
+        """A folder's snapshot (INBOX's at login, another's at SFLD or a folder login): every
+        message in arrival order, from one strongly consistent, paginated Query."""
         ...
 
     def open_object(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectBody:
@@ -62,10 +70,6 @@ class MaildropStore(CredentialStore, MaildropLease, Protocol):
 
     def list_folders(self, address: Address) -> FolderListing:
         """LFLD: every folder with its messages and octets, from two Queries."""
-        ...
-
-    def list_folder(self, address: Address, folder: FolderId) -> tuple[MessageEntry, ...]:
-        """SFLD: a folder's snapshot, as `list_messages` lists INBOX."""
         ...
 
     def mime_structure(self, entry: MessageEntry) -> MimeStructure:

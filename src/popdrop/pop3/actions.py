@@ -92,7 +92,7 @@ class ListFolders:
 
 @dataclass(frozen=True, slots=True)
 class OpenFolder:
-    """POP4 SFLD: list the messages of `mailbox`'s `folder` (`MaildropStore.list_folder`), its
+    """POP4 SFLD: list the messages of `mailbox`'s `folder` (`MaildropStore.read_listing`), its
     snapshot for the rest of the session; report them or the fault with `Session.folder_opened`."""
 
     mailbox: Address

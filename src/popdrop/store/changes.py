@@ -6,9 +6,10 @@ the unit needs no writing (an earlier run of the same commit wrote it, or the me
 `transactions.settle` drops such units and writes the rest, so a commit that stopped part-way is
 finished by running it again. Besides its own items a unit adds to counts that each transaction
 updates once (an item may appear only once in a transaction): its object's references, its
-folders' counters, the profile's counters. The profile counts every message of the mailbox but
-the quarantined ones; a folder's counter item (`#FOLDER#<id>`) counts its own, INBOX's are the
-rest. Only entries move: an object never does (DESIGN invariant 8: a copy is one more reference).
+folders' counters, the profile's counters and listing version. The profile counts every message
+of the mailbox but the quarantined ones; a folder's counter item (`#FOLDER#<id>`) counts its own,
+INBOX's are the rest. Only entries move: an object never does (DESIGN invariant 8: a copy is one
+more reference).
 
 - delete: Delete the entry if present. Counts: refs -1, its folder -1, profile -1 (not for a
   quarantined one).
@@ -190,7 +191,7 @@ def _writes(
         for folder, messages in sorted(tally.messages.items())
         if folder not in (INBOX_ID, QUARANTINE_ID) and (messages or tally.octets[folder])
     ]
-    if any(tally.profile):
+    if units:  # even when the counts cancel out (a move): the listing version moves on
         messages, octets = tally.profile
         writes.append((counters(table, address, messages, octets, EXISTS), None))
     return writes

@@ -33,6 +33,9 @@ OCTETS: Final = "octets"
 CLOSING: Final = "closing"
 APOP_SECRET: Final = "apop_secret"  # noqa: S105 - an attribute name
 LAST_LOGIN: Final = "last_login"
+# Grows with every change to any of the mailbox's listings (docs/engine.md, "Listing cache"); it
+# starts at a random value, so a mailbox removed and made again never repeats an old one's.
+LISTING_VERSION: Final = "listing_version"
 UID: Final = "uid"
 OBJECT_KEY: Final = "object_key"
 SIZE: Final = "size"

@@ -37,6 +37,7 @@ from popdrop.model import (
     Address,
     AppPassword,
     FolderId,
+    Listing,
     Mailbox,
     MessageEntry,
     Policy,
@@ -177,7 +178,13 @@ class Store:
         return self._leases.release(lease)
 
     def list_messages(self, address: Address) -> tuple[MessageEntry, ...]:
-        return self._messages.listing(address, now=int(time.time()))
+        return self.read_listing(address, INBOX_ID).messages
+
+    def listing_version(self, address: Address) -> int | None:
+        return self._mailboxes.listing_version(address)
+
+    def read_listing(self, address: Address, folder: FolderId) -> Listing:
+        return self._messages.listing(address, now=int(time.time()), folder=folder)
 
     def open_object(self, key: str, *, start: int = 0, end: int | None = None) -> ObjectBody:
         return self._objects.open(key, start=start, end=end)
@@ -206,7 +213,7 @@ class Store:
         return folder_directory.listing(self._dynamodb, self.table, address)
 
     def list_folder(self, address: Address, folder: FolderId) -> tuple[MessageEntry, ...]:
-        return self._messages.listing(address, now=int(time.time()), folder=folder)
+        return self.read_listing(address, folder).messages
 
     def mime_structure(self, entry: MessageEntry) -> MimeStructure:
         return structures.structure(self._dynamodb, self.table, self._objects, entry.object_key)
@@ -362,7 +369,9 @@ class Store:
         entry there will ever be (INBOX's and every POP4 folder's). Re-running an interrupted
         removal finishes it."""
         self._mailboxes.close(address)
-        entries = self._messages.listing(address, now=None) + self._messages.in_folders(address)
+        entries = self._messages.listing(address, now=None).messages + self._messages.in_folders(
+            address
+        )
         removed = self._delete_entries(address, entries)
         for held in self._quarantine.listing(address):
             self.discard_quarantined(address, held.entry.uid)

@@ -225,14 +225,8 @@ class Intake:
         quarantined = replace(quarantined, entry=entry)
         item = quarantine_item(quarantined)
         marker = {**codec.marker_item(entry), codec.ENTRY_SK: item[schema.SK]}
-        profile_open: TransactWriteItemTypeDef = {
-            "ConditionCheck": {
-                "TableName": self._table,
-                "Key": codec.profile_key(entry.mailbox),
-                "ConditionExpression": OPEN.expression,
-                "ExpressionAttributeNames": OPEN.names,
-            }
-        }
+        # The profile does not count quarantined mail, but its listing version moves on.
+        profile_open = counters(self._table, entry.mailbox, 0, 0, OPEN)
         filed = self._file(item, marker, profile_open, entry)
         if filed is None:
             raise MailboxNotFound(entry.mailbox)
@@ -245,10 +239,10 @@ class Intake:
         profile: TransactWriteItemTypeDef,
         entry: MessageEntry,
     ) -> Filed | None:
-        """Put the item and its uid marker, check or update the profile, and reference the
-        object, all or nothing: FILED, DUPLICATE (the uid is there already), or None when the
-        profile's condition failed. The one transaction that files a message (maildrop or
-        quarantine); each condition guards against a timeline:
+        """Put the item and its uid marker, update the profile (its listing version at least), and
+        reference the object, all or nothing: FILED, DUPLICATE (the uid is there already), or None
+        when the profile's condition failed. The one transaction that files a message (maildrop
+        or quarantine); each condition guards against a timeline:
 
         - item `attribute_not_exists`: the event is delivered again (SES or S3 re-sends it, or
           Lambda retries a run that crashed after this write): nothing is filed or counted twice.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import TYPE_CHECKING, Final, NamedTuple
 
@@ -34,21 +35,25 @@ OPEN: Final = Condition(
 def counters(
     table: str, address: str, messages: int, octets: int, condition: Condition
 ) -> TransactWriteItemTypeDef:
-    """A transaction item adding to a profile's message and octet counters under `condition`."""
+    """A transaction item adding to a profile's message and octet counters under `condition`, and
+    moving its listing version on: every transaction that puts or deletes a message entry of the
+    mailbox, in any folder, carries one (with zero counts where they do not change)."""
     return {
         "Update": {
             "TableName": table,
             "Key": codec.profile_key(address),
-            "UpdateExpression": "ADD #count :messages, #octets :octets",
+            "UpdateExpression": "ADD #count :messages, #octets :octets, #version :one",
             "ConditionExpression": condition.expression,
             "ExpressionAttributeNames": {
                 **condition.names,
                 "#count": codec.MESSAGE_COUNT,
                 "#octets": codec.OCTETS,
+                "#version": codec.LISTING_VERSION,
             },
             "ExpressionAttributeValues": {
                 ":messages": codec.n(messages),
                 ":octets": codec.n(octets),
+                ":one": codec.n(1),
             },
         }
     }
@@ -69,7 +74,10 @@ class Mailboxes:
             try:
                 self._db.put_item(
                     TableName=self._table,
-                    Item=codec.profile_item(mailbox),
+                    Item={
+                        **codec.profile_item(mailbox),
+                        codec.LISTING_VERSION: codec.n(secrets.randbits(62)),
+                    },
                     ConditionExpression="attribute_not_exists(#pk)",
                     ExpressionAttributeNames={"#pk": schema.PK},
                 )
@@ -87,6 +95,25 @@ class Mailboxes:
         if item is None or codec.CLOSING in item:
             return None
         return Credentials(codec.mailbox_from_item(item), item.get(codec.APOP_SECRET, {}).get("S"))
+
+    def listing_version(self, address: Address) -> int | None:
+        """The open profile's listing version, from one strongly consistent read; None when the
+        mailbox is gone or was made before versions existed (then no listing may be reused)."""
+        with aws_errors():
+            response = self._db.get_item(
+                TableName=self._table,
+                Key=codec.profile_key(address),
+                ConsistentRead=True,
+                ProjectionExpression="#version, #closing",
+                ExpressionAttributeNames={
+                    "#version": codec.LISTING_VERSION,
+                    "#closing": codec.CLOSING,
+                },
+            )
+        item = response.get("Item")
+        if item is None or codec.CLOSING in item or codec.LISTING_VERSION not in item:
+            return None
+        return int(item[codec.LISTING_VERSION]["N"])
 
     def directory(self) -> list[Mailbox]:
         items = queries.directory(self._db, self._table, schema.DIRECTORY_MAILBOX)

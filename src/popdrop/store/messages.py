@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from popdrop.model import INBOX_ID, QUARANTINE_ID, Address, FolderId, MessageEntry, is_valid_uid
+from popdrop.model import (
+    INBOX_ID,
+    QUARANTINE_ID,
+    Address,
+    FolderId,
+    Listing,
+    MessageEntry,
+    is_valid_uid,
+)
 from popdrop.store import codec, queries, schema
 from popdrop.store.aws import aws_errors
 
@@ -18,19 +26,20 @@ class Messages:
         self._db = dynamodb
         self._table = table
 
-    def listing(
-        self, address: Address, *, now: int | None, folder: FolderId = INBOX_ID
-    ) -> tuple[MessageEntry, ...]:
+    def listing(self, address: Address, *, now: int | None, folder: FolderId = INBOX_ID) -> Listing:
         """All entries of INBOX (or of `folder`) in arrival order, from one paginated, strongly
         consistent Query. Entries whose TTL passed by `now` (epoch seconds) are skipped;
         `now=None` keeps them (removal must see every entry)."""
         items = queries.partition(
             self._db, self._table, schema.mailbox_pk(address), codec.entry_prefix(folder)
         )
-        return tuple(
-            codec.entry_from_item(address, item)
-            for item in items
-            if now is None or not codec.is_expired(item, now)
+        kept = [item for item in items if now is None or not codec.is_expired(item, now)]
+        expiries = [
+            int(item[schema.TTL_ATTRIBUTE]["N"]) for item in kept if schema.TTL_ATTRIBUTE in item
+        ]
+        return Listing(
+            tuple(codec.entry_from_item(address, item) for item in kept),
+            min(expiries, default=None),
         )
 
     def in_folders(self, address: Address) -> tuple[MessageEntry, ...]:

@@ -11,7 +11,7 @@ from popdrop.model import INBOX_ID, Address, Quarantined
 from popdrop.store import codec, queries, references, schema, transactions
 from popdrop.store.aws import aws_errors
 from popdrop.store.intake import quarantined_from_item
-from popdrop.store.mailboxes import OPEN, counters
+from popdrop.store.mailboxes import EXISTS, OPEN, counters
 from popdrop.store.transactions import delete_if_present
 
 if TYPE_CHECKING:
@@ -81,5 +81,6 @@ class Quarantine:
         items: list[TransactWriteItemTypeDef] = [
             delete_if_present(self._table, codec.quarantine_key(entry)),
             references.count(self._table, entry.object_key, -1),
+            counters(self._table, entry.mailbox, 0, 0, EXISTS),  # the listing version moves on
         ]
         return transactions.transact(self._db, items) is None

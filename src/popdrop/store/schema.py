@@ -13,6 +13,7 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 |                   |                  |                                | dir_pk=MAILBOX,          |
 |                   |                  |                                | dir_sk=<address>,        |
 |                   |                  |                                | apop_secret?, last_login?|
+|                   |                  |                                | listing_version          |
 | message entry     | MBX#<address>    | MSG#<arrived_at ms:013d>#<uid> | uid, object_key, size,   |
 |                   |                  |                                | header_size, arrived_at, |
 |                   |                  |                                | summary (map), expires_at|

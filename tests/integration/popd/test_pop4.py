@@ -155,10 +155,11 @@ def test_request_counts_per_folder_command(
     daemon_factory: DaemonFactory, aws_calls: list[AwsCall]
 ) -> None:
     """Cost (DESIGN): LFLD is two Queries (directory with counters, and the quarantine's sizes),
-    once per session; SFLD one more Query per folder; CFLD, MOVE and COPY nothing until QUIT; MIME
-    one GetItem, and the first time the object's one GET and the cache's UpdateItem; QUIT with a
-    new folder, a move and a copy: the directory's transaction, one transaction for the messages,
-    the release."""
+    once per session; SFLD the listing version's GetItem and, unless this daemon read the folder
+    at that version already (`popd.listing_cache`), one more Query; CFLD, MOVE and COPY nothing
+    until QUIT; MIME one GetItem, and the first time the object's one GET and the cache's
+    UpdateItem; QUIT with a new folder, a move and a copy: the directory's transaction, one
+    transaction for the messages, the release."""
     daemon = daemon_factory(pop4=True)
     deliver(daemon.store, PLAIN, ADDRESS)
     deliver(daemon.store, MULTIPART, ADDRESS)
@@ -182,9 +183,15 @@ def test_request_counts_per_folder_command(
     client.close()
 
     client, _ = login(daemon)
-    assert costs("SFLD news") == Counter(Query=3)  # the folders (LFLD's two), then news's
+    # The folders (LFLD's two), the listing version, then news's listing.
+    assert costs("SFLD news") == Counter(Query=3, GetItem=1)
     assert costs("LFLD", multiline=True) == Counter()  # read once per session
     assert costs("MIME 2", multiline=True) == Counter(GetItem=1)  # the copy's cached structure
+    client.command("QUIT")
+    client.close()
+
+    client, _ = login(daemon)
+    assert costs("SFLD news") == Counter(Query=2, GetItem=1)  # news unchanged: not read again
     client.close()
 
 

@@ -1,0 +1,71 @@
+"""The daemon's listing cache (`popd.listing_cache`): reused only at the same version and before
+the earliest expiry, and bounded by entries, least recently used dropped first."""
+
+from __future__ import annotations
+
+import pytest
+
+from popd.listing_cache import ListingCache
+from popdrop.model import INBOX_ID, Address, FolderId, Listing, MessageEntry
+
+ALICE = Address("alice@example.test")
+BOB = Address("bob@example.test")
+ARCHIVE = FolderId("f1")
+
+
+def listing(count: int, fresh_until: int | None = None) -> Listing:
+    entries = tuple(
+        MessageEntry(ALICE, f"u{n}", f"incoming/{n}", 10, 2, 1_700_000_000_000 + n)
+        for n in range(count)
+    )
+    return Listing(entries, fresh_until)
+
+
+def test_a_listing_is_reused_at_its_version_only() -> None:
+    cache = ListingCache(100)
+    kept = listing(3)
+    cache.put(ALICE, INBOX_ID, 7, kept)
+    assert cache.get(ALICE, INBOX_ID, 7, now=0) is kept.messages
+    assert cache.get(ALICE, ARCHIVE, 7, now=0) is None  # each folder apart
+    assert cache.get(BOB, INBOX_ID, 7, now=0) is None
+    assert cache.get(ALICE, INBOX_ID, 8, now=0) is None  # the mailbox changed
+    assert cache.entries == 0  # and the stale listing was dropped
+    assert cache.get(ALICE, INBOX_ID, 7, now=0) is None
+
+
+def test_a_listing_with_an_entry_that_expires_is_reused_only_before_that() -> None:
+    cache = ListingCache(100)
+    cache.put(ALICE, INBOX_ID, 1, listing(2, fresh_until=1000))
+    assert cache.get(ALICE, INBOX_ID, 1, now=999) is not None
+    assert cache.get(ALICE, INBOX_ID, 1, now=1000) is None
+
+
+def test_the_entries_kept_are_bounded_least_recently_used_dropped_first() -> None:
+    cache = ListingCache(10)
+    cache.put(ALICE, INBOX_ID, 1, listing(4))
+    cache.put(ALICE, ARCHIVE, 1, listing(4))
+    assert cache.get(ALICE, INBOX_ID, 1, now=0) is not None  # INBOX is now the most recent
+    cache.put(BOB, INBOX_ID, 1, listing(4))
+    assert cache.entries == 8
+    assert cache.get(ALICE, ARCHIVE, 1, now=0) is None
+    assert cache.get(ALICE, INBOX_ID, 1, now=0) is not None
+    assert cache.get(BOB, INBOX_ID, 1, now=0) is not None
+
+
+def test_a_listing_larger_than_the_bound_is_not_kept_and_a_newer_one_replaces_the_old() -> None:
+    cache = ListingCache(10)
+    cache.put(ALICE, INBOX_ID, 1, listing(4))
+    cache.put(ALICE, INBOX_ID, 2, listing(5))
+    assert cache.entries == 5
+    cache.put(ALICE, INBOX_ID, 3, listing(11))
+    assert cache.entries == 0
+    assert cache.get(ALICE, INBOX_ID, 3, now=0) is None
+
+
+def test_size_zero_turns_it_off() -> None:
+    cache = ListingCache(0)
+    assert not cache.enabled
+    cache.put(ALICE, INBOX_ID, 1, listing(0))
+    assert cache.get(ALICE, INBOX_ID, 1, now=0) is None
+    with pytest.raises(ValueError, match="negative"):
+        ListingCache(-1)
