@@ -17,6 +17,7 @@ import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from popdrop.pop3 import pop4_commands as pop4
 from popdrop.pop3.arguments import (
@@ -389,14 +390,32 @@ _PARSERS: dict[bytes, _Parser] = {
 
 _WITH_POP4: dict[bytes, _Parser] = {**_PARSERS, **pop4.PARSERS}
 
+# Lines of the maildrop's commands, whose only arguments are message numbers, are parsed once per
+# process: clients repeat the same few (every poll's STAT and UIDL, a pipelined window's LIST n),
+# and parsing was a third of the core's CPU per pipelined command (docs/performance.md). The
+# commands are immutable and mean the same with POP4 on or off. Never kept: a line with a secret
+# (USER, PASS, APOP, AUTH), an error, and any line past the first MEMO_LINES.
+_MEMO_VERBS: Final = frozenset(
+    {b"STAT", b"LIST", b"UIDL", b"RETR", b"TOP", b"DELE", b"RSET", b"NOOP", b"QUIT", b"CAPA"}
+)
+MEMO_LINES: Final = 4096
+_parsed: dict[bytes, Command] = {}
+
 
 def parse_command(line: bytes, *, pop4: bool = False) -> Command | CommandError:
     """Parse one command line (without its CRLF). Never raises, whatever the bytes. With `pop4`
     off, POP4's verbs are as unknown as any other (docs/pop4.md)."""
+    known = _parsed.get(line)
+    if known is not None:
+        return known
     if not line:
         return CommandError("Empty command.")
     verb, _, rest = line.partition(b" ")
-    parse = (_WITH_POP4 if pop4 else _PARSERS).get(verb.upper())
+    verb = verb.upper()
+    parse = (_WITH_POP4 if pop4 else _PARSERS).get(verb)
     if parse is None:
         return CommandError("Unknown command.")
-    return parse(rest)
+    command = parse(rest)
+    if verb in _MEMO_VERBS and not isinstance(command, CommandError) and len(_parsed) < MEMO_LINES:
+        _parsed[line] = command
+    return command

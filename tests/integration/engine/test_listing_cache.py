@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+from bench.capacity import Meter
 from popdrop.auth.passwords import hash_password
 from popdrop.ingest import ingest
 from popdrop.logfmt import now_ms
-from popdrop.store import Store
-from tests.conftest import AwsCall
+from popdrop.model import Address, MessageEntry, Summary
+from popdrop.store import Store, codec
+from tests.conftest import AwsCall, AwsClients
 from tests.support import RawClient, deliver
 
 from .conftest import PASSWORD, StartDaemon, login
@@ -48,6 +50,36 @@ def test_a_login_to_an_unchanged_maildrop_reads_no_listing_and_sees_the_same_one
         for _ in range(3):
             assert uidl(endpoints.pop3_port, mailbox) == ids
         assert queries(aws_calls) == 0
+
+
+def test_an_unchanged_login_on_2000_messages_reads_at_most_2_units(
+    start_daemon: StartDaemon, store: Store, mailbox: str, aws_clients: AwsClients
+) -> None:
+    """Issue 13's target, in read units computed by AWS's rules (`bench/capacity.py`): the
+    first login reads the whole listing, the next only the profile, twice."""
+    key = store.put_incoming("shared", MESSAGE)
+    summary = Summary(sender="A Sender <a@example.org>", subject="An ordinary subject line")
+    items = []
+    for n in range(2000):
+        entry = MessageEntry(
+            Address(mailbox), f"u{n:05d}", key, len(MESSAGE), 38, 1_700_000_000_000 + n, summary
+        )
+        items += [codec.entry_item(entry), codec.marker_item(entry)]
+    for start in range(0, len(items), 25):
+        aws_clients.dynamodb.batch_write_item(
+            RequestItems={
+                store.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            }
+        )
+    meter = Meter()
+    meter.attach(*aws_clients)
+    with start_daemon() as endpoints:
+        assert len(uidl(endpoints.pop3_port, mailbox)) == 2000
+        first = meter.read_units
+        meter.reset()
+        assert len(uidl(endpoints.pop3_port, mailbox)) == 2000
+        assert meter.read_units <= 2 < first
+        assert meter.calls["Query"] == 0
 
 
 def test_mail_filed_between_logins_is_listed_at_the_next(

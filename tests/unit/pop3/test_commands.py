@@ -228,3 +228,17 @@ def test_splitter_and_parser_agree_at_every_chunk_size() -> None:
 def test_splitter_and_parser_agree_at_every_split_point() -> None:
     for at in range(len(DIALOGUE) + 1):
         assert parse_chunks([DIALOGUE[:at], DIALOGUE[at:]]) == PARSED, at
+
+
+def test_a_repeated_maildrop_command_line_parses_once_and_the_memo_is_bounded() -> None:
+    """The parse memo (docs/performance.md, "Pipelined commands") gives the same command again,
+    never keeps a line with a secret or an error, and stops growing at MEMO_LINES."""
+    first = parse_command(b"LIST 7")
+    assert parse_command(b"LIST 7") is first == c.List(7)
+    assert parse_command(b"list 7", pop4=True) == c.List(7)  # the same with POP4 on
+    for line in (b"PASS secret-memo", b"USER memo@example.test", b"APOP a b", b"RETR 0"):
+        parse_command(line)
+        assert line not in c._parsed
+    for n in range(1, c.MEMO_LINES + 100):
+        assert parse_command(b"DELE %d" % n) == c.Dele(n)
+    assert len(c._parsed) == c.MEMO_LINES
