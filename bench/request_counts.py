@@ -8,6 +8,7 @@ against moto in-process (`moto.mock_aws`), so it needs no server and measures no
 requests the code makes.
 
     .venv/bin/python bench/request_counts.py [--kept 1000,100000] [--listing 100,2000,100000]
+        [--cache-entries 200000]
 
 Run it with another checkout's `src` first on PYTHONPATH to count that version's requests (the
 before/after figures in docs/performance.md, "Requests per operation", were made so).
@@ -179,7 +180,7 @@ def _figure(meter: Meter) -> Figure:
     return Counter(meter.calls), meter.read_units, meter.write_units, meter.dollars()
 
 
-def daemon_side(listing_sizes: list[int]) -> dict[str, Figure]:
+def daemon_side(listing_sizes: list[int], cache_entries: int | None) -> dict[str, Figure]:
     """Logins (first, unchanged, changed), QUITs with deletions, and an idle minute, through the
     daemon's storage layer against in-process moto."""
     figures: dict[str, Figure] = {}
@@ -192,6 +193,8 @@ def daemon_side(listing_sizes: list[int]) -> dict[str, Figure]:
         meter = Meter()
         meter.attach(*clients.values())
         settings = Settings(lease_seconds=30.0)
+        if cache_entries is not None:
+            settings = Settings(lease_seconds=30.0, listing_cache_entries=cache_entries)
         for size in listing_sizes:
             address = Address(f"big{size}@example.test")
             store.create_mailbox(address, hash_password(PASSWORD))
@@ -217,7 +220,13 @@ async def _login(maildrops: Maildrops, address: Address) -> Snapshot:
 async def _logins(
     store: Store, settings: Settings, meter: Meter, address: Address, size: int
 ) -> dict[str, Figure]:
-    maildrops = Maildrops(store, Authenticator(store, settings))
+    maildrops = Maildrops(
+        store,
+        Authenticator(store, settings),
+        listing_cache_entries=settings.listing_cache_entries,
+    )
+    bound = settings.listing_cache_entries
+    where = "" if bound == Settings().listing_cache_entries else f" (cache {bound:,} entries)"
     await maildrops.start()
     figures = {}
     try:
@@ -229,7 +238,7 @@ async def _logins(
                 figures["ingest, 1 mailbox"] = _figure(meter)
             meter.reset()
             snapshot = await _login(maildrops, address)
-            figures[f"login, {size:,} messages, {label}"] = _figure(meter)
+            figures[f"login, {size:,} messages, {label}{where}"] = _figure(meter)
             assert len(snapshot.messages) >= size
     finally:
         await maildrops.stop()
@@ -351,8 +360,13 @@ def main() -> None:
     parser.add_argument(
         "--listing", default="100,2000,100000", help="messages in the login's maildrop"
     )
+    parser.add_argument(
+        "--cache-entries",
+        type=int,
+        help="the daemon's POPDROP_LISTING_CACHE_ENTRIES (default: the setting's default)",
+    )
     args = parser.parse_args()
-    daemon = daemon_side([int(n) for n in args.listing.split(",")])
+    daemon = daemon_side([int(n) for n in args.listing.split(",")], args.cache_entries)
     _print_units(daemon)
     print()
     if {100, 2000} <= {int(n) for n in args.listing.split(",")}:

@@ -19,7 +19,9 @@ Why a listing kept at version v is the folder as it is at version v:
   expiry (`Listing.fresh_until`).
 
 Bounded: at most `max_entries` message entries over all the listings kept (about 0.8 KB each:
-docs/engine.md), the least recently used dropped first; a listing larger than that is not kept.
+docs/engine.md), an empty listing counting as one (so that a daemon that sees a great many empty
+maildrops keeps a bounded number of them too), the least recently used dropped first; a listing
+larger than the bound is not kept.
 A session's snapshot and the kept listing are one tuple, so a logged-in maildrop costs nothing
 more. Used from the thread pool (logins run there), hence the lock.
 """
@@ -54,7 +56,7 @@ class ListingCache:
 
     @property
     def entries(self) -> int:
-        """Message entries kept, over all listings."""
+        """Entries counted against the bound, over all listings (an empty one counts one)."""
         return self._entries
 
     def get(
@@ -78,7 +80,7 @@ class ListingCache:
         """Keep `listing`, read after `version` was, dropping the least recently used listings
         until every entry fits."""
         key = (address, folder)
-        size = len(listing.messages)
+        size = _counted(listing)
         with self._lock:
             self._drop(key)
             if not self._max_entries or size > self._max_entries:
@@ -91,4 +93,8 @@ class ListingCache:
     def _drop(self, key: tuple[Address, FolderId]) -> None:
         kept = self._kept.pop(key, None)
         if kept is not None:
-            self._entries -= len(kept.listing.messages)
+            self._entries -= _counted(kept.listing)
+
+
+def _counted(listing: Listing) -> int:
+    return max(1, len(listing.messages))

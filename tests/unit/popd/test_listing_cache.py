@@ -69,3 +69,12 @@ def test_size_zero_turns_it_off() -> None:
     assert cache.get(ALICE, INBOX_ID, 1, now=0) is None
     with pytest.raises(ValueError, match="negative"):
         ListingCache(-1)
+
+
+def test_empty_listings_count_one_each_so_their_number_is_bounded_too() -> None:
+    cache = ListingCache(3)
+    for n in range(10):
+        cache.put(Address(f"m{n}@example.test"), INBOX_ID, 1, listing(0))
+    assert cache.entries == 3
+    assert cache.get(Address("m9@example.test"), INBOX_ID, 1, now=0) == ()
+    assert cache.get(Address("m0@example.test"), INBOX_ID, 1, now=0) is None
