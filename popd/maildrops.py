@@ -81,7 +81,7 @@ class Maildrops:
         self._policy = _Policy(lease_wait_seconds, read_ahead_bytes, login_delay, folder_logins)
         self._budget = StreamBudget(stream_buffer_bytes)
         self._heartbeat = DaemonHeartbeat(store, seconds=lease_seconds)
-        self.listings = ListingCache(listing_cache_entries)
+        self._listing_cache = ListingCache(listing_cache_entries)
 
     def session(self) -> MaildropSession:
         return MaildropSession(
@@ -90,7 +90,7 @@ class Maildrops:
             self._heartbeat,
             self._policy,
             self._budget,
-            listings=self.listings,
+            listings=self._listing_cache,
         )
 
     async def start(self) -> None:
