@@ -1,0 +1,27 @@
+"""The benches' storage host: moto's server with the two fixes `popdrop dev` applies for a big
+table (docs/dev-stack.md). Plain `moto.server` copied the whole table in every transaction and kept
+every item version it ever made; at 10,000 held sessions it grew past 10 GB and took a whole core
+for the logins' lease writes, and the logins, not popdrop, timed out (docs/performance.md).
+
+    python bench/moto_host.py -H 127.0.0.1 -p PORT     # moto.server's own arguments
+"""
+
+from __future__ import annotations
+
+import sys
+
+import moto.dynamodb.models
+import moto.s3.models  # noqa: F401 - registers the S3 models whose tracking is turned off
+from moto.server import main
+
+from popd import moto_transactions
+
+
+def run(argv: list[str]) -> None:
+    moto_transactions.install()
+    moto_transactions.untrack_instances("dynamodb", "s3")
+    main(argv)
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:])
