@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     table: str = Field(default="popdrop", min_length=3, max_length=255)
     bucket: str = Field(default="popdrop-mail", min_length=3, max_length=63)
     incoming_prefix: str = "incoming/"
+    # The SQS queue (URL or name) that EventBridge fills with S3's `Object Created` events under
+    # the incoming prefix: the reconcile sweep reads what arrived there instead of listing the
+    # prefix (docs/ingest.md). Empty: the sweep lists the prefix.
+    arrivals_queue: str = ""
 
     host: str = "0.0.0.0"  # noqa: S104 - a server's default is to listen on every interface
     pop3_port: int = Field(default=110, ge=0, le=65535)
