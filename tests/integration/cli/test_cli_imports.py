@@ -83,6 +83,40 @@ def test_mailbox_list_imports_neither_the_api_the_daemon_nor_ingest(store: Store
     assert heavy_among(modules) == []
 
 
+def test_mailbox_list_reads_its_settings_without_pydantic_and_aws_without_boto3(
+    store: Store,
+) -> None:
+    """pydantic and pydantic-settings (the daemon's `Settings`) were a third of its start-up,
+    boto3 (and the S3 transfer manager it imports) a seventh: it needs neither."""
+    store.create_mailbox("someone@example.test", "x")
+    env = {**os.environ, "POPDROP_TABLE": store.table, "POPDROP_BUCKET": store.bucket}
+    modules = imported_modules("mailbox", "list", env=env)
+    assert {"popdrop.storage_settings", "botocore.client"} <= modules  # it did read both
+    unwanted = ("pydantic", "pydantic_core", "pydantic_settings", "boto3", "s3transfer")
+    assert sorted(modules & set(unwanted)) == []
+
+
+def test_main_leaves_the_collector_on(store: Store) -> None:
+    """`main` keeps the cyclic collector off during start-up only: however the command ends (done,
+    argparse's exit after --help, a bad setting refused), it is on again."""
+    ends = [("--help", store.table, None), ("", store.table, 0), ("", "x", 2)]
+    for flag, table, status in ends:
+        argv = ["mailbox", "list", flag] if flag else ["mailbox", "list"]
+        probe = (
+            "import gc\nfrom popd.cli import main\n"
+            f"try:\n    print(main({argv!r}))\nexcept SystemExit:\n    print(None)\n"
+            "print(gc.isenabled())"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "POPDROP_TABLE": table, "POPDROP_BUCKET": store.bucket},
+            timeout=60,
+        )
+        assert run.stdout.splitlines()[-2:] == [str(status), "True"], run.stderr
+
+
 def test_the_import_check_sees_heavy_modules_where_they_are_imported() -> None:
     """The check is not vacuous: importing the API does show FastAPI."""
     assert "fastapi" in heavy_among(imported_by(["-c", "import popdrop.api.app"]))
