@@ -11,6 +11,8 @@ import subprocess
 import sys
 from importlib.metadata import version
 
+import pytest
+
 from popdrop.store import Store
 
 # What the API, the daemon, ingest, the local stack and TLS certificates pull in: about a second
@@ -83,17 +85,31 @@ def test_mailbox_list_imports_neither_the_api_the_daemon_nor_ingest(store: Store
     assert heavy_among(modules) == []
 
 
-def test_mailbox_list_reads_its_settings_without_pydantic_and_aws_without_boto3(
-    store: Store,
+# The operator commands that only read DynamoDB, and the module that runs each.
+READERS = [
+    (("mailbox", "list"), "popd.admin"),
+    (("mailbox", "app-password", "list", "someone@example.test"), "popd.admin"),
+    (("mailbox", "policy", "someone@example.test"), "popd.ingest_admin"),
+    (("alias", "list"), "popd.ingest_admin"),
+    (("quarantine", "list", "someone@example.test"), "popd.ingest_admin"),
+    (("folder", "list", "someone@example.test"), "popdrop.folder_admin"),
+]
+
+
+@pytest.mark.parametrize(("command", "runner"), READERS, ids=lambda c: " ".join(c[:3]))
+def test_reading_commands_import_neither_pydantic_boto3_scram_nor_ingest(
+    store: Store, command: tuple[str, ...], runner: str
 ) -> None:
-    """pydantic and pydantic-settings (the daemon's `Settings`) were a third of its start-up,
-    boto3 (and the S3 transfer manager it imports) a seventh: it needs neither."""
+    """pydantic and pydantic-settings (the daemon's `Settings`) were a third of `mailbox list`'s
+    start-up, boto3 (and the S3 transfer manager it imports) a seventh; SCRAM is for setting
+    passwords, the ingest pipeline for delivering and reconciling."""
     store.create_mailbox("someone@example.test", "x")
     env = {**os.environ, "POPDROP_TABLE": store.table, "POPDROP_BUCKET": store.bucket}
-    modules = imported_modules("mailbox", "list", env=env)
-    assert {"popdrop.storage_settings", "botocore.client"} <= modules  # it did read both
-    unwanted = ("pydantic", "pydantic_core", "pydantic_settings", "boto3", "s3transfer")
-    assert sorted(modules & set(unwanted)) == []
+    modules = imported_modules(*command, env=env)
+    assert {runner, "popdrop.storage_settings", "botocore.client"} <= modules  # it did run
+    unwanted = {"pydantic", "pydantic_core", "pydantic_settings", "boto3", "s3transfer"}
+    assert sorted(modules & unwanted) == []
+    assert heavy_among(modules) == []
 
 
 def test_main_leaves_the_collector_on(store: Store) -> None:
