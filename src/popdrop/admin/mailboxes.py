@@ -12,9 +12,10 @@ from popdrop import model
 from popdrop.admin.errors import InvalidName, InvalidPassword
 from popdrop.auth import app_passwords
 from popdrop.auth.passwords import hash_password
+from popdrop.auth.scram import derive_keys
 from popdrop.faces.admin import MailboxAdmin
 from popdrop.faces.faults import MailboxNotFound
-from popdrop.model import Address, AppPassword, Mailbox, ScramKeys, normalize_password
+from popdrop.model import Address, AppPassword, Mailbox, normalize_password
 
 # A generated password: 144 random bits in 24 URL-safe characters, easy to paste into a client.
 _GENERATED_BYTES: Final = 18
@@ -33,24 +34,16 @@ def generate_password() -> str:
     return secrets.token_urlsafe(_GENERATED_BYTES)
 
 
-def _scram_keys(password: str) -> ScramKeys:
-    # SCRAM (scramp, asn1crypto: about 0.04 s of imports) only where a password is set: listing or
-    # revoking app passwords, or removing a mailbox, should not pay for it.
-    from popdrop.auth.scram import derive_keys  # noqa: PLC0415
-
-    return derive_keys(password)
-
-
 def create_mailbox(store: MailboxAdmin, address: Address, password: str) -> Mailbox:
     """Raises `InvalidPassword`, `MailboxExists`."""
     password = check_password(password)
-    return store.create_mailbox(address, hash_password(password), _scram_keys(password))
+    return store.create_mailbox(address, hash_password(password), derive_keys(password))
 
 
 def set_password(store: MailboxAdmin, address: Address, password: str) -> None:
     """Replace the password and its SCRAM verifier; `InvalidPassword`, `MailboxNotFound`."""
     password = check_password(password)
-    store.set_password(address, hash_password(password), _scram_keys(password))
+    store.set_password(address, hash_password(password), derive_keys(password))
 
 
 def add_app_password(store: MailboxAdmin, address: Address, name: str) -> tuple[AppPassword, str]:
