@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final, cast
 
-import boto3
 from botocore.config import Config
 
 from popdrop.faces.admin import GcReport
@@ -45,7 +44,7 @@ from popdrop.model import (
     Route,
     ScramKeys,
 )
-from popdrop.store import commits, folder_directory, gc, incoming, resources, structures
+from popdrop.store import aws, commits, folder_directory, gc, incoming, resources, structures
 from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.aws import LazyClient, aws_errors
 from popdrop.store.intake import Intake
@@ -64,7 +63,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
     from mypy_boto3_s3 import S3Client
 
-    from popdrop.settings import Settings
+    from popdrop.storage_settings import StorageNames
 
 # The daemon runs many sessions' storage calls at once; botocore's default pool of 10 connections
 # per client would queue them.
@@ -117,9 +116,9 @@ class Store:
         self.incoming_prefix: Final = incoming_prefix
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Store:
+    def from_settings(cls, settings: StorageNames) -> Store:
         """Clients configured the standard AWS way (region, credentials, AWS_ENDPOINT_URL)."""
-        session = boto3.session.Session()
+        session = aws.session()
         config = Config(
             retries=_RETRY,  # type: ignore[arg-type]
             max_pool_connections=_MAX_POOL_CONNECTIONS,
@@ -131,11 +130,11 @@ class Store:
         # with SigV2, which newer regions refuse.
         s3_config = config.merge(Config(signature_version="s3v4"))
         with aws_errors():  # NoRegionError, with what to set
-            dynamodb = session.client("dynamodb", config=config)
-        s3 = LazyClient(lambda: session.client("s3", config=s3_config))
+            dynamodb = session.create_client("dynamodb", config=config)
+        s3 = LazyClient(lambda: session.create_client("s3", config=s3_config))
         return cls(
             s3=cast("S3Client", s3),
-            dynamodb=dynamodb,
+            dynamodb=cast("DynamoDBClient", dynamodb),  # botocore types it only as BaseClient
             table=settings.table,
             bucket=settings.bucket,
             incoming_prefix=settings.incoming_prefix,
