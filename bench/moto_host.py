@@ -1,5 +1,5 @@
-"""The benches' storage host: moto's server with the two fixes `popdrop dev` applies for a big
-table (docs/dev-stack.md). Plain `moto.server` copied the whole table in every transaction and kept
+"""The benches' storage host: moto's server with the fixes `popdrop dev` applies for a big
+table (docs/dev-stack.md), and its compact storage of items and objects. Plain `moto.server` copied the whole table in every transaction and kept
 every item version it ever made; at 10,000 held sessions it grew past 10 GB and took a whole core
 for the logins' lease writes, and the logins, not popdrop, timed out (docs/performance.md).
 
@@ -14,12 +14,13 @@ import moto.dynamodb.models
 import moto.s3.models  # noqa: F401 - registers the S3 models whose tracking is turned off
 from moto.server import main
 
-from popd import moto_transactions
+from popd import moto_compact, moto_transactions
 
 
 def run(argv: list[str]) -> None:
     moto_transactions.install()
     moto_transactions.untrack_instances("dynamodb", "s3")
+    moto_compact.install()
     main(argv)
 
 

@@ -64,6 +64,7 @@ class DevState:
                 if path.exists():
                     self._replay(path)
             self._load_objects()
+            moto_transactions.run_hooks(list(self._every_item()))  # moto_compact's, if installed
             self._compact()
             moto_transactions.install(self._journal_writes)
             _install_s3_hooks()
