@@ -1,7 +1,8 @@
 """The benches' storage host: moto's server with the fixes `popdrop dev` applies for a big
-table (docs/dev-stack.md), and its compact storage of items and objects. Plain `moto.server` copied the whole table in every transaction and kept
-every item version it ever made; at 10,000 held sessions it grew past 10 GB and took a whole core
-for the logins' lease writes, and the logins, not popdrop, timed out (docs/performance.md).
+table and its compact storage of items and objects (docs/dev-stack.md). Plain `moto.server`
+copied the whole table in every transaction and kept every item version it ever made; at 10,000
+held sessions it grew past 10 GB and took a whole core for the logins' lease writes, and the
+logins, not popdrop, timed out (docs/performance.md).
 
     python bench/moto_host.py -H 127.0.0.1 -p PORT     # moto.server's own arguments
 """

@@ -54,7 +54,9 @@ def compact_value(value: DynamoType) -> DynamoType:
     if value.type in _SCALAR_TYPES:
         return _share(value)
     if value.is_map():
-        value.value = {sys.intern(name): compact_value(inner) for name, inner in value.value.items()}
+        value.value = {
+            sys.intern(name): compact_value(inner) for name, inner in value.value.items()
+        }
     elif value.is_list():
         value.value = [compact_value(inner) for inner in value.value]
     return value
@@ -116,7 +118,9 @@ def compact_key(key: FakeKey) -> None:
     key.__dict__ = {
         name: value
         for name, value in fields.items()
-        if not (name in defaults and type(value) is type(defaults[name]) and value == defaults[name])
+        if not (
+            name in defaults and type(value) is type(defaults[name]) and value == defaults[name]
+        )
     }
 
 
@@ -151,7 +155,7 @@ def install() -> None:
             raise RuntimeError("moto's FakeKey changed: review popd/moto_compact.py")
         for name, value in _KEY_DEFAULTS.items():
             setattr(FakeKey, name, value)
-        FakeKey._max_buffer_size = _buffer_size()  # type: ignore[attr-defined]
+        FakeKey._max_buffer_size = _buffer_size()
         FakeKey.__init__ = _compacting_init(FakeKey.__init__)  # type: ignore[method-assign]
         moto_transactions.install(_compact_written)
         _installed = True
