@@ -18,14 +18,13 @@ import argparse
 import gc
 import json
 import logging
-import os
 import sys
 import time
 import tracemalloc
 
 import moto.dynamodb.models
 import moto.s3.models  # noqa: F401 - registers the S3 models whose tracking is turned off
-from moto.server import ThreadedMotoServer
+import moto_host
 
 from popd import moto_compact, moto_transactions
 from popdrop.auth.passwords import hash_password
@@ -55,23 +54,12 @@ def measure(messages: int, warmup: int, size: int, compact: bool, top: int) -> d
     if compact:
         moto_compact.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        os.environ.update(
-            AWS_ENDPOINT_URL=f"http://{host}:{port}",
-            AWS_REGION="us-east-1",
-            AWS_DEFAULT_REGION="us-east-1",
-            AWS_ACCESS_KEY_ID="bench",
-            AWS_SECRET_ACCESS_KEY="bench",
-            POPDROP_TABLE="popdrop-dev",
-            POPDROP_BUCKET="popdrop-dev-mail",
-            POPDROP_INCOMING_PREFIX="incoming/",
-        )
+    with moto_host.in_this_process(
+        POPDROP_TABLE="popdrop-dev",
+        POPDROP_BUCKET="popdrop-dev-mail",
+        POPDROP_INCOMING_PREFIX="incoming/",
+    ):
         return _ingest_and_count(messages, warmup, size, top)
-    finally:
-        server.stop()
 
 
 def _ingest_and_count(messages: int, warmup: int, size: int, top: int) -> dict[str, object]:

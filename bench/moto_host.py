@@ -9,13 +9,38 @@ logins, not popdrop, timed out (docs/performance.md).
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import moto.dynamodb.models
 import moto.s3.models  # noqa: F401 - registers the S3 models whose tracking is turned off
-from moto.server import main
+from moto.server import ThreadedMotoServer, main
 
 from popd import moto_compact, moto_transactions
+
+
+@contextmanager
+def in_this_process(**environment: str) -> Iterator[str]:
+    """moto's server (as this process has patched it) on a free loopback port, with the AWS
+    variables, and any others given, pointing boto3 and `Settings` at it; yields its endpoint."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        os.environ.update(
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_REGION="us-east-1",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            **environment,
+        )
+        yield endpoint
+    finally:
+        server.stop()
 
 
 def run(argv: list[str]) -> None:

@@ -19,6 +19,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.integration.popd.test_moto_transactions import BACKEND_WITH_TABLE_T
+
 SERVER = """
 import sys
 from moto.server import ThreadedMotoServer
@@ -221,7 +223,7 @@ def test_objects_read_back_whole_ranged_listed_copied_and_deleted(s3: Any) -> No
     s3.put_object(Bucket=BUCKET, Key="m/2", Body=b"second")
     got = s3.get_object(Bucket=BUCKET, Key="m/1")
     assert got["Body"].read() == body
-    assert got["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'  # noqa: S324  S3's ETag is MD5
+    assert got["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'  # noqa: S324 - S3's ETag is MD5
     assert got["ContentType"] == "message/rfc822"
     ranged = s3.get_object(Bucket=BUCKET, Key="m/1", Range="bytes=250-261")
     assert ranged["Body"].read() == body[250:262]
@@ -256,19 +258,13 @@ def test_object_lock_settings_a_key_sets_stay_its_own(s3: Any) -> None:
 def test_items_share_names_and_values_and_hold_their_key_once() -> None:
     """The patch itself, seen inside moto: what two items repeat is held once, and a key's body
     and defaults are compact."""
-    script = """
+    script = (
+        BACKEND_WITH_TABLE_T
+        + """
 import io
-from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models import dynamodb_backends
 from moto.s3.models import s3_backends
 from popd import moto_compact
 moto_compact.install()
-backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-backend.create_table("t", schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    throughput=None, attr=[{"AttributeName": "pk", "AttributeType": "S"}],
-    global_indexes=None, indexes=None, streams=None, billing_mode="PAY_PER_REQUEST",
-    sse_specification=None, tags=None, deletion_protection_enabled=False,
-    warm_throughput=None)
 for pk in ("a", "b"):
     item = {"pk": {"S": pk}, "verdict": {"S": "PASS"}, "m": {"M": {"spam": {"S": "PASS"}}}}
     backend.put_item("t", {name: dict(value) for name, value in item.items()})
@@ -281,6 +277,7 @@ s3.create_bucket("objects", "us-east-1")
 key = s3.put_object("objects", "k", b"body")
 print(type(key._value_buffer) is io.BytesIO, "lock_mode" in vars(key), key.lock_mode, key.value)
 """
+    )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == [
