@@ -299,6 +299,7 @@ print(type(key._value_buffer) is io.BytesIO, "lock_mode" in vars(key), key.lock_
 BYTES_PER_MESSAGE_BOUND = 14 * 1024
 
 
+@pytest.mark.timeout(600)  # 300 ingests under tracemalloc, on a loaded machine
 def test_memory_per_message_stays_under_its_documented_bound() -> None:
     run = subprocess.run(
         [sys.executable, "bench/dev_memory.py", "--compact", "--messages", "200", "--json"],
