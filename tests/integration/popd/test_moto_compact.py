@@ -294,7 +294,7 @@ print(type(key._value_buffer) is io.BytesIO, "lock_mode" in vars(key), key.lock_
 
 # Python-allocated bytes per 2 KiB message that moto and the store keep, measured over 200
 # messages of the real ingest path by bench/dev_memory.py: about 10.4 KiB with the patch over
-# 1,000 messages (16.6 KiB without it); over 200 the bounded table of shared values can add up to
+# 300 messages (16.6 KiB without it); over 200 the bounded table of shared values can add up to
 # about 1.5 KiB, hence the bound.
 BYTES_PER_MESSAGE_BOUND = 14 * 1024
 
