@@ -7,12 +7,11 @@ and prints medians, the ratio and the spread. Usage: .venv/bin/python bench/auth
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import sys
 import time
 
-from moto.server import ThreadedMotoServer
+import moto_host
 
 from popdrop.auth.authenticator import Authenticator
 from popdrop.auth.passwords import hash_password
@@ -38,19 +37,8 @@ async def measure(rounds: int) -> dict[str, list[float]]:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://{host}:{port}",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    try:
+    with moto_host.in_this_process():
         times = asyncio.run(measure(rounds))
-    finally:
-        server.stop()
     medians = {name: statistics.median(values) for name, values in times.items()}
     for name, values in times.items():
         quartiles = statistics.quantiles(values, n=4)

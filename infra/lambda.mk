@@ -8,7 +8,7 @@ LAMBDA_PYTHON ?= python3
 LAMBDA_PLATFORM ?= manylinux2014_aarch64
 LAMBDA_PYTHON_VERSION ?= 3.12
 # The versions every package carries: the lock's. tests/integration/template/test_sdk_floor.py
-# builds ingest with another constraints file (the oldest boto3 pyproject.toml admits).
+# builds ingest with another constraints file (the oldest botocore pyproject.toml admits).
 LAMBDA_CONSTRAINTS ?= requirements.lock
 # --no-compile: the build machine's Python would write bytecode for its own version, not 3.12.
 LAMBDA_PIP = $(LAMBDA_PYTHON) -m pip install --quiet --no-compile --target "$(ARTIFACTS_DIR)"
@@ -17,11 +17,13 @@ LAMBDA_WHEELS = --platform $(LAMBDA_PLATFORM) --implementation cp \
 
 # What each function imports besides the popdrop package: exactly that, at the lock's versions
 # (tests/integration/template/test_function_packages.py checks each list against the imports).
-# boto3 is packaged rather than taken from the Lambda runtime, whose botocore may predate 1.36,
-# the first to accept the `response_checksum_validation` the store passes.
-INGEST_REQUIREMENTS = boto3 pydantic pydantic-settings
-RECONCILE_REQUIREMENTS = boto3 pydantic pydantic-settings
-GC_REQUIREMENTS = boto3 pydantic pydantic-settings
+# The SDK is packaged rather than taken from the Lambda runtime, whose botocore may predate 1.36,
+# the first to accept the `response_checksum_validation` the store passes. The store builds its
+# clients with botocore alone (`popdrop.store.aws.session`); boto3 only where Secrets Manager, SES
+# or ECS are read (the API, the rule set and DNS functions).
+INGEST_REQUIREMENTS = botocore pydantic pydantic-settings
+RECONCILE_REQUIREMENTS = botocore pydantic pydantic-settings
+GC_REQUIREMENTS = botocore pydantic pydantic-settings
 API_REQUIREMENTS = boto3 pydantic pydantic-settings fastapi mangum nh3 fastapi-offline scramp
 RULESET_REQUIREMENTS = boto3
 DNS_REQUIREMENTS = boto3

@@ -10,8 +10,8 @@ every object is written (to a temporary name, then renamed) when it is stored an
 is deleted; so killing `popdrop dev`, even with SIGKILL, loses no mail. (A machine crash can lose
 what the OS had not yet written.) At start the snapshot, the journal and the objects are loaded
 back into moto; at stop, and whenever the journal outgrows the snapshot, the journal is compacted
-into a new snapshot. moto's S3 keeps object bodies in memory, so the stack's resident size grows
-with the mail it holds (docs/performance.md has the figures).
+into a new snapshot. Once an object's file is written, moto reads the body from it rather than
+holding it in memory, so the stack's memory does not grow with the size of the mail it holds.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.s3.models import S3Backend, s3_backends
+from moto.s3.models import FakeKey, S3Backend, s3_backends
 
 from popd import moto_transactions
 from popd.moto_transactions import WRITE_LOCK, ItemKey
@@ -124,19 +124,19 @@ class DevState:
                     moto_transactions.set_item(key, None)
                 else:
                     key[0].put_item(record["item"], overwrite=True)
+                    moto_transactions.run_hooks([key])  # moto_compact's, as it loads
 
     # S3
 
-    def object_stored(
-        self, bucket: str, key: str, value: bytes, modified: datetime.datetime
-    ) -> None:
-        path = self._object_path(bucket, key)
+    def object_stored(self, bucket: str, stored: FakeKey, value: bytes) -> None:
+        path = self._object_path(bucket, stored.name)
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_bytes(value)
-        stamp = modified.replace(tzinfo=datetime.UTC).timestamp()
+        stamp = stored.last_modified.replace(tzinfo=datetime.UTC).timestamp()
         os.utime(temporary, (stamp, stamp))
         temporary.replace(path)
+        _read_from_file(stored, path)
 
     def object_deleted(self, bucket: str, key: str) -> None:
         self._object_path(bucket, key).unlink(missing_ok=True)
@@ -155,6 +155,7 @@ class DevState:
                 stored = _ORIGINAL_PUT_OBJECT(
                     self._s3, bucket.name, unquote(path.name), path.read_bytes()
                 )
+                _read_from_file(stored, path)
                 stamp = path.stat().st_mtime
                 stored.last_modified = datetime.datetime.fromtimestamp(stamp, datetime.UTC).replace(
                     tzinfo=None  # moto keeps naive UTC times
@@ -183,6 +184,39 @@ def _wire(value: DynamoType) -> dict[str, Any]:
     return {value.type: value.value}
 
 
+class _FileBody:
+    """An object's body as its file in the state dir, read when moto reads the object, in place
+    of moto's in-memory buffer. moto writes a key's body only when it makes the key, so this is
+    read-only: seek, read, close (moto closes the body of a key it replaced or deleted)."""
+
+    __slots__ = ("_path", "_position")
+
+    def __init__(self, path: Path) -> None:
+        self._path: str | None = os.fspath(path)
+        self._position = 0
+
+    def seek(self, position: int) -> int:
+        self._position = position
+        return position
+
+    def read(self, size: int = -1) -> bytes:
+        if self._path is None:  # as moto's buffer: a key replaced or deleted is disposed of
+            raise ValueError("I/O operation on closed file.")
+        with open(self._path, "rb") as body:
+            body.seek(self._position)
+            data = body.read(size)
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        self._path = None
+
+
+def _read_from_file(stored: FakeKey, path: Path) -> None:
+    with stored.lock:  # moto reads a body under the key's lock
+        stored._value_buffer = _FileBody(path)  # type: ignore[assignment]
+
+
 _S3_HOOKS: list[DevState] = []
 
 
@@ -191,7 +225,7 @@ def _s3_put(original: Callable[..., Any]) -> Callable[..., Any]:
     def put_object(self: S3Backend, bucket: str, key: str, value: bytes, *a: Any, **k: Any) -> Any:
         stored = original(self, bucket, key, value, *a, **k)
         for state in list(_S3_HOOKS):
-            state.object_stored(bucket, key, value, stored.last_modified)
+            state.object_stored(bucket, stored, value)
         return stored
 
     return put_object

@@ -10,13 +10,15 @@ from typing import Any
 from popdrop.admin import delivery
 from popdrop.faces.admin import AdminStore
 from popdrop.faces.ingest import IngestStore
-from popdrop.ingest.reconcile import reconcile as sweep
 from popdrop.logfmt import now_ms
 from popdrop.model import VERDICT_KINDS, Address
 
 
 def reconcile(store: IngestStore, *, grace_seconds: int, limit: int, full: bool = False) -> int:
     """Run the sweep once and print its report as JSON (exit 1 when an object failed)."""
+    # The ingest pipeline only here: the alias, quarantine and policy commands do not run it.
+    from popdrop.ingest.reconcile import reconcile as sweep  # noqa: PLC0415
+
     report = sweep(store, now_ms=now_ms(), grace_seconds=grace_seconds, limit=limit, full=full)
     print(json.dumps(report.as_dict(), indent=2))
     return 1 if report.failed else 0

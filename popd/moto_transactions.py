@@ -98,7 +98,8 @@ def _action_keys(backend: DynamoDBBackend, actions: list[dict[str, Any]]) -> lis
     return keys
 
 
-def _run_hooks(keys: Iterable[ItemKey]) -> None:
+def run_hooks(keys: Iterable[ItemKey]) -> None:
+    """Show the hooks items written without moto's write path (a state dir loaded back)."""
     if _depth == 0:
         settled = list(keys)
         for hook in _hooks:
@@ -123,7 +124,7 @@ def _patched_transaction(original: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             finally:
                 _depth -= 1
-            _run_hooks(keys)
+            run_hooks(keys)
 
     return transact_write_items
 
@@ -142,7 +143,7 @@ def _patched_write(original: Callable[..., Any]) -> Callable[..., Any]:
                 result = original(self, table_name, attributes, *args, **kw)
             finally:
                 _depth -= 1
-            _run_hooks([item_key(self, table_name, attributes)])
+            run_hooks([item_key(self, table_name, attributes)])
             return result
 
     return write

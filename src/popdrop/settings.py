@@ -1,7 +1,9 @@
 """Configuration from `POPDROP_*` environment variables (pydantic-settings), validated and cached.
 
-AWS itself is configured the standard way (AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION,
-credentials chain); popdrop only names its own resources and policies here.
+The storage names (table, bucket, incoming prefix) and their rules are defined in
+`popdrop.storage_settings`, which the operator commands read without pydantic. AWS itself is
+configured the standard way (AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION, credentials
+chain); popdrop only names its own resources and policies here.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from popdrop.storage_settings import ENV_PREFIX, StorageSettings, check_storage_setting
 
 # 32 random characters from a 62-letter alphabet carry 190 bits: beyond guessing.
 DECOY_KEY_MIN_LENGTH = 32
@@ -28,15 +32,12 @@ class PlaintextAuth(enum.StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="POPDROP_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    table: str = Field(default="popdrop", min_length=3, max_length=255)
-    bucket: str = Field(default="popdrop-mail", min_length=3, max_length=63)
-    incoming_prefix: str = "incoming/"
-    # The SQS queue (URL or name) that EventBridge fills with S3's `Object Created` events under
-    # the incoming prefix: the reconcile sweep reads what arrived there instead of listing the
-    # prefix (docs/ingest.md). Empty: the sweep lists the prefix.
-    arrivals_queue: str = ""
+    table: str = StorageSettings.table
+    bucket: str = StorageSettings.bucket
+    incoming_prefix: str = StorageSettings.incoming_prefix
+    arrivals_queue: str = StorageSettings.arrivals_queue
 
     host: str = "0.0.0.0"  # noqa: S104 - a server's default is to listen on every interface
     pop3_port: int = Field(default=110, ge=0, le=65535)
@@ -175,12 +176,11 @@ class Settings(BaseSettings):
             raise ValueError(f"POPDROP_DECOY_KEY needs at least {DECOY_KEY_MIN_LENGTH} characters")
         return value
 
-    @field_validator("incoming_prefix")
+    @field_validator("table", "bucket", "incoming_prefix")
     @classmethod
-    def _prefix_is_a_folder(cls, value: str) -> str:
-        if value and not value.endswith("/"):
-            raise ValueError("POPDROP_INCOMING_PREFIX must end with '/' (or be empty)")
-        return value
+    def _storage_name(cls, value: str, info: ValidationInfo) -> str:
+        assert info.field_name is not None  # a field validator is always given its field
+        return check_storage_setting(info.field_name, value)
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final, cast
 
-import boto3
 from botocore.config import Config
 
 from popdrop.faces.admin import GcReport
@@ -47,7 +46,7 @@ from popdrop.model import (
     Route,
     ScramKeys,
 )
-from popdrop.store import commits, folder_directory, gc, incoming, resources, structures
+from popdrop.store import aws, commits, folder_directory, gc, incoming, resources, structures
 from popdrop.store.app_passwords import AppPasswords
 from popdrop.store.arrivals import Arrivals
 from popdrop.store.aws import LazyClient, aws_errors
@@ -69,7 +68,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
-    from popdrop.settings import Settings
+    from popdrop.storage_settings import StorageNames
 
 # The daemon runs many sessions' storage calls at once; botocore's default pool of 10 connections
 # per client would queue them.
@@ -125,9 +124,9 @@ class Store:
         self.incoming_prefix: Final = incoming_prefix
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Store:
+    def from_settings(cls, settings: StorageNames) -> Store:
         """Clients configured the standard AWS way (region, credentials, AWS_ENDPOINT_URL)."""
-        session = boto3.session.Session()
+        session = aws.session()
         config = Config(
             retries=_RETRY,  # type: ignore[arg-type]
             max_pool_connections=_MAX_POOL_CONNECTIONS,
@@ -139,18 +138,18 @@ class Store:
         # with SigV2, which newer regions refuse.
         s3_config = config.merge(Config(signature_version="s3v4"))
         with aws_errors():  # NoRegionError, with what to set
-            dynamodb = session.client("dynamodb", config=config)
-        s3 = LazyClient(lambda: session.client("s3", config=s3_config))
+            dynamodb = session.create_client("dynamodb", config=config)
+        s3 = LazyClient(lambda: session.create_client("s3", config=s3_config))
         arrivals = None
         if settings.arrivals_queue:
-            sqs = LazyClient(lambda: session.client("sqs", config=config))
-            events = LazyClient(lambda: session.client("events", config=config))
+            sqs = LazyClient(lambda: session.create_client("sqs", config=config))
+            events = LazyClient(lambda: session.create_client("events", config=config))
             arrivals = Arrivals(
                 cast("SQSClient", sqs), cast("EventBridgeClient", events), settings.arrivals_queue
             )
         return cls(
             s3=cast("S3Client", s3),
-            dynamodb=dynamodb,
+            dynamodb=cast("DynamoDBClient", dynamodb),  # botocore types it only as BaseClient
             table=settings.table,
             bucket=settings.bucket,
             incoming_prefix=settings.incoming_prefix,

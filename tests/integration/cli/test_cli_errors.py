@@ -105,3 +105,20 @@ def test_dev_on_a_port_in_use_is_one_line_and_status_1(
     assert ran.returncode == 1, ran.stderr
     errors = [line for line in ran.stderr.decode().splitlines() if not line.startswith("{")]
     assert errors == [f"popdrop: cannot listen on 127.0.0.1:{taken_port}: Address already in use"]
+
+
+def test_a_broken_storage_setting_is_one_line_and_status_2(store: Store) -> None:
+    """Operator commands read the storage names without pydantic (issue 13); a bad one is still
+    refused, naming the variable and its rule, before anything is read or changed."""
+    env = {**os.environ, "POPDROP_TABLE": "ab", "POPDROP_BUCKET": store.bucket}
+    ran = subprocess.run(
+        [sys.executable, "-m", "popd.cli", "mailbox", "list"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert (ran.returncode, ran.stderr.decode()) == (
+        2,
+        "popdrop: invalid configuration: "
+        "POPDROP_TABLE must be 3 to 255 characters long, not 'ab'\n",
+    )

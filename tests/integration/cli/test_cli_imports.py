@@ -11,6 +11,8 @@ import subprocess
 import sys
 from importlib.metadata import version
 
+import pytest
+
 from popdrop.store import Store
 
 # What the API, the daemon, ingest, the local stack and TLS certificates pull in: about a second
@@ -81,6 +83,54 @@ def test_mailbox_list_imports_neither_the_api_the_daemon_nor_ingest(store: Store
     modules = imported_modules("mailbox", "list", env=env)
     assert "popd.admin" in modules  # it did run the command
     assert heavy_among(modules) == []
+
+
+# The operator commands that only read DynamoDB, and the module that runs each.
+READERS = [
+    (("mailbox", "list"), "popd.admin"),
+    (("mailbox", "policy", "someone@example.test"), "popd.ingest_admin"),
+    (("alias", "list"), "popd.ingest_admin"),
+    (("quarantine", "list", "someone@example.test"), "popd.ingest_admin"),
+    (("folder", "list", "someone@example.test"), "popdrop.folder_admin"),
+]
+
+
+@pytest.mark.parametrize(("command", "runner"), READERS, ids=lambda c: " ".join(c[:3]))
+def test_reading_commands_import_neither_pydantic_boto3_nor_ingest(
+    store: Store, command: tuple[str, ...], runner: str
+) -> None:
+    """pydantic and pydantic-settings (the daemon's `Settings`) were a third of `mailbox list`'s
+    start-up, boto3 (and the S3 transfer manager it imports) a seventh; the ingest pipeline is for
+    delivering and reconciling. (`app-password list` imports SCRAM with the rest of
+    `popdrop.admin.mailboxes`, which the API's package must import at start: left.)"""
+    store.create_mailbox("someone@example.test", "x")
+    env = {**os.environ, "POPDROP_TABLE": store.table, "POPDROP_BUCKET": store.bucket}
+    modules = imported_modules(*command, env=env)
+    assert {runner, "popdrop.storage_settings", "botocore.client"} <= modules  # it did run
+    unwanted = {"pydantic", "pydantic_core", "pydantic_settings", "boto3", "s3transfer"}
+    assert sorted(modules & unwanted) == []
+    assert heavy_among(modules) == []
+
+
+def test_main_leaves_the_collector_on(store: Store) -> None:
+    """`main` keeps the cyclic collector off during start-up only: however the command ends (done,
+    argparse's exit after --help, a bad setting refused), it is on again."""
+    ends = [("--help", store.table, None), ("", store.table, 0), ("", "x", 2)]
+    for flag, table, status in ends:
+        argv = ["mailbox", "list", flag] if flag else ["mailbox", "list"]
+        probe = (
+            "import gc\nfrom popd.cli import main\n"
+            f"try:\n    print(main({argv!r}))\nexcept SystemExit:\n    print(None)\n"
+            "print(gc.isenabled())"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "POPDROP_TABLE": table, "POPDROP_BUCKET": store.bucket},
+            timeout=60,
+        )
+        assert run.stdout.splitlines()[-2:] == [str(status), "True"], run.stderr
 
 
 def test_the_import_check_sees_heavy_modules_where_they_are_imported() -> None:

@@ -1,7 +1,7 @@
-"""The SDK the Lambda packages carry (issue 11): the lock's boto3 and botocore, not the runtime's
-(which may predate botocore 1.36 and its `response_checksum_validation`), and pyproject.toml's
-floor is true: ingest's package, built with the oldest boto3 and botocore it admits, files a
-message against moto.
+"""The SDK the Lambda packages carry (issue 11): the lock's botocore, not the runtime's (which may
+predate botocore 1.36 and its `response_checksum_validation`), and pyproject.toml's floor is true:
+ingest's package, built with the oldest botocore it admits, files a message against moto. The
+store builds its clients with botocore alone (issue 13), so ingest's package holds no boto3.
 
 Builds with pip from the package index (its cache makes a second run quick)."""
 
@@ -52,11 +52,11 @@ def packaged_version(artifacts: Path, name: str) -> str:
 
 
 def test_the_package_carries_the_locks_sdk_built_for_lambda(tmp_path: Path) -> None:
-    """As `sam build` makes it: arm64 wheels for Python 3.12, the SDK at the lock's versions."""
+    """As `sam build` makes it: arm64 wheels for Python 3.12, botocore at the lock's version."""
     build(tmp_path)
     locked = pins(ROOT / "requirements.lock")
-    for name in SDK:
-        assert packaged_version(tmp_path, name) == locked[name]
+    assert packaged_version(tmp_path, "botocore") == locked["botocore"]
+    assert not list(tmp_path.glob("boto3-*.dist-info")), "ingest imports no boto3"
     assert list(tmp_path.glob("pydantic_core/*aarch64*.so")), "not built for arm64"
 
 
@@ -64,10 +64,10 @@ def test_the_package_carries_the_locks_sdk_built_for_lambda(tmp_path: Path) -> N
 RUN_PACKAGED = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-import botocore, boto3
+import botocore
 from functions.ingest.app import handler
 result = handler(json.loads(sys.argv[2]), None)
-print(json.dumps({"botocore": botocore.__version__, "boto3": boto3.__version__, **result}))
+print(json.dumps({"botocore": botocore.__version__, **result}))
 """
 
 
@@ -109,6 +109,6 @@ def test_ingest_packaged_with_the_oldest_admitted_sdk_files_a_message(
 
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.splitlines()[-1])
-    assert (summary["boto3"], summary["botocore"]) == (floor["boto3"], floor["botocore"])
+    assert summary["botocore"] == floor["botocore"]
     assert summary["delivered"] == 1
     assert [entry.uid for entry in store.list_messages("alice@example.test")]
