@@ -5,7 +5,6 @@ listing of what is kept, and still finds every object whose event was lost."""
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,16 +13,15 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.reconcile import app
 from popdrop.events import ses_event
 from popdrop.ingest import ingest_ses_event
 from popdrop.ingest.pipeline import IngestResult
 from popdrop.ingest.reconcile import reconcile
 from popdrop.logfmt import now_ms
-from popdrop.settings import Settings, get_settings
 from popdrop.store import Store
 from popdrop.store.arrivals import Arrivals
-from tests.conftest import AwsClients
+from tests.conftest import AwsClients, made_store
+from tests.integration.ingest.test_reconcile import run_scheduled_sweep
 
 ALICE = "alice@example.test"
 MESSAGE = b"To: alice@example.test\r\n\r\nhello\r\n"
@@ -67,16 +65,7 @@ def queue(moto: str) -> Queue:
 def store(aws_clients: AwsClients, queue: Queue) -> Store:
     """The store with an arrivals queue, made as `popdrop dev` makes it (bucket notifications to
     EventBridge, a rule for the incoming prefix, the queue as its target)."""
-    settings = Settings()
-    store = Store(
-        s3=aws_clients.s3,
-        dynamodb=aws_clients.dynamodb,
-        table=settings.table,
-        bucket=settings.bucket,
-        incoming_prefix=settings.incoming_prefix,
-        arrivals=Arrivals(queue.sqs, queue.events, QUEUE),
-    )
-    store.create_resources()
+    store = made_store(aws_clients, Arrivals(queue.sqs, queue.events, QUEUE))
     store.create_mailbox(ALICE, "hash")
     return store
 
@@ -239,18 +228,9 @@ def test_the_scheduled_function_reads_the_queue_it_is_given_by_name(
     resolved once."""
     monkeypatch.setenv("POPDROP_RECONCILE_GRACE_SECONDS", "0")
     monkeypatch.setenv("POPDROP_ARRIVALS_QUEUE", QUEUE)
-    get_settings.cache_clear()
-    app.store.cache_clear()
     store.put_incoming("lost", MESSAGE)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        report = app.handler({"source": "aws.events"}, object())
-    finally:
-        app.store.cache_clear()
-        get_settings.cache_clear()
-        root.handlers[:] = handlers
-        root.setLevel(level)
+
+    report = run_scheduled_sweep()
 
     assert (report["source"], report["ingested"]) == ("arrivals", ["lost"])
     assert [entry.uid for entry in store.list_messages(ALICE)] == ["lost"]
