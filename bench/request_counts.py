@@ -1,5 +1,6 @@
 """AWS requests per storage operation, counted at botocore (one per API call, as AWS bills them):
-the reconcile and gc sweeps on a store that keeps many messages and has nothing to do, ingest for
+the reconcile (from its arrivals queue, and from a listing where there is no queue) and gc sweeps
+on a store that keeps many messages and has nothing to do, ingest for
 one and for ten mailboxes, and the daemon's side (`popd.maildrops`, in-process, no sockets): a
 login on 100, 2,000 and 100,000 messages, unchanged since this daemon's last login and changed
 (one message filed since), QUIT with 1, 100 and 1,000 deletions, and a minute of idle sessions.
@@ -37,6 +38,7 @@ from popdrop.ingest.reconcile import reconcile
 from popdrop.model import Address, MessageEntry, Snapshot, Summary
 from popdrop.settings import Settings
 from popdrop.store import Store, codec, intake
+from popdrop.store.arrivals import Arrivals
 
 PUT_BATCH = 25  # DynamoDB's BatchWriteItem limit
 MESSAGE = b"From: a@example.test\r\nTo: m0@example.test\r\nSubject: hi\r\n\r\nbody\r\n"
@@ -48,14 +50,22 @@ S3 = "s3"
 DYNAMODB = "dynamodb"
 
 
-def _store() -> tuple[Store, dict[str, Any]]:
-    clients = {name: boto3.client(name, region_name="us-east-1") for name in (S3, DYNAMODB)}
+SQS = "sqs"
+EVENTS = "events"
+ARRIVALS = "requests-bench-arrivals"
+
+
+def _store(*, arrivals: bool = False) -> tuple[Store, dict[str, Any]]:
+    """The store, with the reconcile sweep's arrivals queue (as template.yaml deploys) or not."""
+    names = (S3, DYNAMODB, SQS, EVENTS) if arrivals else (S3, DYNAMODB)
+    clients = {name: boto3.client(name, region_name="us-east-1") for name in names}
     store = Store(
         s3=clients[S3],
         dynamodb=clients[DYNAMODB],
         table="requests-bench",
         bucket="requests-bench",
         incoming_prefix="incoming/",
+        arrivals=Arrivals(clients[SQS], clients[EVENTS], ARRIVALS) if arrivals else None,
     )
     store.create_resources()
     return store, clients
@@ -101,16 +111,31 @@ def _keep(store: Store, dynamodb: Any, kept: int) -> None:
 
 
 def sweeps(kept: int) -> dict[str, Counter[str]]:
+    """Reconcile from the arrivals queue (template.yaml's) and, for a bucket without one, from
+    the listing after its checkpoint; gc from its index."""
     with mock_aws():
-        store, clients = _store()
+        store, clients = _store(arrivals=True)
         _keep(store, clients[DYNAMODB], kept)
+        # Earlier runs settled the kept objects' arrivals (each was handled): an empty queue.
+        sqs = clients[SQS]
+        sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=ARRIVALS)["QueueUrl"])
+        listing = Store(
+            s3=clients[S3],
+            dynamodb=clients[DYNAMODB],
+            table=store.table,
+            bucket=store.bucket,
+            incoming_prefix=store.incoming_prefix,
+        )
         now = int(time.time() * 1000) + DAY_MS
-        reconcile(store, now_ms=now)  # the first run (sets the checkpoint where there is one)
+        reconcile(listing, now_ms=now)  # the listing's first run sets its checkpoint
         store.collect_garbage(grace_seconds=3600, now=now / 1000)
         later = now + DAY_MS
         return {
-            f"reconcile, {kept:,} kept, nothing new": _counted(
+            f"reconcile (arrivals queue), {kept:,} kept, nothing new": _counted(
                 clients, lambda: reconcile(store, now_ms=later)
+            ),
+            f"reconcile (listing, no queue), {kept:,} kept, nothing new": _counted(
+                clients, lambda: reconcile(listing, now_ms=later)
             ),
             f"gc, {kept:,} kept, nothing to collect": _counted(
                 clients, lambda: store.collect_garbage(grace_seconds=3600, now=later / 1000)

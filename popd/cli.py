@@ -216,7 +216,7 @@ def _add_ingest_commands(
     reconcile.add_argument(
         "--full",
         action="store_true",
-        help="look at every object, not only those since the last run",
+        help="list every object under the prefix, not only what arrived since the last run",
     )
 
     alias = commands.add_parser("alias", help="manage aliases and catch-alls (@domain)")

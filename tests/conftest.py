@@ -22,6 +22,7 @@ from moto.server import ThreadedMotoServer
 
 from popdrop.settings import Settings
 from popdrop.store import Store
+from popdrop.store.arrivals import Arrivals
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -79,6 +80,12 @@ def aws_clients(moto: str) -> AwsClients:
 @pytest.fixture
 def store(aws_clients: AwsClients) -> Store:
     """A Store on the reset moto server, named by `Settings()`, with its bucket and table made."""
+    return made_store(aws_clients)
+
+
+def made_store(aws_clients: AwsClients, arrivals: Arrivals | None = None) -> Store:
+    """A Store named by `Settings()` on these clients (with `arrivals`, the reconcile sweep's
+    queue), its resources made."""
     settings = Settings()
     store = Store(
         s3=aws_clients.s3,
@@ -86,6 +93,7 @@ def store(aws_clients: AwsClients) -> Store:
         table=settings.table,
         bucket=settings.bucket,
         incoming_prefix=settings.incoming_prefix,
+        arrivals=arrivals,
     )
     store.create_resources()
     return store

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     table: str = StorageSettings.table
     bucket: str = StorageSettings.bucket
     incoming_prefix: str = StorageSettings.incoming_prefix
+    arrivals_queue: str = StorageSettings.arrivals_queue
 
     host: str = "0.0.0.0"  # noqa: S104 - a server's default is to listen on every interface
     pop3_port: int = Field(default=110, ge=0, le=65535)

@@ -1,7 +1,7 @@
-"""Where popdrop keeps its data (`POPDROP_TABLE`, `POPDROP_BUCKET`, `POPDROP_INCOMING_PREFIX`),
-read from the environment with the standard library alone.
+"""Where popdrop keeps its data (`POPDROP_TABLE`, `POPDROP_BUCKET`, `POPDROP_INCOMING_PREFIX`,
+`POPDROP_ARRIVALS_QUEUE`), read from the environment with the standard library alone.
 
-These three settings are defined here once, defaults and rules: `popdrop.settings.Settings` takes
+These settings are defined here once, defaults and rules: `popdrop.settings.Settings` takes
 its fields' defaults from `StorageSettings` and checks them with `check_storage_setting`. The
 operator commands need nothing else, and reading the names here spares them importing pydantic and
 pydantic-settings, about 0.15 s, a third of what `popdrop mailbox list` would otherwise take
@@ -43,6 +43,7 @@ _RULES: Final[Mapping[str, Callable[[str, str], str]]] = {
     "table": _length_between(3, 255),
     "bucket": _length_between(3, 63),
     "incoming_prefix": _folder_prefix,
+    "arrivals_queue": lambda _variable, value: value,  # a URL or a name: SQS says if it exists
 }
 
 
@@ -60,6 +61,8 @@ class StorageNames(Protocol):
     def bucket(self) -> str: ...
     @property
     def incoming_prefix(self) -> str: ...
+    @property
+    def arrivals_queue(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ class StorageSettings:
     table: str = "popdrop"
     bucket: str = "popdrop-mail"
     incoming_prefix: str = "incoming/"
+    # The SQS queue (URL or name) that EventBridge fills with S3's `Object Created` events under
+    # the incoming prefix: the reconcile sweep reads what arrived there instead of listing the
+    # prefix (docs/ingest.md, "Lost events"). Empty: the sweep lists the prefix.
+    arrivals_queue: str = ""
 
     def __post_init__(self) -> None:
         for field in fields(self):

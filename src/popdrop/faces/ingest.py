@@ -10,7 +10,7 @@ go.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -71,6 +71,15 @@ class IncomingObject:
 
 
 @dataclass(frozen=True, slots=True)
+class Arrival:
+    """One message of the arrivals queue: its handle, to settle or defer it, and its body (S3's
+    `Object Created` event from EventBridge, unparsed: the sweep tells good from bad)."""
+
+    receipt: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class Directory:
     """What a lookup found: open mailboxes, their policies, and routes by address."""
 
@@ -123,6 +132,25 @@ class IngestStore(Protocol):
     def read_whole(self, key: str) -> bytes: ...
 
     def list_incoming(self) -> Iterator[IncomingObject]: ...
+
+    # The arrivals queue (`popdrop.store.arrivals`): what arrived under the prefix, for the sweep.
+
+    @property
+    def has_arrivals(self) -> bool:
+        """Whether an arrivals queue is configured (`POPDROP_ARRIVALS_QUEUE`)."""
+        ...
+
+    def receive_arrivals(self) -> list[Arrival]:
+        """Up to ten messages, hidden from other receivers while this sweep runs."""
+        ...
+
+    def settle_arrivals(self, receipts: Sequence[str]) -> None:
+        """Delete messages the sweep handled."""
+        ...
+
+    def defer_arrivals(self, due: Sequence[tuple[str, int]]) -> None:
+        """(receipt, seconds): show each message again when it is due."""
+        ...
 
     def sweep_checkpoint(self, name: str) -> int | None:
         """How far (epoch ms) sweep `name`'s last complete run got; None before its first."""

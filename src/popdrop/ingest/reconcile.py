@@ -1,26 +1,31 @@
 """The reconciliation sweep: ingest stored messages whose event was lost.
 
 SES and S3 invoke Lambda asynchronously, and an event can be dropped (or end in the failure queue).
-The sweep lists the incoming prefix and, for each object older than the grace period that arrived
-since its last complete run (its checkpoint, less a safety window), reads its ingest record
-(`MSGID#<message id>`):
+The sweep looks at each object older than the grace period that arrived since its last run:
+- from the **arrivals queue** when one is configured (template.yaml: EventBridge puts S3's
+  `Object Created` event of every object under the incoming prefix on it): the run reads only
+  what arrived, so it costs one ReceiveMessage when nothing did, however many objects are kept;
+- else from a **listing** of the incoming prefix, skipping objects older than its checkpoint less
+  a safety window: one ListObjectsV2 per 1000 objects kept.
+For each object it reads the ingest record (`MSGID#<message id>`):
 - `done`: handled (delivered, quarantined, dropped or unrouted); skipped;
 - `ingesting` and older than the grace period: a run died and its retries are spent: resumed
   with the recipients the run began with;
 - no record: never ingested: ingested from its headers, as an S3 notification would be.
 Every write is the pipeline's own conditional one, so a sweep racing a late event, or a second
-sweep, files nothing twice. Costs one ListObjectsV2 per 1000 objects, one GetItem and one PutItem
-(the checkpoint), and one GetItem per object that arrived since the last run (docs/ingest.md).
+sweep, files nothing twice (docs/ingest.md, "Lost events").
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from popdrop.faces.faults import StoreError
-from popdrop.faces.ingest import IngestStatus, IngestStore
+from popdrop.events import InvalidEvent, parse_s3_event
+from popdrop.faces.faults import ObjectNotFound, StoreError
+from popdrop.faces.ingest import Arrival, IngestStatus, IngestStore
 from popdrop.ingest.pipeline import IngestResult, ingest, ingest_object
 from popdrop.logfmt import log_event
 
@@ -41,10 +46,14 @@ SAFETY_WINDOW_MS: Final = 3600_000
 
 @dataclass
 class ReconcileReport:
+    source: str = "listing"  # or "arrivals": where the run learnt of its objects
+    received: int = 0  # messages from the arrivals queue
+    skipped: int = 0  # of those, not an object under this bucket's incoming prefix
     scanned: int = 0  # objects under the prefix
     recent: int = 0  # younger than the grace period: left to their events
     settled: int = 0  # arrived before the last run's checkpoint: not looked at again
     handled: int = 0  # already ingested
+    gone: int = 0  # deleted before any run filed it: nothing to ingest
     ingested: list[IngestResult] = field(default_factory=list)  # never ingested: done now
     resumed: list[IngestResult] = field(default_factory=list)  # a dead run, finished now
     failed: list[tuple[str, str]] = field(default_factory=list)  # (key, error), retried next run
@@ -52,10 +61,14 @@ class ReconcileReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "source": self.source,
+            "received": self.received,
+            "skipped": self.skipped,
             "scanned": self.scanned,
             "recent": self.recent,
             "settled": self.settled,
             "handled": self.handled,
+            "gone": self.gone,
             "ingested": [result.message_id for result in self.ingested],
             "resumed": [result.message_id for result in self.resumed],
             "failed": [key for key, _ in self.failed],
@@ -71,9 +84,81 @@ def reconcile(
     limit: int = DEFAULT_LIMIT,
     full: bool = False,
 ) -> ReconcileReport:
-    """One run; `full` looks at every object, ignoring (and then renewing) the checkpoint."""
+    """One run; `full` lists every object, ignoring (and then renewing) the checkpoint, and
+    leaves the arrivals queue alone."""
     report = ReconcileReport()
     cutoff = now_ms - grace_seconds * 1000
+    if store.has_arrivals and not full:
+        report.source = "arrivals"
+        _from_arrivals(store, cutoff, limit, report)
+    else:
+        _from_listing(store, cutoff, limit, report, full=full)
+    log_event(logger, "reconcile.done", **report.as_dict())
+    return report
+
+
+def _from_arrivals(store: IngestStore, cutoff: int, limit: int, report: ReconcileReport) -> None:
+    """Receive until the queue is empty or the limit is reached. Handled messages are deleted
+    batch by batch (a run that dies redoes little); the others are shown again when due, at the
+    end, so that this run does not receive them twice."""
+    due: list[tuple[str, int]] = []
+    try:
+        while True:
+            if _worked(report) >= limit:
+                report.truncated = True
+                break
+            batch = store.receive_arrivals()
+            if not batch:
+                break
+            report.received += len(batch)
+            done = []
+            for arrival in batch:
+                wait = _arrival(store, arrival, cutoff, report)
+                if wait is None:
+                    done.append(arrival.receipt)
+                else:
+                    due.append((arrival.receipt, wait))
+            store.settle_arrivals(done)
+        store.defer_arrivals(due)
+    except StoreError as error:
+        # What was not settled comes back when its visibility ends: the next run handles it.
+        report.failed.append(("arrivals", str(error)))
+        log_event(logger, "reconcile.failed", logging.ERROR, key="arrivals", error=str(error))
+
+
+def _arrival(
+    store: IngestStore, arrival: Arrival, cutoff: int, report: ReconcileReport
+) -> int | None:
+    """Sweep one message's objects; None when it is settled, else the seconds until it is due
+    again (0: at the next run)."""
+    try:
+        objects = parse_s3_event(json.loads(arrival.body))
+    except (ValueError, InvalidEvent) as error:  # not JSON, or not S3's Object Created event
+        report.skipped += 1
+        log_event(logger, "reconcile.skipped", logging.WARNING, error=str(error)[:200])
+        return None
+    wait = None
+    for obj in objects:
+        if obj.bucket != store.bucket or not obj.key.startswith(store.incoming_prefix):
+            report.skipped += 1
+            log_event(logger, "reconcile.skipped", logging.WARNING, bucket=obj.bucket, key=obj.key)
+            continue
+        report.scanned += 1
+        if obj.timestamp_ms > cutoff:
+            report.recent += 1
+            wait = max(wait or 0, -(-(obj.timestamp_ms - cutoff) // 1000))
+        elif not _sweep_one(store, obj.key, obj.timestamp_ms, cutoff, report):
+            wait = wait or 0
+    return wait
+
+
+def _worked(report: ReconcileReport) -> int:
+    return len(report.ingested) + len(report.resumed) + len(report.failed)
+
+
+def _from_listing(
+    store: IngestStore, cutoff: int, limit: int, report: ReconcileReport, *, full: bool
+) -> None:
     checkpoint = None if full else store.sweep_checkpoint(CHECKPOINT)
     since = None if checkpoint is None else checkpoint - SAFETY_WINDOW_MS
     swept_to = cutoff  # the next checkpoint: every object up to it needs no further look
@@ -85,7 +170,7 @@ def reconcile(
         if since is not None and obj.modified_ms <= since:
             report.settled += 1
             continue
-        if len(report.ingested) + len(report.resumed) + len(report.failed) >= limit:
+        if _worked(report) >= limit:
             report.truncated = True
             break
         if not _sweep_one(store, obj.key, obj.modified_ms, cutoff, report):
@@ -98,8 +183,6 @@ def reconcile(
         except StoreError as error:
             report.failed.append(("checkpoint", str(error)))
             log_event(logger, "reconcile.failed", logging.ERROR, key="checkpoint", error=str(error))
-    log_event(logger, "reconcile.done", **report.as_dict())
-    return report
 
 
 def _sweep_one(
@@ -127,6 +210,10 @@ def _sweep_one(
             )
         else:
             report.ingested.append(ingest_object(store, key, modified_ms))
+    except ObjectNotFound:
+        # Deleted before any run filed it (an operator, or a listing that raced the deletion).
+        report.gone += 1
+        log_event(logger, "reconcile.gone", logging.WARNING, key=key)
     except StoreError as error:
         report.failed.append((key, str(error)))
         log_event(logger, "reconcile.failed", logging.ERROR, key=key, error=str(error))

@@ -72,14 +72,15 @@ def aws_errors() -> Iterator[None]:
 
 
 # The services the store builds clients for.
-_SERVICES = ("dynamodb", "s3")
+_SERVICES = ("dynamodb", "s3", "sqs", "events")
 
 
 class _StoreModels(Loader):
-    """botocore's model loader, told that the only services are the store's two. The stock one
-    checks a client's service name by listing every service botocore knows (about 420 directories,
-    2,700 file checks) before each of the two models it loads: about 0.01 s a client, start-up
-    that every command and cold start pays (docs/performance.md)."""
+    """botocore's model loader, told that the only services are the store's (DynamoDB and S3; SQS
+    and EventBridge for the arrivals queue). The stock one checks a client's service name by
+    listing every service botocore knows (about 420 directories, 2,700 file checks) before each
+    model it loads: about 0.01 s a client, start-up that every command and cold start pays
+    (docs/performance.md)."""
 
     def list_available_services(self, type_name: str) -> list[str]:
         return list(_SERVICES)

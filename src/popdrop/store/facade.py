@@ -19,7 +19,9 @@ from botocore.config import Config
 
 from popdrop.faces.admin import GcReport
 from popdrop.faces.credentials import Credentials
+from popdrop.faces.faults import StoreError
 from popdrop.faces.ingest import (
+    Arrival,
     Directory,
     Filed,
     IncomingObject,
@@ -46,6 +48,7 @@ from popdrop.model import (
 )
 from popdrop.store import aws, commits, folder_directory, gc, incoming, resources, structures
 from popdrop.store.app_passwords import AppPasswords
+from popdrop.store.arrivals import Arrivals
 from popdrop.store.aws import LazyClient, aws_errors
 from popdrop.store.intake import Intake
 from popdrop.store.lease import Heartbeats, Leases
@@ -61,7 +64,9 @@ from popdrop.store.sweeps import Sweeps
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
     from popdrop.storage_settings import StorageNames
 
@@ -96,7 +101,9 @@ class Store:
         table: str,
         bucket: str,
         incoming_prefix: str,
+        arrivals: Arrivals | None = None,
     ) -> None:
+        """`arrivals`: the arrivals queue, when one is configured (the reconcile sweep's)."""
         self._s3 = s3
         self._dynamodb = dynamodb
         self._mailboxes = Mailboxes(dynamodb, table)
@@ -111,6 +118,7 @@ class Store:
         self._quarantine = Quarantine(dynamodb, table)
         self._pages = Pages(dynamodb, table)
         self._sweeps = Sweeps(dynamodb, table)
+        self._arrivals = arrivals
         self.table: Final = table
         self.bucket: Final = bucket
         self.incoming_prefix: Final = incoming_prefix
@@ -132,18 +140,28 @@ class Store:
         with aws_errors():  # NoRegionError, with what to set
             dynamodb = session.create_client("dynamodb", config=config)
         s3 = LazyClient(lambda: session.create_client("s3", config=s3_config))
+        arrivals = None
+        if settings.arrivals_queue:
+            sqs = LazyClient(lambda: session.create_client("sqs", config=config))
+            events = LazyClient(lambda: session.create_client("events", config=config))
+            arrivals = Arrivals(
+                cast("SQSClient", sqs), cast("EventBridgeClient", events), settings.arrivals_queue
+            )
         return cls(
             s3=cast("S3Client", s3),
             dynamodb=cast("DynamoDBClient", dynamodb),  # botocore types it only as BaseClient
             table=settings.table,
             bucket=settings.bucket,
             incoming_prefix=settings.incoming_prefix,
+            arrivals=arrivals,
         )
 
     def create_resources(self) -> None:
         """The bucket and the table, for the local stack (`template.yaml` deploys them in AWS)."""
         resources.create_bucket(self._s3, self.bucket)
         resources.create_table(self._dynamodb, self.table)
+        if self._arrivals is not None:
+            self._arrivals.create(self._s3, bucket=self.bucket, prefix=self.incoming_prefix)
 
     # The POP3 daemon's face (`popdrop.faces.pop3.MaildropStore`).
 
@@ -292,6 +310,24 @@ class Store:
 
     def list_incoming(self) -> Iterator[IncomingObject]:
         return incoming.listing(self._s3, self.bucket, self.incoming_prefix)
+
+    @property
+    def has_arrivals(self) -> bool:
+        return self._arrivals is not None
+
+    def receive_arrivals(self) -> list[Arrival]:
+        return self._queue().receive()
+
+    def settle_arrivals(self, receipts: Sequence[str]) -> None:
+        self._queue().settle(receipts)
+
+    def defer_arrivals(self, due: Sequence[tuple[str, int]]) -> None:
+        self._queue().defer(due)
+
+    def _queue(self) -> Arrivals:
+        if self._arrivals is None:
+            raise StoreError("no arrivals queue is configured: set POPDROP_ARRIVALS_QUEUE")
+        return self._arrivals
 
     def sweep_checkpoint(self, name: str) -> int | None:
         return self._sweeps.checkpoint(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 
@@ -160,22 +161,29 @@ def test_popdrop_reconcile_prints_its_report(store: Store) -> None:
     assert len(store.list_messages(ALICE)) == 1
 
 
-def test_the_scheduled_function_runs_the_sweep_with_the_configured_grace(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def run_scheduled_sweep() -> dict[str, Any]:
+    """The reconcile function as its schedule runs it, configured from the environment now (its
+    settings and store rebuilt, and the logging it sets up undone afterwards)."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    monkeypatch.setenv("POPDROP_RECONCILE_GRACE_SECONDS", "0")
     get_settings.cache_clear()
     app.store.cache_clear()
-    store.put_incoming("lost", b"To: alice@example.test\r\n\r\nhello\r\n")
     try:
-        report = app.handler({"source": "aws.events"}, object())
+        return app.handler({"source": "aws.events"}, object())
     finally:
         app.store.cache_clear()
         get_settings.cache_clear()
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+def test_the_scheduled_function_runs_the_sweep_with_the_configured_grace(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POPDROP_RECONCILE_GRACE_SECONDS", "0")
+    store.put_incoming("lost", b"To: alice@example.test\r\n\r\nhello\r\n")
+
+    report = run_scheduled_sweep()
 
     assert (report["ingested"], report["failed"]) == (["lost"], [])
     assert len(store.list_messages(ALICE)) == 1

@@ -24,6 +24,6 @@ def test_the_session_searches_models_where_botocore_does(
 
 def test_the_session_knows_the_stores_services_without_listing_botocores() -> None:
     loader = aws.session().get_component("data_loader")
-    assert loader.list_available_services("service-2") == ["dynamodb", "s3"]
+    assert loader.list_available_services("service-2") == ["dynamodb", "s3", "sqs", "events"]
     model = loader.load_service_model("dynamodb", "service-2")
     assert "Scan" in model["operations"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from popdrop.settings import Settings
-from popdrop.store import schema
+from popdrop.store import arrivals, schema
 
 Resources = dict[str, dict[str, Any]]
 
@@ -174,11 +174,8 @@ def test_reconcile_runs_on_a_schedule_with_the_deployed_names(
 def test_with_the_s3_trigger_new_incoming_objects_invoke_ingest(resources: Resources) -> None:
     """IngestTrigger=s3: S3 Object Created events on EventBridge, matched to the incoming prefix
     of this bucket, invoke ingest, and only that rule may."""
-    bucket = props(resources, "MailBucket")["NotificationConfiguration"]["Fn::If"]
-    assert bucket[:2] == [
-        "IngestFromS3Events",
-        {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
-    ]
+    bucket = props(resources, "MailBucket")["NotificationConfiguration"]
+    assert bucket == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
     rule = resources["IngestObjectCreatedRule"]
     assert rule["Condition"] == "IngestFromS3Events"
     assert rule["Properties"]["EventPattern"] == {
@@ -198,6 +195,38 @@ def test_with_the_s3_trigger_new_incoming_objects_invoke_ingest(resources: Resou
     assert permission["Properties"]["SourceArn"] == {
         "Fn::GetAtt": ["IngestObjectCreatedRule", "Arn"]
     }
+
+
+def test_every_incoming_object_reaches_the_reconcile_sweeps_queue(resources: Resources) -> None:
+    """Issue 13, "Reconcile in O(new objects)": the sweep reads the arrivals queue, which the
+    ArrivalsRule fills (the same pattern `popdrop.store.arrivals` sets up locally), delayed by the
+    sweep's grace period; only that rule may send to it, and what the sweep keeps failing on ends
+    in a retained dead-letter queue with an alarm."""
+    rule = props(resources, "ArrivalsRule")
+    assert rule["EventPattern"] == arrivals.event_pattern(
+        {"Ref": "MailBucket"},
+        {"Ref": "IncomingPrefix"},
+    )
+    assert rule["Targets"] == [{"Id": "arrivals", "Arn": {"Fn::GetAtt": ["ArrivalsQueue", "Arn"]}}]
+    queue = props(resources, "ArrivalsQueue")
+    sweep = props(resources, "ReconcileFunction")["Environment"]["Variables"]
+    assert queue["DelaySeconds"] == int(sweep["POPDROP_RECONCILE_GRACE_SECONDS"])
+    assert queue["VisibilityTimeout"] == arrivals.RECEIVE_VISIBILITY
+    assert queue["VisibilityTimeout"] > props(resources, "ReconcileFunction")["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["ArrivalsDeadLetterQueue", "Arn"]
+    }
+    assert sweep["POPDROP_ARRIVALS_QUEUE"] == {"Ref": "ArrivalsQueue"}
+    [grant] = props(resources, "ArrivalsQueuePolicy")["PolicyDocument"]["Statement"]
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"}
+    assert grant["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ArrivalsRule", "Arn"]}}
+    }
+    assert resources["ArrivalsDeadLetterQueue"]["DeletionPolicy"] == "Retain"
+    alarm = props(resources, "ArrivalsDeadLetterAlarm")
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ArrivalsDeadLetterQueue", "QueueName"]}}
+    ]
 
 
 def test_an_event_ingest_keeps_failing_is_kept_for_a_redrive(resources: Resources) -> None:
