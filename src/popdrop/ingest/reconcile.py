@@ -37,6 +37,10 @@ logger = logging.getLogger("popdrop.ingest.reconcile")
 # writes are idempotent, so stepping in early costs requests, never duplicates.
 DEFAULT_GRACE_SECONDS: Final = 15 * 60
 DEFAULT_LIMIT: Final = 1000  # objects ingested per run, so a run fits in a Lambda timeout
+# Arrivals a run receives, per object it may ingest: an arrival already handled costs only a
+# GetItem and a tenth of a receive and a delete, so a run after an outage that left 100,000 to
+# settle does 10,000 of them (about a minute) and reports `truncated`, well inside the timeout.
+RECEIVED_PER_LIMIT: Final = 10
 CHECKPOINT: Final = "reconcile"  # the sweep's checkpoint item (`popdrop.store.sweeps`)
 # Objects this much older than the checkpoint are looked at again. S3 stamps LastModified when a
 # PUT starts, so a slow upload lists after later ones; the sweep's clock and S3's may differ too.
@@ -104,7 +108,7 @@ def _from_arrivals(store: IngestStore, cutoff: int, limit: int, report: Reconcil
     due: list[tuple[str, int]] = []
     try:
         while True:
-            if _worked(report) >= limit:
+            if _worked(report) >= limit or report.received >= limit * RECEIVED_PER_LIMIT:
                 report.truncated = True
                 break
             batch = store.receive_arrivals()

@@ -211,6 +211,23 @@ def test_the_sweep_stops_at_its_limit_and_the_next_run_goes_on(store: Store, que
     assert len(store.list_messages(ALICE)) == 3
 
 
+def test_a_run_receives_at_most_ten_arrivals_per_object_it_may_ingest(
+    store: Store, queue: Queue
+) -> None:
+    """Arrivals already handled cost little each, but not nothing: after an outage a run settles
+    a bounded share and says `truncated`, so it ends inside the function's timeout."""
+    for n in range(12):
+        store.put_incoming(f"kept{n}", MESSAGE)
+        ingest_ses_event(store, ses_event(f"kept{n}", [ALICE], timestamp_ms=now_ms()))
+
+    first = reconcile(store, now_ms=LATER, limit=1)
+    rest = reconcile(store, now_ms=LATER, limit=1)
+
+    assert (first.received, first.handled, first.truncated) == (10, 10, True)
+    assert (rest.received, rest.handled, rest.truncated) == (2, 2, False)
+    assert queue.depth() == (0, 0)
+
+
 def test_a_full_sweep_lists_the_prefix_and_leaves_the_queue(store: Store, queue: Queue) -> None:
     store.put_incoming("lost", MESSAGE)
 
