@@ -18,7 +18,7 @@ import moto.dynamodb.models
 import moto.s3.models  # noqa: F401 - registers the S3 models whose tracking is turned off
 from moto.server import ThreadedMotoServer, main
 
-from popd import moto_compact, moto_transactions
+from popd import moto_compact, moto_queries, moto_transactions
 
 
 @contextmanager
@@ -47,6 +47,7 @@ def run(argv: list[str]) -> None:
     moto_transactions.install()
     moto_transactions.untrack_instances("dynamodb", "s3")
     moto_compact.install()
+    moto_queries.install()
     main(argv)
 
 

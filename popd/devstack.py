@@ -21,7 +21,7 @@ from typing import TextIO
 import uvicorn
 from moto.server import ThreadedMotoServer
 
-from popd import moto_compact
+from popd import moto_compact, moto_queries
 from popd.devstate import DevState
 from popd.listener import bound_socket
 from popd.server import Pop3Daemon
@@ -110,6 +110,7 @@ def render_exports(environment: dict[str, str]) -> str:
 async def run_dev(options: DevOptions, out: TextIO = sys.stdout) -> int:
     cert, key = write_self_signed(options.state_dir.resolve())
     moto_compact.install()
+    moto_queries.install()
     moto = ThreadedMotoServer(ip_address=options.host, port=options.aws_port, verbose=False)
     moto.start()
     try:
