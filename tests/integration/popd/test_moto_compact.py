@@ -64,8 +64,14 @@ def client(service: str, endpoint: str) -> Any:
 @pytest.fixture(scope="module")
 def dynamodb(endpoint: str) -> Any:
     dynamodb = client("dynamodb", endpoint)
+    create_table(dynamodb, TABLE)
+    return dynamodb
+
+
+def create_table(dynamodb: Any, name: str) -> None:
+    """A table shaped like popdrop's: hash and range key, a global index."""
     dynamodb.create_table(
-        TableName=TABLE,
+        TableName=name,
         KeySchema=[
             {"AttributeName": "pk", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},
@@ -85,7 +91,6 @@ def dynamodb(endpoint: str) -> Any:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    return dynamodb
 
 
 @pytest.fixture(scope="module")

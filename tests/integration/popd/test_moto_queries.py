@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.integration.popd.test_moto_compact import client, create_table
+
 SERVER = """
 import sys
 from moto.dynamodb.models.table import Table
@@ -67,34 +69,8 @@ def patched() -> Iterator[Patched]:
 
 def _filled(endpoint: str | None, table: str = TABLE) -> Any:
     """A table like popdrop's (hash and range key, a GSI), three partitions of items."""
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gpk")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-g",
-                "KeySchema": [
-                    {"AttributeName": "gpk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = boto3.client("dynamodb") if endpoint is None else client("dynamodb", endpoint)
+    create_table(dynamodb, table)
     for pk in ("MBX#a", "MBX#b", "MBX#c"):
         for n in range(12):
             item = {"pk": {"S": pk}, "sk": {"S": f"MSG#{n:03d}"}, "n": {"N": str(n)}}
