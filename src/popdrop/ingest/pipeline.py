@@ -28,7 +28,13 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final
 
 from popdrop.canonical import has_bare_lf, to_canonical
-from popdrop.events import S3_EVENT_SOURCE, event_source, parse_s3_event, parse_ses_event
+from popdrop.events import (
+    S3_EVENT_SOURCE,
+    S3Object,
+    event_source,
+    parse_s3_event,
+    parse_ses_event,
+)
 from popdrop.faces.faults import MailboxNotFound, ObjectNotFound
 from popdrop.faces.ingest import Filed, IngestStatus, IngestStore, Outcome, RecordStep
 from popdrop.ingest.addressing import Resolution, resolve
@@ -185,11 +191,17 @@ def ingest_s3_event(store: IngestStore, event: Mapping[str, Any]) -> list[Ingest
     or outside the incoming prefix are skipped with a log line (a misconfigured notification)."""
     results = []
     for obj in parse_s3_event(event):
-        if obj.bucket != store.bucket or not obj.key.startswith(store.incoming_prefix):
+        if not is_incoming(store, obj):
             log_event(logger, "ingest.skipped", logging.WARNING, bucket=obj.bucket, key=obj.key)
             continue
         results.append(ingest_object(store, obj.key, obj.timestamp_ms))
     return results
+
+
+def is_incoming(store: IngestStore, obj: S3Object) -> bool:
+    """Whether an S3 event's object is under this store's bucket and incoming prefix: anything
+    else is a misconfigured notification, never mail to file."""
+    return obj.bucket == store.bucket and obj.key.startswith(store.incoming_prefix)
 
 
 def ingest_event(store: IngestStore, event: Mapping[str, Any]) -> list[IngestResult]:

@@ -26,7 +26,7 @@ from typing import Any, Final
 from popdrop.events import InvalidEvent, parse_s3_event
 from popdrop.faces.faults import ObjectNotFound, StoreError
 from popdrop.faces.ingest import Arrival, IngestStatus, IngestStore
-from popdrop.ingest.pipeline import IngestResult, ingest, ingest_object
+from popdrop.ingest.pipeline import IngestResult, ingest, ingest_object, is_incoming
 from popdrop.logfmt import log_event
 
 logger = logging.getLogger("popdrop.ingest.reconcile")
@@ -136,14 +136,17 @@ def _arrival(
     """Sweep one message's objects; None when it is settled, else the seconds until it is due
     again (0: at the next run)."""
     try:
-        objects = parse_s3_event(json.loads(arrival.body))
+        body = json.loads(arrival.body)
+        if not isinstance(body, dict):
+            raise InvalidEvent(f"event: expected an object, got {type(body).__name__}")
+        objects = parse_s3_event(body)
     except (ValueError, InvalidEvent) as error:  # not JSON, or not S3's Object Created event
         report.skipped += 1
         log_event(logger, "reconcile.skipped", logging.WARNING, error=str(error)[:200])
         return None
     wait = None
     for obj in objects:
-        if obj.bucket != store.bucket or not obj.key.startswith(store.incoming_prefix):
+        if not is_incoming(store, obj):
             report.skipped += 1
             log_event(logger, "reconcile.skipped", logging.WARNING, bucket=obj.bucket, key=obj.key)
             continue

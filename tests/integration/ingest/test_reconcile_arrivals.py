@@ -148,6 +148,7 @@ def test_a_message_that_is_not_an_object_of_the_prefix_is_logged_and_dropped(
 ) -> None:
     """Bad input loses nothing: such a message is no object of this bucket's incoming prefix."""
     queue.sqs.send_message(QueueUrl=queue.url(), MessageBody="not json")
+    queue.sqs.send_message(QueueUrl=queue.url(), MessageBody="[1, 2]")  # JSON, not an object
     queue.sqs.send_message(QueueUrl=queue.url(), MessageBody=json.dumps({"source": "aws.s3"}))
     other = json.dumps(
         {
@@ -161,7 +162,7 @@ def test_a_message_that_is_not_an_object_of_the_prefix_is_logged_and_dropped(
 
     report = reconcile(store, now_ms=LATER)
 
-    assert (report.received, report.skipped, report.scanned) == (3, 3, 0)
+    assert (report.received, report.skipped, report.scanned) == (4, 4, 0)
     assert queue.depth() == (0, 0)
 
 
