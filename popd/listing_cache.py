@@ -18,7 +18,7 @@ Why a listing kept at version v is the folder as it is at version v:
 - entries that expire (DynamoDB TTL) are honoured: a listing is reused only before its earliest
   expiry (`Listing.fresh_until`).
 
-Bounded: at most `max_entries` message entries over all the listings kept (about 0.8 KB each:
+Bounded: at most `max_entries` message entries over all the listings kept (about 0.4 KB each:
 docs/engine.md), an empty listing counting as one (so that a daemon that sees a great many empty
 maildrops keeps a bounded number of them too), the least recently used dropped first; a listing
 larger than the bound is not kept.

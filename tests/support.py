@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import trustme
 
 from popd.server import Endpoints, Pop3Daemon
 from popdrop.faces.pop3 import Lease
-from popdrop.model import Address, MessageEntry
+from popdrop.model import Address, MessageEntry, Summary, Verdicts
 from popdrop.settings import PlaintextAuth, Settings
 from popdrop.store import Store
 from popdrop.store.secrets import Secrets
@@ -283,3 +284,13 @@ def eventbridge_s3_event(bucket: str, key: str, size: int, *, timestamp_ms: int)
             "reason": "PutObject",
         },
     }
+
+
+def lean(entry: MessageEntry) -> MessageEntry:
+    """`entry` as a login lists it: without the summary and verdicts its object's item holds."""
+    return replace(entry, summary=Summary(), verdicts=Verdicts())
+
+
+def shown(store: Store, address: Address) -> list[MessageEntry]:
+    """The maildrop as the API shows it (with each message's details), oldest first."""
+    return list(reversed(list(store.messages_newest_first(address) or ())))

@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     # each (docs/engine.md, "Streaming").
     stream_buffer_bytes: int = Field(default=64 * 1024 * 1024, ge=65536, le=4 * 1024**3)
     # Message entries of listings the daemon keeps between logins, over all mailboxes (about
-    # 0.8 KB each): an unchanged maildrop is then not read again at login (docs/engine.md,
+    # 0.4 KB each): an unchanged maildrop is then not read again at login (docs/engine.md,
     # "Listing cache"); 0 turns it off.
     listing_cache_entries: int = Field(default=50_000, ge=0, le=10_000_000)
     # How old an unhandled object under the incoming prefix must be before the reconcile sweep

@@ -17,6 +17,9 @@ more reference).
   target. Counts: source folder -1, target folder +1, profile +1 when it leaves the quarantine.
 - copy: Put the copy (a new uid) if absent, Put its uid marker if absent. Counts: refs +1, target
   folder +1, profile +1.
+
+The entries written are lean (`codec.entry_item`). A source read with its details inline (written
+before the object's reference item kept them) hands them to that item in the same transaction.
 """
 
 from __future__ import annotations
@@ -125,9 +128,14 @@ def _footprint(unit: Unit) -> tuple[int, set[str]]:
         case Delete(entry):
             return 1, {f"obj:{entry.object_key}", "profile", *_counted(entry.folder)}
         case Move(entry, target):
-            return 3, {"profile", *_counted(entry.folder), *_counted(target)}
+            return 3, {"profile", *_handed(entry), *_counted(entry.folder), *_counted(target)}
         case Copy(entry, _):
             return 2, {f"obj:{entry.object_key}", "profile", *_counted(entry.folder)}
+
+
+def _handed(entry: MessageEntry) -> tuple[str, ...]:
+    """The reference item a move updates: its object's, when the entry holds details to hand."""
+    return (f"obj:{entry.object_key}",) if codec.has_details(entry) else ()
 
 
 def _counted(folder: FolderId) -> tuple[str, ...]:
@@ -160,6 +168,11 @@ def _writes(
 ) -> list[transactions.Write[Unit]]:
     writes: list[transactions.Write[Unit]] = [] if guard is None else [(guard, None)]
     refs: Counter[str] = Counter()
+    details = {
+        unit.entry.object_key: unit.entry
+        for unit in units
+        if not isinstance(unit, Delete) and codec.has_details(unit.entry)
+    }
     tally = _Tally()
     for unit in units:
         match unit:
@@ -172,7 +185,7 @@ def _writes(
                 writes += [
                     (delete_if_present(table, codec.entry_key(entry)), unit),
                     (put_new(table, codec.entry_item(moved)), unit),
-                    (_point_marker(table, moved), unit),
+                    (point_marker(table, moved), unit),
                 ]
                 tally.count(entry.folder, -1, entry.size)
                 tally.count(target, 1, entry.size)
@@ -184,7 +197,8 @@ def _writes(
                 refs[copied.object_key] += 1
                 tally.count(copied.folder, 1, copied.size)
     writes += [
-        (references.count(table, key, delta), None) for key, delta in sorted(refs.items()) if delta
+        (_reference(table, key, refs[key], details.get(key)), None)
+        for key in sorted(set(details) | {key for key, delta in refs.items() if delta})
     ]
     writes += [
         (folder_counters(table, address, folder, messages, tally.octets[folder]), None)
@@ -215,7 +229,7 @@ def folder_counters(
     }
 
 
-def _point_marker(table: str, entry: MessageEntry) -> TransactWriteItemTypeDef:
+def point_marker(table: str, entry: MessageEntry) -> TransactWriteItemTypeDef:
     """The uid marker follows its message, so the message is found by uid wherever it is."""
     return {
         "Update": {
@@ -226,3 +240,13 @@ def _point_marker(table: str, entry: MessageEntry) -> TransactWriteItemTypeDef:
             "ExpressionAttributeValues": {":sk": codec.entry_key(entry)[schema.SK]},
         }
     }
+
+
+def _reference(
+    table: str, key: str, delta: int, details: MessageEntry | None
+) -> TransactWriteItemTypeDef:
+    """The object's count moved by `delta`, taking `details` when given; one that does not move
+    leaves the object referenced (a move's), so it is no garbage."""
+    return references.count(
+        table, key, delta, collectable_after=0 if delta else None, details=details
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Final
 
 from popdrop.model import (
     INBOX_ID,
@@ -36,11 +37,9 @@ LAST_LOGIN: Final = "last_login"
 # Grows with every change to any of the mailbox's listings (docs/engine.md, "Listing cache"); it
 # starts at a random value, so a mailbox removed and made again never repeats an old one's.
 LISTING_VERSION: Final = "listing_version"
-UID: Final = "uid"
 OBJECT_KEY: Final = "object_key"
 SIZE: Final = "size"
 HEADER_SIZE: Final = "header_size"
-ARRIVED_AT: Final = "arrived_at"
 SUMMARY: Final = "summary"
 ENTRY_SK: Final = "entry_sk"
 REFS: Final = "refs"
@@ -51,9 +50,13 @@ LAST_ADDRESS: Final = "last_address"
 SCRAM: Final = "scram_sha256"  # a map: salt, iterations, stored_key, server_key
 TAG: Final = "tag"
 VERDICTS: Final = "verdicts"
+DETAILS: Final = (SUMMARY, VERDICTS)  # on an object's reference item (`details_item`)
 
-# Summary fields as stored (a map attribute; empty fields are left out to keep listings small).
+# Summary fields as stored (a map attribute; empty fields are left out to keep items small).
 _SUMMARY_FIELDS: Final = ("sender", "to", "subject", "date", "message_id")
+_ARRIVAL_DIGITS: Final = 13  # the arrival time's width in a message's sort key
+_NO_SUMMARY: Final = Summary()
+_NONE: Final = Verdicts()  # no verdict reported
 
 
 def s(value: str) -> AttributeValueTypeDef:
@@ -190,18 +193,32 @@ def app_password_from_item(name: str, fields: dict[str, AttributeValueTypeDef]) 
 
 
 def entry_item(entry: MessageEntry) -> Item:
-    summary = {name: s(getattr(entry.summary, name)) for name in _SUMMARY_FIELDS}
+    """The entry a login reads: what POP3 needs, and the plus-address tag when there is one. Its
+    uid and arrival time are in its sort key; its summary and verdicts, which every recipient of
+    the message shares, are on its object's reference item (`details_item`)."""
     return {
         **entry_key(entry),
-        UID: s(entry.uid),
         OBJECT_KEY: s(entry.object_key),
         SIZE: n(entry.size),
         HEADER_SIZE: n(entry.header_size),
-        ARRIVED_AT: n(entry.arrived_at),
-        SUMMARY: {"M": {name: value for name, value in summary.items() if value["S"]}},
         **({TAG: s(entry.tag)} if entry.tag else {}),
+    }
+
+
+def details_item(entry: MessageEntry) -> Item:
+    """What the REST API shows of a message besides its POP3 fields. The summary is written even
+    when empty: its presence tells an item with details from one without."""
+    summary = {name: s(getattr(entry.summary, name)) for name in _SUMMARY_FIELDS}
+    return {
+        SUMMARY: {"M": {name: value for name, value in summary.items() if value["S"]}},
         VERDICTS: {"M": verdicts_map(entry.verdicts)},
     }
+
+
+def has_details(entry: MessageEntry) -> bool:
+    """Whether the entry holds details: read from an item that carries them, or made by ingest.
+    One read from a lean entry item holds none."""
+    return entry.summary != Summary() or entry.verdicts != Verdicts()
 
 
 def verdicts_map(verdicts: Verdicts) -> Item:
@@ -209,22 +226,46 @@ def verdicts_map(verdicts: Verdicts) -> Item:
     return {kind: s(value) for kind in VERDICT_KINDS if (value := getattr(verdicts, kind))}
 
 
-def entry_from_item(address: Address, item: Item) -> MessageEntry:
-    summary = item.get(SUMMARY, {}).get("M", {})
+def entry_from_item(address: Address, item: Item, details: Item | None = None) -> MessageEntry:
+    """The entry of `item`, with the details of `details` (its object's reference item), or of
+    `item` itself when it carries them (a quarantine item; an entry written before reference
+    items held details); without details when neither does."""
+    sk = item[schema.SK]["S"]
+    folder = entry_folder(sk)
+    arrived_at, uid = _arrival_and_uid(sk, entry_prefix(folder))
     return MessageEntry(
         mailbox=address,
-        uid=item[UID]["S"],
+        uid=uid,
         object_key=item[OBJECT_KEY]["S"],
         size=_int(item, SIZE),
         header_size=_int(item, HEADER_SIZE),
-        arrived_at=_int(item, ARRIVED_AT),
-        summary=Summary(**{name: value["S"] for name, value in summary.items()}),
+        arrived_at=arrived_at,
         tag=item.get(TAG, {}).get("S", ""),
-        verdicts=Verdicts(
-            **{name: value["S"] for name, value in item.get(VERDICTS, {}).get("M", {}).items()}
-        ),
-        folder=entry_folder(item[schema.SK]["S"]),
+        folder=folder,
+        **_details(item if SUMMARY in item else details or {}),
     )
+
+
+def with_details(entry: MessageEntry, source: Item) -> MessageEntry:
+    """`entry` with the details `source` (its object's reference item) holds."""
+    return replace(entry, **_details(source))
+
+
+def _details(source: Item) -> dict[str, Any]:
+    """The summary and verdicts of `source`; the absent ones shared, so that a listing of lean
+    entries holds no per-entry copies of them."""
+    summary = source.get(SUMMARY, {}).get("M", {})
+    verdicts = source.get(VERDICTS, {}).get("M", {})
+    return {
+        "summary": Summary(**{k: v["S"] for k, v in summary.items()}) if summary else _NO_SUMMARY,
+        "verdicts": Verdicts(**{k: v["S"] for k, v in verdicts.items()}) if verdicts else _NONE,
+    }
+
+
+def _arrival_and_uid(sk: str, prefix: str) -> tuple[int, str]:
+    """`<prefix><arrived ms, 13 digits>#<uid>`: the uid may hold `#`, the time has a fixed width."""
+    rest = sk.removeprefix(prefix)
+    return int(rest[:_ARRIVAL_DIGITS]), rest[_ARRIVAL_DIGITS + 1 :]
 
 
 def marker_item(entry: MessageEntry) -> Item:

@@ -254,7 +254,8 @@ class Store:
         )
 
     def get_message(self, address: Address, uid: str) -> MessageEntry | None:
-        return self._messages.get(address, uid, now=int(time.time()))
+        entry = self._messages.get(address, uid, now=int(time.time()))
+        return None if entry is None else self._messages.detailed(entry)
 
     def iter_object(
         self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = 65536

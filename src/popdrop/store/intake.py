@@ -59,9 +59,12 @@ def ingest_key(message_id: str) -> codec.Item:
 
 
 def quarantine_item(quarantined: Quarantined) -> codec.Item:
+    """A quarantined message carries its details itself (as its object's reference item does),
+    so the API lists the quarantine from one Query; POP3 never reads these items."""
     entry = quarantined.entry
     return {
         **codec.entry_item(entry),
+        **codec.details_item(entry),
         **codec.quarantine_key(entry),
         REASON: codec.s(quarantined.reason),
         QUARANTINED_AT: codec.n(quarantined.quarantined_at),
@@ -182,8 +185,12 @@ class Intake:
         elif step.outcomes is not None:
             items.insert(0, self._finish(step.message_id, step.now_ms, step.outcomes))
             refs -= 1
-        if refs:
-            items.append(references.count(self._table, entry.object_key, refs))
+        # Even at a net zero: the item takes the details (and this entry is a reference).
+        items.append(
+            references.count(
+                self._table, entry.object_key, refs, collectable_after=None, details=entry
+            )
+        )
         return transactions.transact(self._db, items) is None
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
@@ -255,12 +262,14 @@ class Intake:
           being removed) after the recipient was resolved: the transaction would otherwise
           recreate a profile holding only counters, and an entry nothing can reach.
         The object's reference count has no condition: it changes exactly when the item is added.
+        Its item takes the message's details (the same for every recipient), which `item` leaves
+        out unless it is a quarantine item.
         """
         items = [
             put_new(self._table, item),
             put_new(self._table, marker),
             profile,
-            references.count(self._table, entry.object_key, 1),
+            references.count(self._table, entry.object_key, 1, details=entry),
         ]
         if entry.folder not in (INBOX_ID, QUARANTINE_ID):  # filed in a POP4 folder: count it there
             items.append(folder_counters(self._table, entry.mailbox, entry.folder, 1, entry.size))

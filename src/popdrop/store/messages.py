@@ -1,8 +1,15 @@
 """Message entries of a mailbox and their unique-id markers: list and fetch. Ingest files them
-(`popdrop.store.intake`); `popdrop.store.changes` deletes, moves and copies them."""
+(`popdrop.store.intake`); `popdrop.store.changes` deletes, moves and copies them.
+
+An entry holds what POP3 needs; the message's summary and verdicts are on its object's reference
+item (`codec.entry_item`, `codec.details_item`). A login reads entries only; the REST API reads the
+reference items too.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from popdrop.model import (
@@ -54,7 +61,7 @@ class Messages:
         self, address: Address, uid: str, *, now: int, quarantined: bool = False
     ) -> MessageEntry | None:
         """The message with this uid in any folder (its marker says where), or None; a
-        quarantined one only when asked for."""
+        quarantined one only when asked for. Lean, as a login lists it (`detailed`)."""
         if not is_valid_uid(uid):
             return None
         marker = self._get_item(codec.marker_key(address, uid))
@@ -67,7 +74,39 @@ class Messages:
             return None
         return codec.entry_from_item(address, item)
 
-    def _get_item(self, key: codec.Item) -> codec.Item | None:
+    def detailed(self, entry: MessageEntry) -> MessageEntry:
+        """`entry` with its summary and verdicts (one more read when it has none itself)."""
+        if codec.has_details(entry):
+            return entry
+        item = self._get_item(codec.reference_key(entry.object_key), codec.DETAILS)
+        return entry if item is None else codec.with_details(entry, item)
+
+    def _get_item(self, key: codec.Item, attributes: tuple[str, ...] = ()) -> codec.Item | None:
         with aws_errors():
-            response = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+            response = self._db.get_item(
+                TableName=self._table,
+                Key=key,
+                ConsistentRead=True,
+                **queries.projection(attributes),
+            )
         return response.get("Item")
+
+
+def detailed_items(
+    dynamodb: DynamoDBClient, table: str, address: Address, items: Iterable[codec.Item]
+) -> Iterator[MessageEntry]:
+    """The entries of `items` with their details, lazily: the reference items of each run of
+    KEYS_PER_BATCH_GET lean entries come from one BatchGetItem."""
+    iterator = iter(items)
+    while run := list(islice(iterator, queries.KEYS_PER_BATCH_GET)):
+        wanted = {item[codec.OBJECT_KEY]["S"] for item in run if codec.SUMMARY not in item}
+        details = _details(dynamodb, table, sorted(wanted))
+        for item in run:
+            yield codec.entry_from_item(address, item, details.get(item[codec.OBJECT_KEY]["S"]))
+
+
+def _details(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> dict[str, codec.Item]:
+    """The details the reference items of these objects hold, by object key."""
+    keys_of = [codec.reference_key(key) for key in keys]
+    found = queries.batch_get(dynamodb, table, keys_of, attributes=(schema.PK, *codec.DETAILS))
+    return {item[schema.PK]["S"].removeprefix(schema.object_pk("")): item for item in found}

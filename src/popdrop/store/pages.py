@@ -16,6 +16,7 @@ from popdrop.model import Address, Mailbox, MessageEntry, Quarantined, Route, is
 from popdrop.store import codec, queries, schema
 from popdrop.store.aws import aws_errors
 from popdrop.store.intake import quarantined_from_item
+from popdrop.store.messages import detailed_items
 from popdrop.store.routes import route_from_item, route_key
 
 if TYPE_CHECKING:
@@ -52,11 +53,8 @@ class Pages:
         if items is None:
             return None
         now = int(time.time())
-        return (
-            codec.entry_from_item(address, item)
-            for item in items
-            if not codec.is_expired(item, now)
-        )
+        kept = (item for item in items if not codec.is_expired(item, now))
+        return detailed_items(self._db, self._table, address, kept)
 
     def quarantined(
         self, address: Address, *, after_uid: str | None

@@ -10,6 +10,7 @@ from popdrop.faces.faults import MailboxNotFound
 from popdrop.model import INBOX_ID, Address, Quarantined
 from popdrop.store import codec, queries, references, schema, transactions
 from popdrop.store.aws import aws_errors
+from popdrop.store.changes import point_marker
 from popdrop.store.intake import quarantined_from_item
 from popdrop.store.mailboxes import EXISTS, OPEN, counters
 from popdrop.store.transactions import delete_if_present
@@ -54,17 +55,11 @@ class Quarantine:
         items: list[TransactWriteItemTypeDef] = [
             delete_if_present(self._table, codec.quarantine_key(entry)),
             {"Put": {"TableName": self._table, "Item": codec.entry_item(entry)}},
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": codec.marker_key(entry.mailbox, entry.uid),
-                    "UpdateExpression": "SET #entry = :sk",
-                    "ExpressionAttributeNames": {"#entry": codec.ENTRY_SK},
-                    "ExpressionAttributeValues": {
-                        ":sk": codec.entry_key(entry)[schema.SK],
-                    },
-                }
-            },
+            point_marker(self._table, entry),
+            # The entry is lean: its object's item keeps the details the quarantine item held.
+            references.count(
+                self._table, entry.object_key, 0, collectable_after=None, details=entry
+            ),
             counters(self._table, entry.mailbox, 1, entry.size, OPEN),
         ]
         codes = transactions.transact(self._db, items)

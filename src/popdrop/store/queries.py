@@ -66,11 +66,22 @@ def partition(
         "ScanIndexForward": not descending,
     }
     if attributes:
-        names |= {f"#a{i}": name for i, name in enumerate(attributes)}
-        request["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
+        shown = projection(attributes)
+        names |= shown["ExpressionAttributeNames"]
+        request["ProjectionExpression"] = shown["ProjectionExpression"]
     if after_sk is not None:
         request["ExclusiveStartKey"] = codec.key(pk, after_sk)
     return _query(dynamodb, **request)
+
+
+def projection(attributes: tuple[str, ...]) -> dict[str, Any]:
+    """The request parameters that return only `attributes` of each item (all when empty)."""
+    if not attributes:
+        return {}
+    return {
+        "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(attributes))),
+        "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(attributes)},
+    }
 
 
 def directory(
@@ -107,14 +118,19 @@ def _query(dynamodb: DynamoDBClient, **request: Any) -> Iterator[codec.Item]:
             yield from page["Items"]
 
 
-def batch_get(dynamodb: DynamoDBClient, table: str, keys: Sequence[codec.Item]) -> list[codec.Item]:
-    """The items of `keys` that exist (strongly consistent reads). Raises `StorageUnavailable`
-    when DynamoDB still hands keys back unprocessed after BATCH_GET_ROUNDS requests."""
+def batch_get(
+    dynamodb: DynamoDBClient,
+    table: str,
+    keys: Sequence[codec.Item],
+    *,
+    attributes: tuple[str, ...] = (),
+) -> list[codec.Item]:
+    """The items of `keys` that exist (strongly consistent reads), only `attributes` of each when
+    given. Raises `StorageUnavailable` when DynamoDB still hands keys back unprocessed after
+    BATCH_GET_ROUNDS requests."""
     found: list[codec.Item] = []
     for batch in batched(keys, KEYS_PER_BATCH_GET):
-        request: dict[str, KeysAndAttributesTypeDef] = {
-            table: {"Keys": list(batch), "ConsistentRead": True}
-        }
+        request = {table: _keys_and_attributes(batch, attributes)}
         for attempt in range(BATCH_GET_ROUNDS):
             if attempt:
                 time.sleep(random.uniform(0, _BATCH_GET_BACKOFF * 2**attempt))  # noqa: S311 - jitter
@@ -124,7 +140,18 @@ def batch_get(dynamodb: DynamoDBClient, table: str, keys: Sequence[codec.Item]) 
             unprocessed = response.get("UnprocessedKeys", {}).get(table)
             if not unprocessed:
                 break
-            request = {table: {"Keys": list(unprocessed["Keys"]), "ConsistentRead": True}}
+            request = {table: _keys_and_attributes(unprocessed["Keys"], attributes)}
         else:
             raise StorageUnavailable("BatchGetItem kept returning unprocessed keys")
     return found
+
+
+def _keys_and_attributes(
+    keys: Sequence[codec.Item], attributes: tuple[str, ...]
+) -> KeysAndAttributesTypeDef:
+    spec: KeysAndAttributesTypeDef = {"Keys": list(keys), "ConsistentRead": True}
+    if attributes:
+        shown = projection(attributes)
+        spec["ProjectionExpression"] = shown["ProjectionExpression"]
+        spec["ExpressionAttributeNames"] = shown["ExpressionAttributeNames"]
+    return spec

@@ -1,7 +1,8 @@
 """Object reference counts: one `OBJ#<key>` item per S3 object, `refs` = entries pointing at it.
 
 One object serves every recipient of a message; it may be deleted once no entry refers to it
-(DESIGN invariant 8).
+(DESIGN invariant 8). The item also keeps what every recipient's entry shares and a login never
+reads: the message's summary and verdicts (the REST API's), and POP4's MIME structure.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from popdrop.model import MessageEntry
 from popdrop.store import codec, queries, schema, transactions
 from popdrop.store.aws import batched
 
@@ -18,37 +20,40 @@ if TYPE_CHECKING:
 
 
 def count(
-    table: str, object_key: str, delta: int, *, collectable_after: int | None = 0
+    table: str,
+    object_key: str,
+    delta: int,
+    *,
+    collectable_after: int | None = 0,
+    details: MessageEntry | None = None,
 ) -> TransactWriteItemTypeDef:
     """A transaction item adding `delta` to the object's reference count (creating the item).
 
     A count that does not go up may leave the object unreferenced, so the item is marked for gc
     (the sparse garbage index, `popdrop.store.gc`) as collectable after `collectable_after`
     (epoch ms; 0: at once), unless that is None (the caller knows a reference remains).
+    `details`: an entry whose summary and verdicts the item keeps for every entry of the object
+    (`codec.details_item`); they go with the item when the last reference does.
     """
-    update: TransactWriteItemTypeDef = {
+    fields: codec.Item = {}
+    if delta <= 0 and collectable_after is not None:
+        fields[schema.GC_PK] = codec.s(schema.garbage_shard(object_key))
+        fields[schema.GC_AT] = codec.n(collectable_after)
+    if details is not None:
+        fields |= codec.details_item(details)
+    expression = "ADD #refs :delta"
+    if fields:
+        expression += " SET " + ", ".join(f"#{name} = :{name}" for name in fields)
+    return {
         "Update": {
             "TableName": table,
             "Key": codec.reference_key(object_key),
-            "UpdateExpression": "ADD #refs :delta",
-            "ExpressionAttributeNames": {"#refs": codec.REFS},
-            "ExpressionAttributeValues": {":delta": codec.n(delta)},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": {"#refs": codec.REFS} | {f"#{n}": n for n in fields},
+            "ExpressionAttributeValues": {":delta": codec.n(delta)}
+            | {f":{name}": value for name, value in fields.items()},
         }
     }
-    if delta <= 0 and collectable_after is not None:
-        body = update["Update"]
-        body["UpdateExpression"] += " SET #gc_pk = :shard, #gc_at = :after"
-        body["ExpressionAttributeNames"] = {
-            "#refs": codec.REFS,
-            "#gc_pk": schema.GC_PK,
-            "#gc_at": schema.GC_AT,
-        }
-        body["ExpressionAttributeValues"] = {
-            ":delta": codec.n(delta),
-            ":shard": codec.s(schema.garbage_shard(object_key)),
-            ":after": codec.n(collectable_after),
-        }
-    return update
 
 
 def release_unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> list[str]:

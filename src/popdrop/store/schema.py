@@ -14,16 +14,18 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 |                   |                  |                                | dir_sk=<address>,        |
 |                   |                  |                                | apop_secret?, last_login?|
 |                   |                  |                                | listing_version          |
-| message entry     | MBX#<address>    | MSG#<arrived_at ms:013d>#<uid> | uid, object_key, size,   |
-|                   |                  |                                | header_size, arrived_at, |
-|                   |                  |                                | summary (map), expires_at|
+| message entry     | MBX#<address>    | MSG#<arrived_at ms:013d>#<uid> | object_key, size,        |
+|                   |                  |                                | header_size, tag?,       |
+|                   |                  |                                | expires_at? (lean)       |
 | unique-id marker  | MBX#<address>    | UID#<uid>                      | entry_sk (the entry's sk)|
 | maildrop lease    | MBX#<address>    | #LEASE                         | owner, daemon,           |
 |                   |                  |                                | lease_since,             |
 |                   |                  |                                | fencing_token (`lease`)  |
 | daemon heartbeat  | DAEMON#<id>      | #HEARTBEAT                     | alive_until, expires_at  |
 | object references | OBJ#<object key> | #REF                           | refs (entries using it), |
-|                   |                  |                                | mime_v1 (POP4's cache),  |
+|                   |                  |                                | summary, verdicts (maps, |
+|                   |                  |                                | the API's), mime_v1      |
+|                   |                  |                                | (POP4's cache),          |
 |                   |                  |                                | gc_pk?, gc_at? (garbage) |
 | folder directory  | MBX#<address>    | #FOLDERS                       | folders (map), version   |
 | folder counters   | MBX#<address>    | #FOLDER#<folder id>            | message_count, octets    |
@@ -38,6 +40,8 @@ Single-table design (docs/data-model.md; attribute names in `popdrop.store.codec
 - Only profiles carry `dir_pk`/`dir_sk`, so the `directory` index is sparse: it lists mailboxes.
   A profile being removed has `closing` set and leaves the index.
 - A unique-id marker is never deleted, so a uid is never reused in that mailbox (RFC 1939 §7).
+- A message entry is lean (what a login reads); the summary and verdicts, the same for every
+  recipient, are on the object's reference item (docs/data-model.md, "Lean entries").
 - A reference item that may have become garbage (a count went down, or a message reached no
   mailbox) carries `gc_pk`/`gc_at`, so the sparse `garbage` index lists exactly what gc must look
   at (`popdrop.store.gc`).

@@ -309,7 +309,7 @@ def _check(world: World) -> None:
             profiles[pk.removeprefix("MBX#")] = (int(count["N"]), int(octets["N"]))
     referenced: Counter[str] = Counter()
     for address, expected in world.expected.items():
-        uids = [item[store_codec.UID]["S"] for item in entries[address]]
+        uids = [store_codec.entry_from_item(address, item).uid for item in entries[address]]
         assert sorted(uids) == sorted(expected), f"{address}: lost, duplicated or resurrected"
         sizes = {uid: len(data) for uid, data in expected.items()}
         assert profiles[address] == (len(expected), sum(sizes.values()))

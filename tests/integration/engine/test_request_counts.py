@@ -90,18 +90,16 @@ def test_login_adds_one_query_page_per_megabyte_of_listing(
     aws_clients: AwsClients,
     aws_calls: list[AwsCall],
 ) -> None:
-    """DynamoDB returns at most 1 MB per Query page; entries are written directly (2.5 KB each,
-    large summaries) so the listing spans several pages quickly."""
+    """DynamoDB returns at most 1 MB per Query page; entries are written directly, each holding
+    its details as entries did before markers held them (2.5 KB each, large summaries), so the
+    listing spans several pages quickly."""
     key = store.put_incoming("shared", MESSAGE)
     summary = Summary(subject="s" * 500, sender="f" * 500, to="t" * 500, message_id="m" * 500)
-    items = [
-        store_codec.entry_item(
-            MessageEntry(
-                mailbox, f"u{i:05d}", key, len(MESSAGE), 38, 1_700_000_000_000 + i, summary
-            )
-        )
+    entries = [
+        MessageEntry(mailbox, f"u{i:05d}", key, len(MESSAGE), 38, 1_700_000_000_000 + i, summary)
         for i in range(1000)
     ]
+    items = [{**store_codec.entry_item(e), **store_codec.details_item(e)} for e in entries]
     for start in range(0, len(items), 25):
         aws_clients.dynamodb.batch_write_item(
             RequestItems={

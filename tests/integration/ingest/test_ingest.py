@@ -15,7 +15,7 @@ from popdrop.model import Summary
 from popdrop.store import Store
 from tests.conftest import AwsCall
 from tests.integration.ingest.conftest import Crash, CrashAt
-from tests.support import delete_messages, stored_object
+from tests.support import delete_messages, shown, stored_object
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
 MESSAGE = (
@@ -50,7 +50,7 @@ def test_a_message_for_one_mailbox_becomes_one_entry_with_sizes_and_summary(
     [result] = ingest_ses_event(store, _event(store, "msg-1", MESSAGE, ALICE))
 
     assert result == IngestResult("msg-1", "incoming/msg-1", delivered=(ALICE,))
-    [entry] = store.list_messages(ALICE)
+    [entry] = shown(store, ALICE)
     assert (entry.uid, entry.object_key, entry.arrived_at) == ("msg-1", "incoming/msg-1", ARRIVED)
     assert (entry.size, entry.header_size) == (len(MESSAGE), HEADER_SIZE)
     assert entry.summary == Summary(
@@ -124,8 +124,8 @@ def test_the_ses_path_shows_no_recipient_the_others_envelopes_name(
     )
 
     assert result.delivered == (ALICE, BOB)
-    [alice] = store.list_messages(ALICE)
-    [bob] = store.list_messages(BOB)
+    [alice] = shown(store, ALICE)
+    [bob] = shown(store, BOB)
     assert (alice.tag, bob.tag) == ("news", "")
     assert alice.summary.to == bob.summary.to == ALICE  # the To header the sender wrote
     assert stored_object(store, alice.object_key) == MESSAGE
@@ -203,7 +203,7 @@ def test_a_message_without_a_body_is_all_header(store: Store, mailboxes: list[st
 
     ingest_ses_event(store, _event(store, "msg-1", data, ALICE))
 
-    [entry] = store.list_messages(ALICE)
+    [entry] = shown(store, ALICE)
     assert entry.header_size == entry.size == len(data)
     assert entry.summary.subject == "no body"
 
@@ -219,7 +219,7 @@ def test_a_header_block_longer_than_the_first_read_costs_one_more_get(
 
     ingest_ses_event(store, event)
 
-    [entry] = store.list_messages(ALICE)
+    [entry] = shown(store, ALICE)
     assert entry.header_size == len(headers) + 2
     assert entry.summary.subject == "far"
     assert [call.headers.get("Range") for call in aws_calls if call.operation == "GetObject"] == [
@@ -252,7 +252,7 @@ def test_eight_bit_junk_in_the_headers_is_delivered_with_a_readable_summary(
 
     ingest_ses_event(store, _event(store, "msg-1", data, ALICE))
 
-    [entry] = store.list_messages(ALICE)
+    [entry] = shown(store, ALICE)
     assert entry.header_size == data.index(b"\r\n\r\n") + 4
     assert entry.summary.subject == "caf\ufffd [1m"
     assert entry.summary.message_id == "<<<@@>>>"

@@ -13,6 +13,7 @@ from functions.ingest import app
 from popdrop.events import InvalidEvent, ses_event
 from popdrop.settings import get_settings
 from popdrop.store import Store
+from tests.support import shown
 
 ALICE = "alice@example.test"
 CONTEXT = SimpleNamespace(aws_request_id="req-1", function_name="popdrop-ingest")
@@ -49,7 +50,7 @@ def test_the_handler_files_an_ses_event_and_returns_a_summary(store: Store) -> N
         "quarantined": 0,
         "dropped": 0,
     }
-    [entry] = store.list_messages(ALICE)
+    [entry] = shown(store, ALICE)
     assert (entry.uid, entry.summary.subject) == ("msg-1", "hi")
 
 

@@ -13,7 +13,7 @@ from popdrop.events import ses_event
 from popdrop.ingest import HEAD_READ, MAX_STORED_SIZE, IngestResult, ingest_event
 from popdrop.store import Store
 from tests.conftest import AwsCall
-from tests.support import s3_event, stored_object
+from tests.support import s3_event, shown, stored_object
 
 ALICE = "alice@example.test"
 
@@ -42,7 +42,7 @@ def test_invalid_encoded_words_and_raw_8bit_headers_are_delivered_unchanged(stor
     data = b"Subject: =?utf-8?b?!!!not-base64?= \xff\xfe caf\xc3\xa9\r\nFrom: \x80\r\n\r\nbody\r\n"
 
     assert send(store, data).delivered == (ALICE,)
-    [entry] = store.list_messages(ALICE)
+    [entry] = shown(store, ALICE)
     assert stored_object(store, entry.object_key) == data
     assert "caf\u00e9" in entry.summary.subject
 
