@@ -51,6 +51,14 @@ def multiline(status: bytes, lines: Iterable[str]) -> bytes:
     return status + body + b".\r\n"
 
 
+def numbered(status: bytes, lines: list[str]) -> bytes:
+    """As `multiline`, for LIST's and UIDL's lines, each "n size" or "n unique-id" with its CRLF:
+    they begin with a digit, so none is dot-stuffed, and they hold decimal numbers and unique ids,
+    which `MessageEntry` holds to printable ASCII (`model.is_valid_uid`), so they are joined and
+    encoded at once: these replies are most of a polling client's bytes of commands."""
+    return status + "".join(lines).encode("ascii") + b".\r\n"
+
+
 def multiline_text(status: bytes, lines: Iterable[str]) -> bytes:
     """As `multiline`, for lines that carry names in UTF-8 (POP4's folder names and file names,
     docs/pop4.md): printable text, never a control character that could break a line."""

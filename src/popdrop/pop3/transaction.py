@@ -9,7 +9,7 @@ QUIT carries the marks out (docs/pop4.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Final
 
 from popdrop.model import FolderId, MessageEntry, Snapshot
@@ -81,15 +81,17 @@ class Transaction:
         """RFC 1939 §5 LIST: "n size" for one message, or for every one not marked deleted."""
         if number is None:
             status = replies.ok(f"{self._count} messages ({self._octets} octets)")
-            return replies.multiline(status, (f"{n} {entry.size}" for n, entry in self._visible()))
+            return replies.numbered(
+                status, [f"{n} {entry.size}\r\n" for n, entry in self._visible()]
+            )
         entry = self.message(number)
         return NO_SUCH_MESSAGE if entry is None else replies.ok_numbers(number, entry.size)
 
     def uidl(self, number: int | None) -> bytes:
         """RFC 1939 §7 UIDL: "n unique-id" for one message, or for every one not marked deleted."""
         if number is None:
-            lines = (f"{n} {entry.uid}" for n, entry in self._visible())
-            return replies.multiline(replies.ok("Unique-ID listing follows."), lines)
+            lines = [f"{n} {entry.uid}\r\n" for n, entry in self._visible()]
+            return replies.numbered(replies.ok("Unique-ID listing follows."), lines)
         entry = self.message(number)
         return NO_SUCH_MESSAGE if entry is None else replies.ok(f"{number} {entry.uid}")
 
@@ -110,7 +112,10 @@ class Transaction:
         self.reset()
         return replies.ok(f"Maildrop has {self._count} messages ({self._octets} octets).")
 
-    def _visible(self) -> Iterator[tuple[int, MessageEntry]]:
-        for index, entry in enumerate(self._messages):
-            if not self._marks[index]:
-                yield index + 1, entry
+    def _visible(self) -> Iterable[tuple[int, MessageEntry]]:
+        if self._count == len(self._messages):  # nothing marked: the common case, no test each
+            return enumerate(self._messages, 1)
+        marks = self._marks
+        return (
+            (index + 1, entry) for index, entry in enumerate(self._messages) if not marks[index]
+        )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from popdrop.faces.faults import StorageUnavailable, StoreError
+from popdrop.model import Snapshot
 from popdrop.pop3.actions import (
     Authenticate,
     Close,
@@ -218,6 +220,15 @@ def test_uidl_lists_unique_ids_rfc1939_s7() -> None:
     client = Client().login(snapshot(120, 200))
     assert client.say("UIDL") == b"+OK Unique-ID listing follows.\r\n1 uid-1\r\n2 uid-2\r\n.\r\n"
     assert client.say("UIDL 2") == b"+OK 2 uid-2\r\n"
+
+
+def test_a_unique_id_that_begins_with_a_dot_is_sent_as_it_is_rfc1939_s3_s7() -> None:
+    """A UIDL line begins with the message number, so no line of it is dot-stuffed (RFC 1939 §3),
+    whatever the unique id (0x21-0x7E, RFC 1939 §7)."""
+    dotted = replace(entry(1), uid=".hidden")
+    client = Client().login(Snapshot(MAILBOX, (dotted, entry(2))))
+    assert client.say("UIDL") == b"+OK Unique-ID listing follows.\r\n1 .hidden\r\n2 uid-2\r\n.\r\n"
+    assert client.say("LIST") == b"+OK 2 messages (200 octets)\r\n1 100\r\n2 100\r\n.\r\n"
 
 
 def test_retr_streams_the_message_after_its_size_rfc1939_s5() -> None:
