@@ -91,7 +91,9 @@ def _deletes(table: str, keys: Sequence[str]) -> list[transactions.Write[str]]:
 def unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> list[str]:
     """Those of `keys` without a reference item, or whose item counts no reference (strongly
     consistent reads, 100 keys per request)."""
-    items = queries.batch_get(dynamodb, table, [codec.reference_key(key) for key in keys])
+    wanted = [codec.reference_key(key) for key in keys]
+    # Only the count: the item may also hold a message's details and MIME structure.
+    items = queries.batch_get(dynamodb, table, wanted, attributes=(schema.PK, codec.REFS))
     referenced = {
         item[schema.PK]["S"].removeprefix(schema.object_pk(""))
         for item in items
