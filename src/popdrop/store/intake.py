@@ -185,12 +185,14 @@ class Intake:
         elif step.outcomes is not None:
             items.insert(0, self._finish(step.message_id, step.now_ms, step.outcomes))
             refs -= 1
-        # Even at a net zero: the item takes the details (and this entry is a reference).
-        items.append(
-            references.count(
-                self._table, entry.object_key, refs, collectable_after=None, details=entry
+        # A last step's count does not move (its entry's reference replaces the hold), and another
+        # mailbox's filing already gave the item the details, unless no other mailbox filed it.
+        if refs or _filed(step.outcomes or {}) <= 1:
+            items.append(
+                references.count(
+                    self._table, entry.object_key, refs, collectable_after=None, details=entry
+                )
             )
-        )
         return transactions.transact(self._db, items) is None
 
     def deliver(self, entry: MessageEntry, policy: Policy) -> Filed:
@@ -321,8 +323,13 @@ def _done(now_ms: int, outcomes: Mapping[Outcome, int]) -> codec.Item:
 
 def _filed_any(outcomes: Mapping[Outcome, int]) -> bool:
     """Whether some mailbox holds the message (filed now or before): its object stays."""
+    return _filed(outcomes) > 0
+
+
+def _filed(outcomes: Mapping[Outcome, int]) -> int:
+    """How many mailboxes hold the message, filed now or before."""
     filed = (Outcome.DELIVERED, Outcome.QUARANTINED, Outcome.DUPLICATE)
-    return any(outcomes.get(outcome, 0) for outcome in filed)
+    return sum(outcomes.get(outcome, 0) for outcome in filed)
 
 
 def _expiry(now_ms: int) -> int:

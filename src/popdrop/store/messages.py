@@ -99,8 +99,9 @@ def detailed_items(
     KEYS_PER_BATCH_GET lean entries come from one BatchGetItem."""
     iterator = iter(items)
     while run := list(islice(iterator, queries.KEYS_PER_BATCH_GET)):
-        wanted = {item[codec.OBJECT_KEY]["S"] for item in run if codec.SUMMARY not in item}
-        details = _details(dynamodb, table, sorted(wanted))
+        # Each object once (a POP4 copy shares its source's), in the order listed.
+        wanted = dict.fromkeys(i[codec.OBJECT_KEY]["S"] for i in run if codec.SUMMARY not in i)
+        details = _details(dynamodb, table, list(wanted))
         for item in run:
             yield codec.entry_from_item(address, item, details.get(item[codec.OBJECT_KEY]["S"]))
 

@@ -8,7 +8,17 @@ from dataclasses import replace
 
 from popdrop.faces.pop3 import Lease
 from popdrop.folders import FolderChanges, FolderTree
-from popdrop.model import INBOX_ID, FolderId, MessageEntry, Policy, Quarantined, Summary
+from popdrop.ingest import ingest
+from popdrop.model import (
+    INBOX_ID,
+    Disposition,
+    FolderId,
+    MessageEntry,
+    Policy,
+    Quarantined,
+    Summary,
+    Verdicts,
+)
 from popdrop.store import Store, codec, schema
 from tests.conftest import AwsCall, AwsClients
 from tests.support import delete_messages, lean, shown, take_lease
@@ -112,6 +122,28 @@ def test_the_details_stay_while_a_recipient_keeps_the_message_and_go_with_the_la
 
     delete_messages(store, [lean(for_bob)])
     assert _reference(store, aws_clients, for_bob.object_key) is None
+
+
+def test_the_last_mailbox_gives_the_details_when_no_other_filed_the_message(
+    store: Store, alice: str, bob: str
+) -> None:
+    """Alice's policy drops it, so only Bob's delivery (the last step, whose count does not move)
+    can hand the reference item the details."""
+    store.put_policy(alice, Policy(spf=Disposition.DROP))
+    key = store.put_incoming("d1", MESSAGE)
+    result = ingest(
+        store,
+        message_id="d1",
+        object_key=key,
+        recipients=[alice, bob],
+        arrived_at=1_700_000_000_000,
+        verdicts=Verdicts(spf="FAIL"),
+    )
+    assert (result.dropped, result.delivered) == ((alice,), (bob,))
+
+    found = store.get_message(bob, "d1")
+    assert found is not None and found.summary.subject == "hello"
+    assert found.verdicts.spf == "FAIL"
 
 
 def test_a_tag_stays_on_the_entry(store: Store, alice: str, aws_clients: AwsClients) -> None:
