@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from popd import folder_admin
+from popd import collector, folder_admin
 from popdrop.faces.admin import GC_GRACE_SECONDS
 from popdrop.model import (
     Address,
@@ -266,9 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _started() -> None:
-    """Start-up is over: what it made is never walked by the collector again (`gc.freeze`), and
-    the collector is back on for the command's own work."""
+    """Start-up is over: what it made is never walked by the collector again (`gc.freeze`), nor
+    are the survivors of later full passes (popd/collector.py), and the collector is back on for
+    the command's own work."""
     gc.freeze()
+    collector.install()
     gc.enable()
 
 

@@ -170,25 +170,31 @@ class Connection:
             await self._perform_quietly(self._session.connection_lost())
             raise
         finally:
-            if self._watchdog is not None:
-                self._watchdog.cancel()
-            self._writer.close()
-            await self._storage.reader.close()
-            log_event(
-                logger,
-                "pop3.logout",
-                peer=self._peer,
-                user=self.stats.user,
-                method=self.stats.method,
-                outcome=self.stats.outcome,
-                commands=self.stats.commands,
-                retr=self.stats.retr,
-                top=self.stats.top,
-                parts=self.stats.parts,
-                deleted=self.stats.deleted,
-                bytes_sent=self.stats.bytes_sent,
-                seconds=round(time.monotonic() - self.stats.started, 3),
-            )
+            await self._end()
+
+    async def _end(self) -> None:
+        """Close the connection, let go of its storage and log the session."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._writer.close()
+        if isinstance(self._reader, InlineReader):
+            self._reader.answer = None  # the last cycle through this connection (collector.py)
+        await self._storage.reader.close()
+        log_event(
+            logger,
+            "pop3.logout",
+            peer=self._peer,
+            user=self.stats.user,
+            method=self.stats.method,
+            outcome=self.stats.outcome,
+            commands=self.stats.commands,
+            retr=self.stats.retr,
+            top=self.stats.top,
+            parts=self.stats.parts,
+            deleted=self.stats.deleted,
+            bytes_sent=self.stats.bytes_sent,
+            seconds=round(time.monotonic() - self.stats.started, 3),
+        )
 
     def _answer(self, data: bytes) -> Inline:
         """The client's bytes, given by the reader while this task waits in `_read`: the session's

@@ -1,0 +1,55 @@
+"""The cyclic collector in a long-running process: a full pass walks what is new, not what is held.
+
+CPython's full (generation 2) collection walks every object the collector tracks, and stops the
+event loop while it does. In the daemon most of those objects belong to held sessions, about 80
+each (coroutines, futures, the transport, the reader), which live for minutes. At 10,000 held
+sessions a full pass took 0.5 to 0.76 s, and while logins went on one came about every 17 s
+(docs/performance.md, "The collector's full passes").
+
+So every full pass freezes its survivors (`gc.freeze`): the next pass walks only the objects made
+since, and a held session's objects are walked about once, however long it is held. Objects that
+die are still freed by reference counting, frozen or not.
+
+What freezing can keep: a frozen object that later becomes part of an unreachable cycle is not
+freed until a pass walks it again. A finished session leaves no cycle of popd's own
+(tests/integration/popd/test_collector.py); what remains is asyncio's transport (it holds a bound
+method of itself, six objects or so per connection) and requests in flight during a pass. The
+bound: once more objects are frozen than twice the number that survived the last walk of
+everything, they are unfrozen, and the next full pass walks everything once. That pass is as long
+as before, but it comes when the frozen objects have doubled, not every few seconds.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+# The frozen objects may grow to this multiple of those that survived the last walk of everything.
+GROWTH = 2
+
+
+class SurvivorFreezer:
+    """A `gc.callbacks` entry: at the end of each full pass, freeze what survived it, or unfreeze
+    everything so that the next full pass walks it once (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self.settled = gc.get_freeze_count()  # frozen after the last walk of everything
+        self._walking_all = False  # everything was unfrozen: the next full pass walks it
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase != "stop" or info["generation"] != 2:
+            return
+        gc.freeze()
+        if self._walking_all:
+            self._walking_all = False
+            self.settled = gc.get_freeze_count()
+        elif gc.get_freeze_count() > GROWTH * self.settled:
+            gc.unfreeze()
+            self._walking_all = True
+
+
+def install() -> SurvivorFreezer:
+    """Freeze the survivors of every full pass from now on, in this process."""
+    freezer = SurvivorFreezer()
+    gc.callbacks.append(freezer)
+    return freezer
