@@ -282,10 +282,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     }
     match args.command:
         case "dev":
-            import asyncio
-
             # The local stack needs the `local` extra (moto, aiosmtpd); a production install
             # (the container) has neither, and every other subcommand must work there.
+            from popd import event_loop
             from popd.devstack import DevOptions, run_dev
 
             options = DevOptions(
@@ -299,11 +298,11 @@ def _dispatch(args: argparse.Namespace) -> int:
                 env_file=args.env_file,
             )
             _started()
-            return asyncio.run(run_dev(options))
+            return event_loop.run(run_dev(options))
         case "serve":
-            import asyncio
             import logging
 
+            from popd import event_loop
             from popd.allocator import tune_malloc
             from popd.server import serve_forever
             from popdrop.logfmt import log_event
@@ -316,7 +315,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             settings = Settings(**overrides)
             store = Store.from_settings(settings)
             _started()
-            return asyncio.run(serve_forever(settings, store, Secrets.from_environment))
+            return event_loop.run(serve_forever(settings, store, Secrets.from_environment))
         case "api":
             import uvicorn
 

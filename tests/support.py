@@ -24,6 +24,7 @@ import boto3
 import pytest
 import trustme
 
+from popd import event_loop
 from popd.server import Endpoints, Pop3Daemon
 from popdrop.faces.pop3 import Lease
 from popdrop.model import Address, MessageEntry, Summary, Verdicts
@@ -129,7 +130,7 @@ def daemon_settings(ca: trustme.CA, tmp_path: Path, **overrides: Any) -> Setting
 @contextmanager
 def running_daemon(settings: Settings, store: Store) -> Iterator[Endpoints]:
     """Run the POP3 daemon in its own thread and event loop for the duration of the block."""
-    loop = asyncio.new_event_loop()
+    loop = event_loop.new_event_loop()  # the daemon's own kind of loop, as in production
     daemon = Pop3Daemon(settings, store, secrets=Secrets.from_environment)
     started: list[Endpoints] = []
     ready = threading.Event()

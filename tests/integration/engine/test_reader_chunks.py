@@ -3,11 +3,11 @@ what all RETRs at once hold in memory on the daemon's stream budget."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import pytest
 
+from popd import event_loop
 from popd.reader import MAX_CHUNK, MIN_CHUNK, READ_AHEAD_MESSAGES, MessageReader, StreamBudget
 from popdrop.model import MessageEntry
 from popdrop.store import Store
@@ -27,7 +27,7 @@ def _read(reader: MessageReader, entry: MessageEntry) -> list[bytes]:
     async def go() -> list[bytes]:
         return [chunk async for chunk in reader.chunks(entry)]
 
-    return asyncio.run(go())
+    return event_loop.run(go())
 
 
 def _big_entry(store: Store, mailbox: str) -> MessageEntry:
@@ -53,7 +53,7 @@ def test_a_read_ahead_message_goes_on_in_full_chunks_after_its_small_first_one(
         await reader.close()
         return chunks
 
-    chunks = asyncio.run(go())
+    chunks = event_loop.run(go())
 
     share = budget // READ_AHEAD_MESSAGES
     assert b"".join(chunks) == MESSAGE
@@ -89,7 +89,7 @@ def test_streams_at_once_share_the_budget_and_take_it_back_when_one_ends(
         sizes_one += [len(chunk) async for chunk in one]
         return sizes_one, sizes_two, streaming
 
-    sizes_one, sizes_two, streaming = asyncio.run(go())
+    sizes_one, sizes_two, streaming = event_loop.run(go())
 
     assert streaming == 2
     assert sizes_two == [MAX_CHUNK // 2] * 2

@@ -9,6 +9,7 @@ import logging
 
 import pytest
 
+from popd import event_loop
 from popd.inline_reader import Inline, InlineReader
 from tests.integration.popd.conftest import ADDRESS, PASSWORD, Daemon
 from tests.support import RawClient, deliver, logout_line, unstuff
@@ -40,7 +41,7 @@ def test_a_window_answered_inline_does_not_wake_the_reading_task() -> None:
         reader.feed_data(b"STAT\r\n")  # no callback: read as asyncio would
         assert await task == b"STAT\r\n"
 
-    asyncio.run(scenario())
+    event_loop.run(scenario())
 
 
 def test_a_declined_window_is_read_as_usual() -> None:
@@ -51,7 +52,7 @@ def test_a_declined_window_is_read_as_usual() -> None:
         reader.feed_data(b"USER a\r\n")
         assert await task == b"USER a\r\n"
 
-    asyncio.run(scenario())
+    event_loop.run(scenario())
 
 
 def test_a_handed_window_wakes_the_task_and_holds_back_what_follows_until_taken_over() -> None:
@@ -70,7 +71,7 @@ def test_a_handed_window_wakes_the_task_and_holds_back_what_follows_until_taken_
         assert await reader.read(100) == b"NOOP\r\n"
         assert reader.at_eof()
 
-    asyncio.run(scenario())
+    event_loop.run(scenario())
 
 
 def test_windows_after_login_mix_inline_replies_and_handed_commands_in_order_rfc2449_s6_6(

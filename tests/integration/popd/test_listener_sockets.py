@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from popd import event_loop
 from popd.listener import Listener
 
 
@@ -34,4 +35,4 @@ def test_accepted_sockets_have_nagle_disabled_so_pipelined_replies_are_not_held(
     """RFC 2449 §6.6 PIPELINING: a client sends several commands in one write and the server
     answers each as it goes; with Nagle's algorithm on, each reply after the first waits for the
     client's delayed ACK. The listener must set TCP_NODELAY on every accepted socket."""
-    assert asyncio.run(nodelay_of_accepted_socket()) != 0
+    assert event_loop.run(nodelay_of_accepted_socket()) != 0

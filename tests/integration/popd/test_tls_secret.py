@@ -4,7 +4,6 @@ replaces a good one."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import ssl
@@ -16,6 +15,7 @@ import boto3
 import pytest
 import trustme
 
+from popd import event_loop
 from popd.certificates import CertificateError, credentials_from_pem
 from popd.server import Pop3Daemon
 from popdrop.settings import PlaintextAuth, Settings
@@ -100,7 +100,7 @@ def test_a_secret_that_cannot_be_used_stops_the_start_with_a_clear_error(
     for secret, reason in (("bad", "exactly one private key"), ("absent", "ResourceNotFound")):
         daemon = Pop3Daemon(settings_for(secret), store, secrets=Secrets.from_environment)
         with pytest.raises(CertificateError, match=f"TLS certificate from {secret}: .*{reason}"):
-            asyncio.run(daemon.start())
+            event_loop.run(daemon.start())
 
 
 def test_files_and_a_secret_together_are_refused() -> None:
