@@ -11,9 +11,10 @@ since, and a held session's objects are walked about once, however long it is he
 die are still freed by reference counting, frozen or not.
 
 What freezing can keep: a frozen object that later becomes part of an unreachable cycle is not
-freed until a pass walks it again. A finished session leaves no cycle of popd's own
-(tests/integration/popd/test_collector.py); what remains is asyncio's transport (it holds a bound
-method of itself, six objects or so per connection) and requests in flight during a pass. The
+freed until a pass walks it again. A finished session leaves no cycle, of popd's or of the event
+loop's (tests/integration/popd/test_collector.py; asyncio's selector loop would leave its
+transport, a bound method of itself, but the daemon runs on uvloop); what remains is the short
+lived garbage of requests in flight during a pass (botocore makes a few cycles per call). The
 bound: once more objects are frozen than twice the number that survived the last walk of
 everything, they are unfrozen, and the next full pass walks everything once. That pass is as long
 as before, but it comes when the frozen objects have doubled, not every few seconds.

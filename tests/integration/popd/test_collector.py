@@ -1,5 +1,5 @@
 """The cyclic collector in the daemon (popd/collector.py): full passes walk what is new, what a
-pass froze is bounded, and a finished session leaves no cycle of popd's own for it to find."""
+pass froze is bounded, and a finished session leaves no cycle for it to find."""
 
 from __future__ import annotations
 
@@ -43,11 +43,12 @@ def _logouts(caplog: pytest.LogCaptureFixture, count: int) -> None:
         time.sleep(0.05)
 
 
-def test_a_finished_session_leaves_no_cycle_of_popds_own(
+def test_a_finished_session_leaves_no_cycle_of_popds_or_the_event_loops(
     daemon: Daemon, caplog: pytest.LogCaptureFixture, saved_garbage: list[object]
 ) -> None:
     """Once a session ends its objects are freed by reference counting, not by a collector pass:
-    so they are freed even when a full pass froze them while the session was held."""
+    so they are freed even when a full pass froze them while the session was held. (On asyncio's
+    selector loop a transport is a cycle of its own; on uvloop, the daemon's loop, it is not.)"""
     caplog.set_level(logging.INFO, logger="popd")
     plain = poplib.POP3("127.0.0.1", daemon.endpoints.pop3_port, timeout=30)
     plain.user(ADDRESS)
@@ -72,7 +73,7 @@ def test_a_finished_session_leaves_no_cycle_of_popds_own(
         {
             f"{type(o).__module__}.{type(o).__qualname__}"
             for o in saved_garbage
-            if type(o).__module__.split(".")[0] in {"popd", "popdrop"}
+            if type(o).__module__.split(".")[0] in {"popd", "popdrop", "asyncio", "uvloop", "ssl"}
         }
     )
     assert ours == []
