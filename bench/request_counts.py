@@ -29,7 +29,7 @@ import capacity
 from capacity import Meter
 from moto import mock_aws
 
-from popd import moto_transactions
+from popd import moto_queries, moto_transactions
 from popd.maildrops import Maildrops
 from popdrop.auth.authenticator import Authenticator
 from popdrop.auth.passwords import hash_password
@@ -115,8 +115,17 @@ def sweeps(kept: int) -> dict[str, Counter[str]]:
     the listing after its checkpoint; gc from its index."""
     with mock_aws():
         store, clients = _store(arrivals=True)
+        # Earlier runs settled the kept objects' arrivals (each was handled): an empty queue. They
+        # are stored with the bucket's events off, which is the same end state without moto's
+        # SQS, whose every SendMessage walks the whole queue, making 100,000 arrivals quadratic.
+        s3 = clients[S3]
+        events = s3.get_bucket_notification_configuration(Bucket=store.bucket)
+        events.pop("ResponseMetadata", None)
+        s3.put_bucket_notification_configuration(Bucket=store.bucket, NotificationConfiguration={})
         _keep(store, clients[DYNAMODB], kept)
-        # Earlier runs settled the kept objects' arrivals (each was handled): an empty queue.
+        s3.put_bucket_notification_configuration(
+            Bucket=store.bucket, NotificationConfiguration=events
+        )
         sqs = clients[SQS]
         sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=ARRIVALS)["QueueUrl"])
         listing = Store(
@@ -209,9 +218,6 @@ def daemon_side(listing_sizes: list[int], cache_entries: int | None) -> dict[str
     """Logins (first, unchanged, changed), QUITs with deletions, and an idle minute, through the
     daemon's storage layer against in-process moto."""
     figures: dict[str, Figure] = {}
-    # moto's transactions copy the whole table each (quadratic in what it holds): `popdrop dev`'s
-    # patch copies only the items a transaction touches, and moto stops remembering every item.
-    moto_transactions.install()
     with mock_aws():
         moto_transactions.untrack_instances("dynamodb", "s3")
         store, clients = _store()
@@ -391,6 +397,12 @@ def main() -> None:
         help="the daemon's POPDROP_LISTING_CACHE_ENTRIES (default: the setting's default)",
     )
     args = parser.parse_args()
+    # moto as `popdrop dev` runs it, so that 100,000 items can be filled and read: its
+    # transactions copy the whole table each (quadratic in what it holds) and its Query sorts
+    # every item of the table for each page; the patches copy and read only what is asked for,
+    # and answer the same requests with the same pages (tests/integration/popd/test_moto_*.py).
+    moto_transactions.install()
+    moto_queries.install()
     daemon = daemon_side([int(n) for n in args.listing.split(",")], args.cache_entries)
     _print_units(daemon)
     print()
