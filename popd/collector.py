@@ -35,18 +35,16 @@ class SurvivorFreezer:
 
     def __init__(self) -> None:
         self.settled = gc.get_freeze_count()  # frozen after the last walk of everything
-        self._walking_all = False  # everything was unfrozen: the next full pass walks it
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase != "stop" or info["generation"] != 2:
             return
+        walked_everything = gc.get_freeze_count() == 0  # nothing was frozen during this pass
         gc.freeze()
-        if self._walking_all:
-            self._walking_all = False
+        if walked_everything:
             self.settled = gc.get_freeze_count()
         elif gc.get_freeze_count() > GROWTH * self.settled:
-            gc.unfreeze()
-            self._walking_all = True
+            gc.unfreeze()  # the next full pass walks everything once
 
 
 def install() -> SurvivorFreezer:

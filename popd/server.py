@@ -172,6 +172,7 @@ class Pop3Daemon:
             logger,
             "popd.listening",
             host=endpoints.host,
+            event_loop=type(asyncio.get_running_loop()).__module__.partition(".")[0],
             pop3=endpoints.pop3_port,
             pop3s=endpoints.pop3s_port,
             proxy_protocol_from=[str(network) for network in trusted],

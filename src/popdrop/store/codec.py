@@ -125,6 +125,11 @@ def reference_key(object_key: str) -> Item:
     return key(schema.object_pk(object_key), schema.REF_SK)
 
 
+def referenced_object(item: Item) -> str:
+    """The object key a reference item (or an index entry of one) counts references to."""
+    return item[schema.PK]["S"].removeprefix(schema.object_pk(""))
+
+
 def profile_item(mailbox: Mailbox) -> Item:
     return {
         **profile_key(mailbox.address),
@@ -218,7 +223,7 @@ def details_item(entry: MessageEntry) -> Item:
 def has_details(entry: MessageEntry) -> bool:
     """Whether the entry holds details: read from an item that carries them, or made by ingest.
     One read from a lean entry item holds none."""
-    return entry.summary != Summary() or entry.verdicts != Verdicts()
+    return entry.summary != _NO_SUMMARY or entry.verdicts != _NONE
 
 
 def verdicts_map(verdicts: Verdicts) -> Item:

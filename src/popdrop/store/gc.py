@@ -80,7 +80,6 @@ def _marked(dynamodb: DynamoDBClient, table: str) -> Iterator[tuple[str, int]]:
     """(object key, collectable after in epoch ms) of every reference item in the garbage index;
     one Query per shard (eventually consistent, as every index read: the strongly consistent
     `unreferenced` decides)."""
-    prefix = schema.object_pk("")
     paginator = dynamodb.get_paginator("query")
     for shard in schema.GARBAGE_SHARDS:
         pages = paginator.paginate(
@@ -93,7 +92,7 @@ def _marked(dynamodb: DynamoDBClient, table: str) -> Iterator[tuple[str, int]]:
         with aws_errors():
             for page in pages:
                 for item in page["Items"]:
-                    yield item[schema.PK]["S"].removeprefix(prefix), int(item[schema.GC_AT]["N"])
+                    yield codec.referenced_object(item), int(item[schema.GC_AT]["N"])
 
 
 def _unmark(dynamodb: DynamoDBClient, table: str, keys: Iterable[str]) -> None:
@@ -133,4 +132,4 @@ def _zero_counts(dynamodb: DynamoDBClient, table: str) -> Iterator[str]:
     with aws_errors():
         for page in pages:
             for item in page["Items"]:
-                yield item[schema.PK]["S"].removeprefix(schema.object_pk(""))
+                yield codec.referenced_object(item)

@@ -110,4 +110,4 @@ def _details(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> dict[
     """The details the reference items of these objects hold, by object key."""
     keys_of = [codec.reference_key(key) for key in keys]
     found = queries.batch_get(dynamodb, table, keys_of, attributes=(schema.PK, *codec.DETAILS))
-    return {item[schema.PK]["S"].removeprefix(schema.object_pk("")): item for item in found}
+    return {codec.referenced_object(item): item for item in found}

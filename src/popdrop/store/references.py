@@ -94,9 +94,5 @@ def unreferenced(dynamodb: DynamoDBClient, table: str, keys: Sequence[str]) -> l
     wanted = [codec.reference_key(key) for key in keys]
     # Only the count: the item may also hold a message's details and MIME structure.
     items = queries.batch_get(dynamodb, table, wanted, attributes=(schema.PK, codec.REFS))
-    referenced = {
-        item[schema.PK]["S"].removeprefix(schema.object_pk(""))
-        for item in items
-        if int(item[codec.REFS]["N"]) > 0
-    }
+    referenced = {codec.referenced_object(item) for item in items if int(item[codec.REFS]["N"]) > 0}
     return [key for key in keys if key not in referenced]

@@ -149,6 +149,8 @@ def test_popdrop_serve_starts_from_the_runtime_lock_with_the_task_definitions_en
                 listening = event
             assert time.monotonic() < deadline
         assert listening["proxy_protocol_from"] == [VPC_CIDR, "127.0.0.1/32"]
+        # The container's dependencies run the daemon on uvloop (docs/performance.md).
+        assert listening["event_loop"] == "uvloop"
 
         # The container's health check, from the same environment.
         check = subprocess.run(
